@@ -1,0 +1,23 @@
+// Go-style durations ("300ms", "1m30s", "1.5h", "10µs") as used by the seed's
+// `tick` key, and their canonical rendering (Go's time.Duration.String()).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace observer {
+
+using Nanos = std::chrono::nanoseconds;
+
+// Parses a Go duration. Accepts an optional leading '+', a sequence of
+// decimal numbers (with optional fraction) each followed by a unit
+// (ns, us, µs, μs, ms, s, m, h). Rejects empty text, a missing unit, unknown
+// units, negative values and anything that overflows int64 nanoseconds.
+// "0" alone is accepted, as in Go; callers that need a positive value check it.
+bool parse_duration(std::string_view text, Nanos* out, std::string* error);
+
+// Renders like Go: "1h2m3.5s", "300ms", "1.5µs", "0s".
+std::string format_duration(Nanos d);
+
+}  // namespace observer

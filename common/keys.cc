@@ -1,0 +1,101 @@
+#include "keys.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace observer {
+
+const std::vector<KeyInfo>& known_keys() {
+  static const std::vector<KeyInfo> keys = {
+      {"url", KeyScope::Target, nullptr, "URL to probe; http:// or https:// only", false},
+      {"status", KeyScope::Target, nullptr, "expected status: 200, 200,204, 200-299 or 2xx", false},
+      {"tick", KeyScope::Target, "60s", "probe interval, a Go duration (300ms, 1m30s)", false},
+      {"server", KeyScope::Target, nullptr, "expected Server header, exact match", false},
+      {"content_type", KeyScope::Target, nullptr, "expected Content-Type header, exact match", false},
+      {"user_agent", KeyScope::Target, "", "User-Agent sent; empty means observer/VERSION", false},
+      {"method", KeyScope::Target, "GET", "HTTP method of the probe", false},
+      {"timeout", KeyScope::Target, "10s", "whole-probe timeout; never more than tick", false},
+      {"follow_redirects", KeyScope::Target, "true", "follow redirects (http and https only)", true},
+      {"max_redirects", KeyScope::Target, "5", "most redirects followed", false},
+      {"reuse_connections", KeyScope::Target, "false", "keep connections between probes", true},
+      {"ip_version", KeyScope::Target, "any", "address family: any, 4 or 6", false},
+      {"insecure", KeyScope::Target, "false", "skip TLS certificate verification", true},
+      {"ca_file", KeyScope::Target, nullptr, "PEM file of CA certificates to verify with", false},
+      {"max_body", KeyScope::Target, "1MiB", "most response body bytes read (B, KiB, MiB, KB, MB)", false},
+      {"body_contains", KeyScope::Target, nullptr, "text the body must contain", false},
+      {"body_regex", KeyScope::Target, nullptr, "PCRE2 pattern the body must match", false},
+      {"max_response_time", KeyScope::Target, nullptr, "slowest acceptable response, a duration", false},
+      {"cert_min_days", KeyScope::Target, nullptr, "fewest days left on the TLS certificate", false},
+      {"failure_threshold", KeyScope::Target, "1", "failed probes in a row before DOWN", false},
+      {"success_threshold", KeyScope::Target, "1", "good probes in a row before UP", false},
+      {"header.", KeyScope::Target, nullptr, "header.NAME: expected response header, exact", false},
+      {"header_regex.", KeyScope::Target, nullptr, "header_regex.NAME: PCRE2 pattern a response header must match", false},
+      {"request_header.", KeyScope::Target, nullptr, "request_header.NAME: extra header sent with the probe", false},
+      {"log_format", KeyScope::Global, "text", "text, logfmt or json", false},
+      {"shutdown_timeout", KeyScope::Global, "10s", "how long a stop waits for workers before SIGKILL", false},
+      {"reload_timeout", KeyScope::Global, "30s", "how long a new worker has to become ready on SIGHUP", false},
+  };
+  return keys;
+}
+
+const KeyInfo* find_key(std::string_view name) {
+  for (const KeyInfo& k : known_keys()) {
+    std::string_view kn = k.name;
+    if (!kn.empty() && kn.back() == '.') {
+      if (name.size() > kn.size() && name.substr(0, kn.size()) == kn) return &k;
+    } else if (name == kn) {
+      return &k;
+    }
+  }
+  return nullptr;
+}
+
+namespace {
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      // Transposition ("stauts" -> "status") counts as one edit.
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        cur[j] = std::min(cur[j], prev[j - 1]);
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+std::string closest_key(std::string_view name) {
+  std::string best;
+  size_t best_d = 0;
+  for (const KeyInfo& k : known_keys()) {
+    std::string kn = k.name;
+    if (kn.back() == '.') kn += "NAME";
+    size_t d = edit_distance(name, kn);
+    if (best.empty() || d < best_d) {
+      best = kn;
+      best_d = d;
+    }
+  }
+  // Only suggest when the typo is plausibly this key.
+  size_t limit = std::max<size_t>(2, name.size() / 3);
+  return best_d <= limit ? best : std::string();
+}
+
+bool is_secret_key(std::string_view name) {
+  constexpr std::string_view kPrefix = "request_header.";
+  if (name.substr(0, kPrefix.size()) != kPrefix) return false;
+  std::string h;
+  for (char c : name.substr(kPrefix.size())) h += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* word : {"auth", "token", "key", "secret", "cookie", "password", "session"})
+    if (h.find(word) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace observer

@@ -1,0 +1,224 @@
+"""Shared plumbing for observer's process-level tests (python3 stdlib only).
+
+Every process a test starts is registered and ended by PID when the test
+ends, whatever happens; every wait is bounded. Traffic goes to 127.0.0.1 only.
+
+  srv = HttpServer(test)            # scriptable server (http_server.py), stopped at cleanup
+  srv.url("/health?status=500")     # http://127.0.0.1:PORT/health?status=500
+  srv.set("/health", status=500)    # change what /health answers, same URL
+  srv.hits("/health"); srv.requests()  # counts, and (time, method, path, ua) tuples
+
+  p = Proc(test, [SUPERVISOR, "-url=..."], env=...)  # stdout captured line by line
+  p.wait_line(r"regex", timeout=5)  # -> the line; fails the test on timeout
+  p.lines(); p.signal(signal.SIGHUP); p.wait_exit(timeout=5) -> returncode
+"""
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+SUPERVISOR = os.environ.get("OBS_TEST_SUPERVISOR", "")
+WORKER = os.environ.get("OBS_TEST_WORKER", "")
+SUPPORT = os.environ.get("OBS_TEST_SUPPORT", os.path.dirname(os.path.abspath(__file__)))
+
+
+def clean_env(**extra):
+    """The environment for an observer process: no OBSERVER_*, NOTIFY_SOCKET
+    or JOURNAL_STREAM leaking in from the caller, plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("OBSERVER_") and k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID")}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def tempdir(test):
+    d = tempfile.mkdtemp(prefix="observer-test-")
+    test.addCleanup(lambda: subprocess.run(["rm", "-rf", d]))
+    return d
+
+
+def write_file(directory, name, text):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def wait_for(predicate, timeout, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = predicate()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); it is dead for our purposes.
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def children_of(pid):
+    """PIDs whose parent is `pid` (Linux /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+class HttpServer:
+    def __init__(self, test, tls_cert=None, tls_key=None):
+        d = tempdir(test)
+        self.log_path = os.path.join(d, "requests.log")
+        open(self.log_path, "w").close()
+        port_file = os.path.join(d, "port")
+        cmd = [sys.executable, os.path.join(SUPPORT, "http_server.py"), "--port-file", port_file,
+               "--log", self.log_path]
+        if tls_cert:
+            cmd += ["--tls-cert", tls_cert, "--tls-key", tls_key]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+        test.addCleanup(self.stop)
+        wait_for(lambda: os.path.exists(port_file), 10, what="test HTTP server to listen")
+        with open(port_file) as f:
+            self.port = int(f.read())
+        self.scheme = "https" if tls_cert else "http"
+
+    def url(self, path="/"):
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
+
+    def set(self, path, **settings):
+        """Makes `path` answer with `settings` (no settings: back to defaults)."""
+        from urllib.parse import urlencode
+        q = urlencode(settings, doseq=True)
+        ctl = "http://127.0.0.1:%d/__set%s%s" % (self.port, path, "?" + q if q else "")
+        if self.scheme != "http":
+            raise AssertionError("set() needs a plain http server")
+        urllib.request.urlopen(ctl, timeout=5).read()
+
+    def requests(self):
+        """[(unix_time, method, path, user_agent)] in arrival order."""
+        out = []
+        with open(self.log_path) as f:
+            for line in f:
+                parts = line.rstrip("\n").split(" ", 3)
+                if len(parts) == 4:
+                    out.append((float(parts[0]), parts[1], parts[2], parts[3]))
+        return out
+
+    def hits(self, path=None):
+        return sum(1 for r in self.requests() if path is None or r[2].split("?")[0] == path)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class Proc:
+    """A process with its stdout read line by line on a thread."""
+
+    def __init__(self, test, argv, env=None, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                 read_stdout=True, **popen_kw):
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE if read_stdout else None,
+                                     stderr=stderr, env=env if env is not None else clean_env(), **popen_kw)
+        self.pid = self.proc.pid
+        self._lines = []
+        self._cond = threading.Condition()
+        self._stderr = []
+        self._threads = []
+        if read_stdout:
+            self._threads.append(self._reader(self.proc.stdout, self._lines))
+        if stderr == subprocess.PIPE:
+            self._threads.append(self._reader(self.proc.stderr, self._stderr))
+        test.addCleanup(self.kill)
+
+    def _reader(self, stream, sink):
+        def run():
+            for raw in iter(stream.readline, b""):
+                with self._cond:
+                    sink.append(raw.decode("utf-8", "replace"))
+                    self._cond.notify_all()
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        return t
+
+    def lines(self):
+        with self._cond:
+            return list(self._lines)
+
+    def stderr_text(self):
+        with self._cond:
+            return "".join(self._stderr)
+
+    def wait_line(self, pattern, timeout=10, start=0):
+        """Returns the first line at index >= start matching `pattern`."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self._lines[start:]:
+                    if rx.search(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("no line matching %r within %.1fs; stdout:\n%s\nstderr:\n%s" % (
+                        pattern, timeout, "".join(self._lines[-40:]), "".join(self._stderr[-40:])))
+                self._cond.wait(min(left, 0.1))
+
+    def count(self, pattern):
+        rx = re.compile(pattern)
+        return sum(1 for l in self.lines() if rx.search(l))
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=15):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("%s did not exit within %.1fs" % (self.argv[0], timeout))
+        for t in self._threads:
+            t.join(5)
+        return rc
+
+    def kill(self):
+        """Cleanup: ends the process and any child it left, by PID."""
+        kids = children_of(self.pid) if self.proc.poll() is None else []
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        for k in kids:
+            try:
+                os.kill(k, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

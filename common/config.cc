@@ -17,7 +17,7 @@ namespace observer {
 
 std::string Origin::describe() const {
   switch (kind) {
-    case Kind::Default: return "default";
+    case Kind::Default: return where.empty() ? "default" : "default, " + where;
     case Kind::File: return where;
     case Kind::Env: return "env " + where;
     case Kind::Flag: return "flag " + where;
@@ -303,6 +303,7 @@ bool convert_target(const std::string& name, const RawValues& raw, TargetConfig*
       return false;
     }
     t->timeout = t->tick;
+    t->raw["timeout"] = {format_duration(t->tick), {Origin::Kind::Default, "capped at tick"}};
   }
   if (!parse_bool("follow_redirects", *get(raw, "follow_redirects"), &t->follow_redirects, error)) return false;
   if (!parse_int("max_redirects", *get(raw, "max_redirects"), 0, 50, &t->max_redirects, error)) return false;

@@ -1,0 +1,302 @@
+#include "cmocka_prelude.h"
+#include "config.h"
+#include "ini_file.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+using namespace observer;
+
+namespace {
+
+// A config file in a temporary directory, removed at the end of the test.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    char tmpl[] = "/tmp/observer-config-test-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0) fail_msg("mkstemp failed");
+    close(fd);
+    path_ = tmpl;
+    std::ofstream(path_) << text;
+  }
+  ~TempFile() { unlink(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+bool load(std::vector<std::string> args, Environment env, Invocation* inv, std::string* err) {
+  return load_invocation(args, env, inv, err);
+}
+
+Config load_ok(std::vector<std::string> args, Environment env = {}) {
+  Invocation inv;
+  std::string err;
+  if (!load(args, env, &inv, &err)) fail_msg("load failed: %s", err.c_str());
+  return inv.config;
+}
+
+std::string load_err(std::vector<std::string> args, Environment env = {}) {
+  Invocation inv;
+  std::string err;
+  if (load(args, env, &inv, &err)) fail_msg("load unexpectedly succeeded");
+  return err;
+}
+
+const RawValue& raw(const TargetConfig& t, const char* key) {
+  auto it = t.raw.find(key);
+  if (it == t.raw.end()) fail_msg("no raw value for %s", key);
+  return it->second;
+}
+
+// tests/data/seed.conf is the seed project's observer.conf, byte for byte.
+void seed_file_loads_unchanged(void**) {
+  struct {
+    std::string path() const { return OBSERVER_TEST_DATA_DIR "/seed.conf"; }
+  } f;
+  Config c = load_ok({"-config", f.path()});
+  assert_int_equal(c.targets.size(), 1);
+  const TargetConfig& t = c.targets[0];
+  assert_string_equal(t.url.c_str(), "https://ieftimov.com");
+  assert_true(t.status.matches(500));
+  assert_false(t.status.matches(200));
+  assert_int_equal(t.tick.count(), 30000000000LL);
+  assert_string_equal(t.server->c_str(), "cloudflare");
+  assert_string_equal(t.content_type->c_str(), "text/html; charset=utf-8");
+  assert_string_equal(t.user_agent.substr(0, 9).c_str(), "observer/");
+  assert_string_equal(raw(t, "status").origin.describe().c_str(), (f.path() + ":1").c_str());
+  assert_string_equal(raw(t, "user_agent").origin.describe().c_str(), (f.path() + ":6").c_str());
+}
+
+// The example, step by step: flag, then env, then file, then default.
+void tick_precedence_is_flag_env_file_default(void**) {
+  TempFile f("url=http://127.0.0.1:1/\ntick=3s\n");
+  Environment env = {{"OBSERVER_TICK", "5s"}};
+  Config c = load_ok({"-check-config", "-config", f.path(), "-tick=7s"}, env);
+  assert_int_equal(c.targets[0].tick.count(), 7000000000LL);
+  assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), "flag -tick");
+  c = load_ok({"-config", f.path()}, env);
+  assert_int_equal(c.targets[0].tick.count(), 5000000000LL);
+  assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), "env OBSERVER_TICK");
+  c = load_ok({"-config", f.path()});
+  assert_int_equal(c.targets[0].tick.count(), 3000000000LL);
+  assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), (f.path() + ":2").c_str());
+  TempFile no_tick("url=http://127.0.0.1:1/\n");
+  c = load_ok({"-config", no_tick.path()});
+  assert_int_equal(c.targets[0].tick.count(), 60000000000LL);
+  assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), "default");
+}
+
+void config_path_comes_from_env_when_no_flag(void**) {
+  TempFile f("url=http://127.0.0.1:1/a\n");
+  TempFile g("url=http://127.0.0.1:1/b\n");
+  Config c = load_ok({}, {{"OBSERVER_CONFIG", f.path()}});
+  assert_string_equal(c.targets[0].url.c_str(), "http://127.0.0.1:1/a");
+  c = load_ok({"-config=" + g.path()}, {{"OBSERVER_CONFIG", f.path()}});
+  assert_string_equal(c.targets[0].url.c_str(), "http://127.0.0.1:1/b");
+}
+
+void flags_accept_every_go_form(void**) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"-url=http://127.0.0.1:1/"},
+                                        {"-url", "http://127.0.0.1:1/"},
+                                        {"--url=http://127.0.0.1:1/"},
+                                        {"--url", "http://127.0.0.1:1/"}}) {
+    Config c = load_ok(args);
+    assert_string_equal(c.targets[0].url.c_str(), "http://127.0.0.1:1/");
+  }
+}
+
+void bool_flag_needs_no_value(void**) {
+  Config c = load_ok({"-insecure", "-url=http://127.0.0.1:1/"});
+  assert_true(c.targets[0].insecure);
+  c = load_ok({"-insecure=false", "-url=http://127.0.0.1:1/"});
+  assert_false(c.targets[0].insecure);
+}
+
+void flag_and_env_override_every_section_but_not_urls(void**) {
+  TempFile f("tick=10s\n[a]\nurl=http://127.0.0.1:1/a\ntick=20s\n[b]\nurl=http://127.0.0.1:1/b\n");
+  Config c = load_ok({"-config", f.path(), "-tick=1s"});
+  assert_int_equal(c.targets.size(), 2);
+  assert_string_equal(c.targets[0].name.c_str(), "a");
+  assert_int_equal(c.targets[0].tick.count(), 1000000000LL);
+  assert_int_equal(c.targets[1].tick.count(), 1000000000LL);
+  c = load_ok({"-config", f.path()});
+  assert_int_equal(c.targets[0].tick.count(), 20000000000LL);
+  assert_int_equal(c.targets[1].tick.count(), 10000000000LL);  // top-level default
+  // A URL flag adds the top-level target; sections keep their own URLs.
+  c = load_ok({"-config", f.path(), "-url=http://127.0.0.1:1/top"});
+  assert_int_equal(c.targets.size(), 3);
+  assert_string_equal(c.targets[0].name.c_str(), "default");
+  assert_string_equal(c.targets[1].url.c_str(), "http://127.0.0.1:1/a");
+}
+
+void missing_url_names_all_three_ways(void**) {
+  std::string err = load_err({});
+  assert_contains(err, "-url=");
+  assert_contains(err, "OBSERVER_URL");
+  assert_contains(err, "url=");
+  TempFile f("tick=5s\n");
+  err = load_err({"-config", f.path()});
+  assert_contains(err, "OBSERVER_URL");
+  assert_contains(err, f.path());
+}
+
+void section_without_url_is_an_error_with_its_line(void**) {
+  TempFile f("[a]\nurl=http://127.0.0.1:1/a\n[b]\ntick=5s\n");
+  std::string err = load_err({"-config", f.path()});
+  assert_contains(err, f.path() + ":3: section [b] has no url=");
+}
+
+void unknown_key_suggests_the_closest(void**) {
+  TempFile f("url=http://127.0.0.1:1/\nstauts=200\n");
+  std::string err = load_err({"-config", f.path()});
+  assert_contains(err, f.path() + ":2: unknown key \"stauts\"");
+  assert_contains(err, "did you mean \"status\"?");
+  err = load_err({"-tikc=5s", "-url=http://127.0.0.1:1/"});
+  assert_contains(err, "unknown flag -tikc (did you mean -tick?)");
+  err = load_err({"-url=http://127.0.0.1:1/"}, {{"OBSERVER_SERVRE", "x"}});
+  assert_contains(err, "unknown environment variable OBSERVER_SERVRE (did you mean OBSERVER_SERVER?)");
+}
+
+void duplicate_keys_and_sections_are_errors(void**) {
+  TempFile f("url=http://127.0.0.1:1/\ntick=5s\ntick=6s\n");
+  std::string err = load_err({"-config", f.path()});
+  assert_contains(err, f.path() + ":3: duplicate key \"tick\", first set at " + f.path() + ":2");
+  TempFile s("[a]\nurl=http://127.0.0.1:1/\n[a]\nurl=http://127.0.0.1:1/\n");
+  err = load_err({"-config", s.path()});
+  assert_contains(err, s.path() + ":3: duplicate section [a]");
+  err = load_err({"-tick=1s", "-tick=2s", "-url=http://127.0.0.1:1/"});
+  assert_contains(err, "given twice");
+}
+
+void long_line_is_reported_not_cut(void**) {
+  std::string value(kIniMaxLineLength - 4, 'a');  // "url=" + value: exactly at the limit
+  TempFile ok("url=http://127.0.0.1:1/\nbody_contains=" + value.substr(0, kIniMaxLineLength - 14) + "\n");
+  Config c = load_ok({"-config", ok.path()});
+  assert_int_equal(c.targets[0].body_contains->size(), kIniMaxLineLength - 14);
+  TempFile f("url=http://127.0.0.1:1/\nbody_contains=" + std::string(300, 'b') + "\n");
+  std::string err = load_err({"-config", f.path()});
+  assert_contains(err, f.path() + ":2: line is 314 characters long");
+}
+
+void indented_continuation_line_is_reported(void**) {
+  TempFile f("url=http://127.0.0.1:1/\nserver=nginx\n  cloudflare\n");
+  std::string err = load_err({"-config", f.path()});
+  assert_contains(err, f.path() + ":3: line starts with white space");
+}
+
+void bad_values_name_their_source(void**) {
+  TempFile f("url=http://127.0.0.1:1/\ntick=5x\n");
+  assert_contains(load_err({"-config", f.path()}), f.path() + ":2: tick: invalid duration \"5x\": unknown unit");
+  assert_contains(load_err({"-url=http://127.0.0.1:1/", "-tick=0s"}), "flag -tick: must be greater than zero");
+  assert_contains(load_err({"-url=http://127.0.0.1:1/"}, {{"OBSERVER_STATUS", "2zz"}}),
+                  "OBSERVER_STATUS: invalid status \"2zz\"");
+  assert_contains(load_err({"-url=ftp://127.0.0.1/"}), "flag -url: \"ftp://127.0.0.1/\" is not an http:// or https:// URL");
+  assert_contains(load_err({"-url=http://127.0.0.1:1/", "-insecure=maybe"}), "invalid boolean");
+  assert_contains(load_err({"-url=http://127.0.0.1:1/", "-max_body=1XB"}), "invalid size unit");
+  assert_contains(load_err({"-url=http://127.0.0.1:1/", "-log_format=xml"}), "(text, logfmt or json)");
+  assert_contains(load_err({"stray"}), "unexpected argument \"stray\"");
+  assert_contains(load_err({"-tick"}), "flag -tick needs a value");
+  assert_contains(load_err({"-config", "/nonexistent/observer.conf"}), "/nonexistent/observer.conf: cannot open");
+}
+
+void global_key_in_a_section_is_an_error(void**) {
+  TempFile f("[a]\nurl=http://127.0.0.1:1/\nlog_format=json\n");
+  assert_contains(load_err({"-config", f.path()}), f.path() + ":3: \"log_format\" applies to the whole process");
+}
+
+void timeout_is_clamped_by_default_and_checked_when_set(void**) {
+  Config c = load_ok({"-url=http://127.0.0.1:1/", "-tick=2s"});
+  assert_int_equal(c.targets[0].timeout.count(), 2000000000LL);
+  c = load_ok({"-url=http://127.0.0.1:1/"});
+  assert_int_equal(c.targets[0].timeout.count(), 10000000000LL);
+  assert_contains(load_err({"-url=http://127.0.0.1:1/", "-tick=2s", "-timeout=3s"}), "is longer than tick");
+}
+
+void dynamic_header_keys_are_collected(void**) {
+  TempFile f("url=http://127.0.0.1:1/\nheader.X-Foo=bar\nheader_regex.Server=^nginx\nrequest_header.Authorization=Bearer s3cret\n");
+  Config c = load_ok({"-config", f.path()});
+  const TargetConfig& t = c.targets[0];
+  assert_int_equal(t.header_checks.size(), 2);
+  assert_int_equal(t.request_headers.size(), 1);
+  assert_string_equal(t.request_headers[0].first.c_str(), "Authorization");
+  assert_string_equal(t.request_headers[0].second.c_str(), "Bearer s3cret");
+}
+
+void check_config_shows_values_origins_and_masks_secrets(void**) {
+  TempFile f("url=https://user:hunter2@127.0.0.1:1/\ntick=3s\nrequest_header.Authorization=Bearer s3cret\n[b]\nurl=http://127.0.0.1:1/b\n");
+  Invocation inv;
+  std::string err;
+  assert_true(load({"-check-config", "-config", f.path(), "-status=2xx"}, {{"OBSERVER_SERVER", "nginx"}}, &inv, &err));
+  assert_int_equal(static_cast<int>(inv.action), static_cast<int>(Action::CheckConfig));
+  std::string out = render_effective_config(inv.config);
+  assert_contains(out, "target [default]:");
+  assert_contains(out, "target [b]:");
+  assert_contains(out, "(" + f.path() + ":2)");
+  assert_contains(out, "2xx  (flag -status)");
+  assert_contains(out, "nginx  (env OBSERVER_SERVER)");
+  assert_contains(out, "GET  (default)");
+  assert_contains(out, "3s  (default, capped at tick)");
+  assert_contains(out, "(unset, not checked)");
+  assert_contains(out, "https://user:****@127.0.0.1:1/");
+  assert_contains(out, "request_header.Authorization  ****");
+  if (out.find("hunter2") != std::string::npos || out.find("s3cret") != std::string::npos)
+    fail_msg("secret shown: %s", out.c_str());
+  assert_contains(out, "2 targets, configuration OK");
+}
+
+void help_and_version_need_no_config(void**) {
+  Invocation inv;
+  std::string err;
+  assert_true(load({"-help"}, {}, &inv, &err));
+  assert_int_equal(static_cast<int>(inv.action), static_cast<int>(Action::Help));
+  assert_true(load({"--version"}, {}, &inv, &err));
+  assert_int_equal(static_cast<int>(inv.action), static_cast<int>(Action::Version));
+  std::string usage = usage_text("observer");
+  assert_contains(usage, "-tick");
+  assert_contains(usage, "[default: 60s]");
+}
+
+void sizes_parse_with_binary_and_decimal_units(void**) {
+  uint64_t v = 0;
+  std::string err;
+  assert_true(parse_size("1MiB", &v, &err));
+  assert_int_equal(v, 1048576);
+  assert_true(parse_size("64KB", &v, &err));
+  assert_int_equal(v, 64000);
+  assert_true(parse_size("512", &v, &err));
+  assert_int_equal(v, 512);
+  assert_false(parse_size("MiB", &v, &err));
+  assert_false(parse_size("99999999999GiB", &v, &err));
+}
+
+}  // namespace
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(seed_file_loads_unchanged),
+      cmocka_unit_test(tick_precedence_is_flag_env_file_default),
+      cmocka_unit_test(config_path_comes_from_env_when_no_flag),
+      cmocka_unit_test(flags_accept_every_go_form),
+      cmocka_unit_test(bool_flag_needs_no_value),
+      cmocka_unit_test(flag_and_env_override_every_section_but_not_urls),
+      cmocka_unit_test(missing_url_names_all_three_ways),
+      cmocka_unit_test(section_without_url_is_an_error_with_its_line),
+      cmocka_unit_test(unknown_key_suggests_the_closest),
+      cmocka_unit_test(duplicate_keys_and_sections_are_errors),
+      cmocka_unit_test(long_line_is_reported_not_cut),
+      cmocka_unit_test(indented_continuation_line_is_reported),
+      cmocka_unit_test(bad_values_name_their_source),
+      cmocka_unit_test(global_key_in_a_section_is_an_error),
+      cmocka_unit_test(timeout_is_clamped_by_default_and_checked_when_set),
+      cmocka_unit_test(dynamic_header_keys_are_collected),
+      cmocka_unit_test(check_config_shows_values_origins_and_masks_secrets),
+      cmocka_unit_test(help_and_version_need_no_config),
+      cmocka_unit_test(sizes_parse_with_binary_and_decimal_units),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}

@@ -1,0 +1,134 @@
+#include "cmocka_prelude.h"
+#include "control.h"
+
+#include <cstring>
+
+using namespace observer;
+
+namespace {
+
+TargetStateRecord sample_state() {
+  TargetStateRecord s;
+  s.name = "api";
+  s.url = "http://127.0.0.1:8080/health";
+  s.health = TargetHealth::Down;
+  s.since_unix_ms = 1700000000123;
+  s.consecutive_failures = 3;
+  s.consecutive_successes = 0;
+  s.probes = 42;
+  s.failures = 7;
+  s.last_reason = "Status code mismatch, got: 500";
+  return s;
+}
+
+void state_round_trips_when_fed_byte_by_byte(void**) {
+  ControlMessage in;
+  in.type = MessageType::TargetState;
+  in.state = sample_state();
+  std::string wire = encode_message(in) + encode_message({MessageType::StateEnd, {}});
+  ControlDecoder dec;
+  std::string err;
+  ControlMessage out;
+  for (char c : wire) {
+    assert_true(dec.feed(&c, 1, &err));
+  }
+  assert_true(dec.next(&out));
+  assert_int_equal(static_cast<int>(out.type), static_cast<int>(MessageType::TargetState));
+  assert_string_equal(out.state.name.c_str(), "api");
+  assert_string_equal(out.state.url.c_str(), in.state.url.c_str());
+  assert_int_equal(static_cast<int>(out.state.health), static_cast<int>(TargetHealth::Down));
+  assert_int_equal(out.state.since_unix_ms, 1700000000123LL);
+  assert_int_equal(out.state.consecutive_failures, 3);
+  assert_int_equal(out.state.probes, 42);
+  assert_int_equal(out.state.failures, 7);
+  assert_string_equal(out.state.last_reason.c_str(), in.state.last_reason.c_str());
+  assert_true(dec.next(&out));
+  assert_int_equal(static_cast<int>(out.type), static_cast<int>(MessageType::StateEnd));
+  assert_false(dec.next(&out));
+}
+
+void partial_message_waits_for_the_rest(void**) {
+  std::string wire = encode_message({MessageType::Ready, {}});
+  ControlDecoder dec;
+  std::string err;
+  ControlMessage out;
+  assert_true(dec.feed(wire.data(), 5, &err));
+  assert_false(dec.next(&out));
+  assert_true(dec.feed(wire.data() + 5, wire.size() - 5, &err));
+  assert_true(dec.next(&out));
+  assert_int_equal(static_cast<int>(out.type), static_cast<int>(MessageType::Ready));
+}
+
+std::string frame(uint16_t type, uint16_t reserved, uint32_t len, const std::string& payload) {
+  std::string b(8, '\0');
+  std::memcpy(&b[0], &type, 2);
+  std::memcpy(&b[2], &reserved, 2);
+  std::memcpy(&b[4], &len, 4);
+  return b + payload;
+}
+
+void unknown_type_ends_the_channel(void**) {
+  ControlDecoder dec;
+  std::string err;
+  std::string wire = frame(99, 0, 0, "");
+  assert_false(dec.feed(wire.data(), wire.size(), &err));
+  assert_contains(err, "unknown control message type 99");
+}
+
+void ready_with_a_payload_is_rejected(void**) {
+  ControlDecoder dec;
+  std::string err;
+  std::string wire = frame(1, 0, 4, "abcd");
+  assert_false(dec.feed(wire.data(), wire.size(), &err));
+  assert_contains(err, "must be empty");
+}
+
+void oversized_length_is_rejected_before_buffering(void**) {
+  ControlDecoder dec;
+  std::string err;
+  std::string wire = frame(2, 0, kMaxControlPayload + 1, "");
+  assert_false(dec.feed(wire.data(), wire.size(), &err));
+  assert_contains(err, "bad header");
+  std::string reserved = frame(1, 7, 0, "");
+  ControlDecoder dec2;
+  assert_false(dec2.feed(reserved.data(), reserved.size(), &err));
+}
+
+void state_payload_must_be_exactly_its_fields(void**) {
+  ControlMessage in;
+  in.type = MessageType::TargetState;
+  in.state = sample_state();
+  std::string good = encode_message(in);
+  std::string payload = good.substr(8);
+  // One byte too many: the declared length covers junk after the fields.
+  std::string longer = frame(2, 0, static_cast<uint32_t>(payload.size() + 1), payload + "x");
+  ControlDecoder dec;
+  std::string err;
+  assert_false(dec.feed(longer.data(), longer.size(), &err));
+  assert_contains(err, "malformed target-state");
+  // One byte short: a string length points past the end.
+  std::string shorter = frame(2, 0, static_cast<uint32_t>(payload.size() - 1), payload.substr(0, payload.size() - 1));
+  ControlDecoder dec2;
+  assert_false(dec2.feed(shorter.data(), shorter.size(), &err));
+  // A health value outside the enum.
+  std::string bad_health = payload;
+  size_t health_at = 2 + in.state.name.size() + 2 + in.state.url.size();
+  bad_health[health_at] = 9;
+  std::string wire = frame(2, 0, static_cast<uint32_t>(bad_health.size()), bad_health);
+  ControlDecoder dec3;
+  assert_false(dec3.feed(wire.data(), wire.size(), &err));
+}
+
+}  // namespace
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(state_round_trips_when_fed_byte_by_byte),
+      cmocka_unit_test(partial_message_waits_for_the_rest),
+      cmocka_unit_test(unknown_type_ends_the_channel),
+      cmocka_unit_test(ready_with_a_payload_is_rejected),
+      cmocka_unit_test(oversized_length_is_rejected_before_buffering),
+      cmocka_unit_test(state_payload_must_be_exactly_its_fields),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}

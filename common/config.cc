@@ -180,6 +180,10 @@ bool read_file(const std::string& path, FileLayers* layers, std::string* error) 
     if (!e.section.empty()) {
       auto it = std::find_if(layers->sections.begin(), layers->sections.end(),
                              [&](const auto& s) { return s.first == e.section; });
+      if (it == layers->sections.end()) {  // the INI reader saw a section the scan did not
+        *error = where + ": cannot place key \"" + e.key + "\" in section [" + e.section + "]";
+        return false;
+      }
       target = &it->second;
     }
     auto dup = target->find(e.key);
@@ -340,8 +344,10 @@ bool convert_target(const std::string& name, const RawValues& raw, TargetConfig*
   }
   if (!parse_int("failure_threshold", *get(raw, "failure_threshold"), 1, 1000, &t->failure_threshold, error)) return false;
   if (!parse_int("success_threshold", *get(raw, "success_threshold"), 1, 1000, &t->success_threshold, error)) return false;
-  for (const auto& [key, value] : raw) {
-    auto suffix = [&](const char* prefix) { return key.substr(std::char_traits<char>::length(prefix)); };
+  for (const auto& entry : raw) {
+    const std::string& key = entry.first;
+    const RawValue& value = entry.second;
+    auto suffix = [&key](const char* prefix) { return key.substr(std::char_traits<char>::length(prefix)); };
     if (key.rfind("header.", 0) == 0) t->header_checks.push_back({suffix("header."), value.text, false});
     else if (key.rfind("header_regex.", 0) == 0) t->header_checks.push_back({suffix("header_regex."), value.text, true});
     else if (key.rfind("request_header.", 0) == 0) {

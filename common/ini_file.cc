@@ -47,6 +47,20 @@ bool scan_lines(const std::string& path, const std::string& text, Scan* scan, st
                "value as a continuation. Remove the indentation";
       return false;
     }
+    std::string name;
+    if (c == '[') {
+      size_t close = line.find(']');
+      name = line.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+    } else {
+      name = line.substr(0, line.find_first_of("=:"));
+    }
+    while (!name.empty() && is_blank(name.back())) name.pop_back();
+    if (name.size() > kIniMaxNameLength) {
+      *error = path + ":" + std::to_string(lineno) + ": " + (c == '[' ? "section" : "key") + " name is " +
+               std::to_string(name.size()) + " characters long; the INI reader's limit is " +
+               std::to_string(kIniMaxNameLength) + " and a longer name would be cut";
+      return false;
+    }
     if (c == '[') continue;
     scan->pair_lines.push_back(lineno);
   }

@@ -183,6 +183,18 @@ void long_line_is_reported_not_cut(void**) {
   assert_contains(err, f.path() + ":2: line is 314 characters long");
 }
 
+// Found by fuzz_config: inih cuts names at 49 bytes, which once made a
+// section's keys land nowhere.
+void long_section_and_key_names_are_reported_not_cut(void**) {
+  TempFile s("[" + std::string(60, 's') + "]\nurl=http://127.0.0.1:1/\n");
+  assert_contains(load_err({"-config", s.path()}), s.path() + ":1: section name is 60 characters long");
+  TempFile k("url=http://127.0.0.1:1/\nrequest_header." + std::string(40, 'H') + "=v\n");
+  assert_contains(load_err({"-config", k.path()}), k.path() + ":2: key name is 55 characters long");
+  TempFile ok("[" + std::string(49, 's') + "]\nurl=http://127.0.0.1:1/\n");
+  Config c = load_ok({"-config", ok.path()});
+  assert_int_equal(c.targets[0].name.size(), 49);
+}
+
 void indented_continuation_line_is_reported(void**) {
   TempFile f("url=http://127.0.0.1:1/\nserver=nginx\n  cloudflare\n");
   std::string err = load_err({"-config", f.path()});
@@ -289,6 +301,7 @@ int main() {
       cmocka_unit_test(unknown_key_suggests_the_closest),
       cmocka_unit_test(duplicate_keys_and_sections_are_errors),
       cmocka_unit_test(long_line_is_reported_not_cut),
+      cmocka_unit_test(long_section_and_key_names_are_reported_not_cut),
       cmocka_unit_test(indented_continuation_line_is_reported),
       cmocka_unit_test(bad_values_name_their_source),
       cmocka_unit_test(global_key_in_a_section_is_an_error),

@@ -1,0 +1,69 @@
+#include "cli.h"
+
+#include <signal.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "supervisor.h"
+#include "version.h"
+#include "worker_locator.h"
+
+namespace observer {
+
+int supervisor_main(int argc, char** argv) {
+  // A closed stdout or notify socket must be an error value, not a death.
+  signal(SIGPIPE, SIG_IGN);
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  Environment env = current_environment();
+  Invocation invocation;
+  std::string error;
+  if (!load_invocation(args, env, &invocation, &error)) {
+    std::fprintf(stderr, "observer: %s\n", error.c_str());
+    return kExitConfig;
+  }
+  switch (invocation.action) {
+    case Action::Help:
+      std::fputs(usage_text("observer").c_str(), stdout);
+      return kExitOk;
+    case Action::Version:
+      std::fputs("observer " OBSERVER_VERSION "\n", stdout);
+      return kExitOk;
+    case Action::CheckConfig:
+      std::fputs(render_effective_config(invocation.config).c_str(), stdout);
+      return kExitOk;
+    case Action::Run:
+      break;
+  }
+
+  SupervisorSetup setup;
+  if (!locate_worker(&setup.worker_path, &error)) {
+    std::fprintf(stderr, "observer: %s\n", error.c_str());
+    return kExitSoftware;
+  }
+  setup.args = std::move(args);
+  setup.env = std::move(env);
+  setup.config = std::move(invocation.config);
+
+  uv_loop_t loop;
+  int rc = uv_loop_init(&loop);
+  if (rc != 0) {
+    std::fprintf(stderr, "observer: cannot create the event loop: %s\n", uv_strerror(rc));
+    return kExitSoftware;
+  }
+  int code;
+  {
+    Supervisor supervisor(&loop, std::move(setup));
+    code = supervisor.run();
+  }
+  // Close callbacks of whatever the supervisor's destructor closed.
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0) std::fprintf(stderr, "observer: event loop closed with live handles\n");
+  return code;
+}
+
+}  // namespace observer

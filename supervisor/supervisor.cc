@@ -1,0 +1,416 @@
+#include "supervisor.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+namespace observer {
+namespace {
+
+using std::chrono::milliseconds;
+
+uint64_t to_ms(Nanos d) {
+  auto ms = std::chrono::duration_cast<milliseconds>(d).count();
+  return ms > 0 ? static_cast<uint64_t>(ms) : 0;
+}
+
+std::string pid_text(const WorkerProcess* w) { return "(pid " + std::to_string(w->pid()) + ")"; }
+
+LogField pid_field(const WorkerProcess* w) { return {"pid", std::to_string(w->pid()), true}; }
+
+const char* env_or_null(const Environment& env, const char* key) {
+  auto it = env.find(key);
+  return it == env.end() ? nullptr : it->second.c_str();
+}
+
+LineOptions line_options_for(const GlobalConfig& global, const Environment& env) {
+  LineOptions o;
+  o.style = choose_line_style(global.log_format, STDOUT_FILENO, env_or_null(env, "JOURNAL_STREAM"));
+  return o;
+}
+
+}  // namespace
+
+Supervisor::Supervisor(uv_loop_t* loop, SupervisorSetup setup)
+    : loop_(loop),
+      setup_(std::move(setup)),
+      line_options_(line_options_for(setup_.config.global, setup_.env)),
+      out_(STDOUT_FILENO, kStdoutBacklogBytes, drop_notice_for(line_options_)),
+      log_(&out_, line_options_) {
+  shutdown_timeout_ = setup_.config.global.shutdown_timeout;
+  reload_timeout_ = setup_.config.global.reload_timeout;
+}
+
+Supervisor::~Supervisor() { workers_.clear(); }
+
+int Supervisor::run() {
+  std::string error;
+  if (!init_handles(&error)) {
+    std::fprintf(stderr, "observer: %s\n", error.c_str());
+    close_handles();
+    uv_run(loop_, UV_RUN_DEFAULT);
+    return kExitSoftware;
+  }
+  if (!notifier_.open(env_or_null(setup_.env, "NOTIFY_SOCKET"), &error))
+    log_.warning("sd_notify disabled: " + error);
+  std::chrono::microseconds ping{};
+  if (notifier_.enabled() && watchdog_ping_interval(env_or_null(setup_.env, "WATCHDOG_USEC"),
+                                                    env_or_null(setup_.env, "WATCHDOG_PID"), getpid(), &ping)) {
+    uint64_t ms = std::max<uint64_t>(1, static_cast<uint64_t>(ping.count() / 1000));
+    notifier_.send(sd_watchdog_message());
+    uv_timer_start(watchdog_timer_.get(), &Supervisor::on_uv_watchdog_timer, ms, ms);
+  }
+  if (!start_candidate(&error)) {
+    std::fprintf(stderr, "observer: cannot start the worker %s: %s\n", setup_.worker_path.c_str(), error.c_str());
+    exit_code_ = kExitSoftware;
+    workers_.clear();
+    close_handles();
+  }
+  uv_run(loop_, UV_RUN_DEFAULT);
+  // Everything the workers wrote is queued by now; give a slow reader a
+  // bounded moment to take it.
+  out_.flush(milliseconds(2000));
+  return exit_code_;
+}
+
+bool Supervisor::init_handles(std::string* error) {
+  auto signal_init = [this](UvHandle<uv_signal_t>* h, int signum) {
+    int rc = h->init([this](uv_signal_t* s) { return uv_signal_init(loop_, s); }, this);
+    return rc != 0 ? rc : uv_signal_start(h->get(), &Supervisor::on_uv_signal, signum);
+  };
+  auto timer_init = [this](UvHandle<uv_timer_t>* h) {
+    return h->init([this](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
+  };
+  int rc = signal_init(&sighup_, SIGHUP);
+  if (rc == 0) rc = signal_init(&sigterm_, SIGTERM);
+  if (rc == 0) rc = signal_init(&sigint_, SIGINT);
+  if (rc == 0) rc = timer_init(&restart_timer_);
+  if (rc == 0) rc = timer_init(&ready_timer_);
+  if (rc == 0) rc = timer_init(&watchdog_timer_);
+  if (rc == 0) rc = timer_init(&reap_timer_);
+  if (rc != 0) *error = std::string("cannot set up the event loop: ") + uv_strerror(rc);
+  return rc == 0;
+}
+
+void Supervisor::close_handles() {
+  sighup_.close();
+  sigterm_.close();
+  sigint_.close();
+  restart_timer_.close();
+  ready_timer_.close();
+  watchdog_timer_.close();
+  reap_timer_.close();
+}
+
+void Supervisor::apply_global(const GlobalConfig& global) {
+  shutdown_timeout_ = global.shutdown_timeout;
+  reload_timeout_ = global.reload_timeout;
+  line_options_ = line_options_for(global, setup_.env);
+  log_.set_options(line_options_);
+}
+
+// ---- signals ---------------------------------------------------------------
+
+void Supervisor::on_uv_signal(uv_signal_t* handle, int signum) {
+  auto* self = static_cast<Supervisor*>(handle->data);
+  if (self == nullptr) return;
+  if (signum == SIGHUP) {
+    self->reload();
+    return;
+  }
+  if (!self->stopping_) self->log_.info("Got SIGINT/SIGTERM, exiting.");
+  self->begin_stop(kExitOk);
+}
+
+void Supervisor::reload() {
+  if (stopping_) return;
+  log_.info("Got SIGHUP, reloading.");
+  reload_pending_ = true;
+  notifier_.send(sd_reloading_message(monotonic_usec_now(), "Reloading configuration"));
+
+  // The supervisor reads the configuration too, to decline a broken one
+  // with its precise message before touching any worker.
+  Invocation invocation;
+  std::string error;
+  if (!load_invocation(setup_.args, setup_.env, &invocation, &error)) {
+    log_.error("Reload failed: " + error + "; the running worker keeps the previous configuration.");
+    // A candidate of an earlier SIGHUP still finishes that reload.
+    if (candidate_ == nullptr) finish_reload(false, "Reload failed: " + error);
+    return;
+  }
+  apply_global(invocation.config.global);
+  if (candidate_ != nullptr) supersede(candidate_);
+  uv_timer_stop(restart_timer_.get());
+  if (!start_candidate(&error)) {
+    log_.error("Reload failed: cannot start the worker: " + error + ".");
+    finish_reload(false, "Reload failed: cannot start the worker: " + error);
+    if (current_ == nullptr) schedule_restart(milliseconds(0), "No worker is running");
+  }
+}
+
+void Supervisor::begin_stop(int exit_code) {
+  if (stopping_) {
+    log_.warning("Stopping: not waiting any longer; killing the workers.");
+    for (auto& w : workers_) w->kill();
+    return;
+  }
+  stopping_ = true;
+  exit_code_ = exit_code;
+  current_ = nullptr;
+  candidate_ = nullptr;
+  notifier_.send(sd_stopping_message("Stopping"));
+  uv_timer_stop(restart_timer_.get());
+  uv_timer_stop(ready_timer_.get());
+  for (auto& w : workers_) w->terminate(shutdown_timeout_);
+  uv_timer_start(reap_timer_.get(), &Supervisor::on_uv_reap_timer, 0, 0);
+}
+
+// ---- workers ---------------------------------------------------------------
+
+WorkerProcess* Supervisor::spawn_worker(std::string* error) {
+  WorkerSpawnSpec spec;
+  spec.path = setup_.worker_path;
+  spec.args.push_back("--supervised=" + std::to_string(getpid()));
+  if (line_options_.style == LineStyle::Journal) spec.args.push_back("--journal");
+  spec.args.insert(spec.args.end(), setup_.args.begin(), setup_.args.end());
+  for (const auto& [key, value] : setup_.env) {
+    // systemd's notify and watchdog variables are the supervisor's alone.
+    if (key == "NOTIFY_SOCKET" || key == "WATCHDOG_USEC" || key == "WATCHDOG_PID") continue;
+    spec.env.push_back(key + "=" + value);
+  }
+  auto worker = std::make_unique<WorkerProcess>(loop_, next_serial_++, &out_, &log_, static_cast<WorkerEvents*>(this));
+  int rc = worker->spawn(spec);
+  if (rc != 0) {
+    *error = uv_strerror(rc);
+    if (worker->pid() != 0) {
+      // Spawned but unusable (and killed): keep it until it is reaped.
+      worker->role = WorkerRole::Superseded;
+      workers_.push_back(std::move(worker));
+    }
+    return nullptr;
+  }
+  WorkerProcess* w = worker.get();
+  workers_.push_back(std::move(worker));
+  log_.info("Started worker " + pid_text(w) + ".", {pid_field(w)});
+  return w;
+}
+
+bool Supervisor::start_candidate(std::string* error) {
+  WorkerProcess* w = spawn_worker(error);
+  if (w == nullptr) return false;
+  w->role = WorkerRole::Starting;
+  candidate_ = w;
+  // With nobody to hand state over, the hand-over is empty.
+  if (current_ == nullptr) end_inbound(w);
+  uv_timer_start(ready_timer_.get(), &Supervisor::on_uv_ready_timer, to_ms(reload_timeout_), 0);
+  return true;
+}
+
+void Supervisor::on_worker_ready(WorkerProcess* w) {
+  if (stopping_ || w != candidate_) return;
+  uv_timer_stop(ready_timer_.get());
+  if (current_ == nullptr) {
+    promote(w);
+  } else if (current_->inbound_open) {
+    // Retiring the current worker now would cut its own hand-over short; it
+    // ends when the worker it comes from sends StateEnd or exits.
+    w->role = WorkerRole::Waiting;
+  } else {
+    take_over(w);
+  }
+}
+
+void Supervisor::promote(WorkerProcess* w) {
+  candidate_ = nullptr;
+  current_ = w;
+  w->role = WorkerRole::Current;
+  end_inbound(w);
+  log_.info("Worker " + pid_text(w) + " is ready.", {pid_field(w)});
+  std::string status = "Running, worker pid " + std::to_string(w->pid());
+  if (!ever_ready_) {
+    ever_ready_ = true;
+    notifier_.send(sd_ready_message(status));
+  } else {
+    finish_reload(true, "Reloaded. " + status);
+  }
+}
+
+void Supervisor::take_over(WorkerProcess* successor) {
+  WorkerProcess* old = current_;
+  candidate_ = nullptr;
+  current_ = successor;
+  successor->role = WorkerRole::Current;
+  old->role = WorkerRole::Retiring;
+  old->successor = successor->serial();
+  log_.info("Reloaded: worker " + pid_text(successor) + " takes over from worker " + pid_text(old) + ".",
+            {pid_field(successor), {"old_pid", std::to_string(old->pid()), true}});
+  old->terminate(shutdown_timeout_);
+  finish_reload(true, "Reloaded. Running, worker pid " + std::to_string(successor->pid()));
+}
+
+void Supervisor::end_inbound(WorkerProcess* w) {
+  if (!w->inbound_open) return;
+  w->inbound_open = false;
+  ControlMessage end;
+  end.type = MessageType::StateEnd;
+  w->send(end);
+  if (w == current_ && candidate_ != nullptr && candidate_->role == WorkerRole::Waiting) take_over(candidate_);
+}
+
+void Supervisor::supersede(WorkerProcess* w) {
+  if (candidate_ == w) candidate_ = nullptr;
+  w->role = WorkerRole::Superseded;
+  w->terminate(shutdown_timeout_);
+}
+
+void Supervisor::finish_reload(bool ok, const std::string& status) {
+  if (!reload_pending_) return;
+  reload_pending_ = false;
+  (void)ok;
+  notifier_.send(sd_ready_message(status));
+}
+
+void Supervisor::on_worker_state(WorkerProcess* w, const ControlMessage& msg) {
+  // Only a retiring worker hands over; a worker stopping on its own (Ctrl-C
+  // in a terminal, a stop) sends its state to nobody.
+  if (w->role != WorkerRole::Retiring) return;
+  if (msg.type == MessageType::StateEnd) w->outbound_ended = true;
+  WorkerProcess* successor = find(w->successor);
+  if (successor == nullptr || !successor->inbound_open) return;
+  if (msg.type == MessageType::TargetState)
+    successor->send(msg);
+  else
+    end_inbound(successor);
+}
+
+void Supervisor::on_worker_protocol_error(WorkerProcess* w, const std::string& error) {
+  log_.error("Worker " + pid_text(w) + " broke the control protocol (" + error + "); killed it.", {pid_field(w)});
+}
+
+void Supervisor::on_worker_finished(WorkerProcess* w) {
+  uv_timer_start(reap_timer_.get(), &Supervisor::on_uv_reap_timer, 0, 0);
+  if (stopping_) {
+    log_.info("Worker " + pid_text(w) + " " + w->describe_exit() + ".", {pid_field(w)});
+    return;
+  }
+  switch (w->role) {
+    case WorkerRole::Retiring: {
+      Level level = (w->term_signal() == 0 && w->exit_status() == 0) ? Level::Info : Level::Warning;
+      log_.log(level, "", "Worker " + pid_text(w) + " retired: " + w->describe_exit() + ".", {pid_field(w)});
+      WorkerProcess* successor = find(w->successor);
+      // It died before its StateEnd: what it sent is all there is.
+      if (successor != nullptr && !w->outbound_ended) end_inbound(successor);
+      break;
+    }
+    case WorkerRole::Superseded:
+      log_.info("Worker " + pid_text(w) + " (superseded) " + w->describe_exit() + ".", {pid_field(w)});
+      break;
+    case WorkerRole::Starting:
+    case WorkerRole::Waiting:
+      if (w == candidate_) handle_candidate_exit(w);
+      break;
+    case WorkerRole::Current:
+      if (w == current_) handle_current_exit(w);
+      break;
+  }
+}
+
+void Supervisor::handle_candidate_exit(WorkerProcess* w) {
+  candidate_ = nullptr;
+  uv_timer_stop(ready_timer_.get());
+  std::string what = "worker " + pid_text(w) + " " + w->describe_exit() + " before it was ready";
+  if (!ever_ready_ && w->term_signal() == 0 && w->exit_status() == kExitConfig) {
+    log_.error("The " + what + " (configuration error); exiting.", {pid_field(w)});
+    std::fprintf(stderr, "observer: the worker reported a configuration error (exit status 78)\n");
+    begin_stop(kExitConfig);
+    return;
+  }
+  if (current_ != nullptr) {
+    log_.error("Reload failed: the new " + what + "; worker " + pid_text(current_) + " keeps running.",
+               {pid_field(w)});
+    finish_reload(false, "Reload failed: the new " + what);
+    return;
+  }
+  finish_reload(false, "Reload failed: the new " + what);
+  std::string sentence = what;
+  sentence[0] = 'W';
+  schedule_restart(w->healthy_for(), sentence);
+}
+
+void Supervisor::handle_current_exit(WorkerProcess* w) {
+  current_ = nullptr;
+  std::string what = (w->term_signal() != 0 || w->exit_status() != 0) ? "crashed: " + w->describe_exit()
+                                                                       : "exited unexpectedly with status 0";
+  if (candidate_ != nullptr) {
+    log_.error("Worker " + pid_text(w) + " " + what + "; worker " + pid_text(candidate_) +
+                   " of the pending reload takes its place.",
+               {pid_field(w)});
+    if (candidate_->role == WorkerRole::Waiting) promote(candidate_);
+    return;
+  }
+  schedule_restart(w->healthy_for(), "Worker " + pid_text(w) + " " + what);
+}
+
+void Supervisor::schedule_restart(milliseconds healthy_for, const std::string& what) {
+  milliseconds delay = backoff_.next_delay(healthy_for);
+  log_.error(what + "; restarting in " + format_duration(delay) + ".",
+             {{"restart_in_ms", std::to_string(delay.count()), true}});
+  uv_timer_start(restart_timer_.get(), &Supervisor::on_uv_restart_timer, static_cast<uint64_t>(delay.count()), 0);
+}
+
+void Supervisor::on_uv_restart_timer(uv_timer_t* timer) {
+  auto* self = static_cast<Supervisor*>(timer->data);
+  if (self == nullptr || self->stopping_ || self->current_ != nullptr || self->candidate_ != nullptr) return;
+  std::string error;
+  if (!self->start_candidate(&error))
+    self->schedule_restart(milliseconds(0), "Cannot start the worker: " + error);
+}
+
+void Supervisor::on_uv_ready_timer(uv_timer_t* timer) {
+  auto* self = static_cast<Supervisor*>(timer->data);
+  if (self == nullptr || self->stopping_ || self->candidate_ == nullptr) return;
+  WorkerProcess* w = self->candidate_;
+  // Waiting means ready: only a worker still Starting can be late.
+  if (w->role != WorkerRole::Starting) return;
+  std::string what = "worker " + pid_text(w) + " was not ready within " + format_duration(self->reload_timeout_);
+  self->supersede(w);
+  if (self->current_ != nullptr) {
+    self->log_.error("Reload failed: the new " + what + "; worker " + pid_text(self->current_) + " keeps running.",
+                     {pid_field(w)});
+    self->finish_reload(false, "Reload failed: the new " + what);
+    return;
+  }
+  self->finish_reload(false, "Reload failed: the new " + what);
+  what[0] = 'W';
+  self->schedule_restart(milliseconds(0), what);
+}
+
+void Supervisor::on_uv_watchdog_timer(uv_timer_t* timer) {
+  auto* self = static_cast<Supervisor*>(timer->data);
+  if (self != nullptr) self->notifier_.send(sd_watchdog_message());
+}
+
+void Supervisor::on_uv_reap_timer(uv_timer_t* timer) {
+  auto* self = static_cast<Supervisor*>(timer->data);
+  if (self != nullptr) self->reap_finished();
+}
+
+void Supervisor::reap_finished() {
+  // A retiring worker may still point at a finished successor by serial;
+  // find() then returns nullptr and its late records are dropped.
+  workers_.erase(std::remove_if(workers_.begin(), workers_.end(),
+                                [](const std::unique_ptr<WorkerProcess>& w) { return w->finished(); }),
+                 workers_.end());
+  if (stopping_ && workers_.empty()) close_handles();
+}
+
+WorkerProcess* Supervisor::find(uint64_t serial) const {
+  for (const auto& w : workers_)
+    if (w->serial() == serial && !w->finished()) return w.get();
+  return nullptr;
+}
+
+}  // namespace observer

@@ -1,0 +1,130 @@
+// Supervisor: the context object of the `observer` process. It owns the
+// event loop's handles (signals, timers), the stdout LineWriter and Logger,
+// the sd_notify socket and every WorkerProcess, and it is the life-cycle
+// state machine of DESIGN.md ("Life cycle"):
+//
+//   start    spawn a worker, send it an empty hand-over (StateEnd); its
+//            Ready makes it current (and sends READY=1 the first time).
+//   SIGHUP   re-check the config (a broken one declines the reload); spawn a
+//            candidate. When it is Ready the current worker retires (SIGTERM)
+//            and its TargetState records and StateEnd are forwarded to the
+//            candidate, which becomes current. A newer SIGHUP supersedes a
+//            candidate that has not taken over (SIGTERM, state discarded). A
+//            current worker whose own inbound hand-over is still running is
+//            retired only once that hand-over ends (bounded: the worker it
+//            comes from is SIGKILLed after shutdown_timeout), so no state is
+//            lost in a burst.
+//   crash    a worker that dies unasked is restarted with RestartBackoff.
+//   stop     SIGTERM/SIGINT: SIGTERM every worker, SIGKILL after
+//            shutdown_timeout (at once on a second signal), then exit once
+//            every worker's output has been read to EOF.
+//
+// Everything runs on the loop thread; signal handlers are libuv's
+// (uv_signal), so no state is touched from a signal context.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backoff.h"
+#include "config.h"
+#include "line_writer.h"
+#include "logger.h"
+#include "sd_notify.h"
+#include "uv_handle.h"
+#include "worker_process.h"
+
+namespace observer {
+
+// Exit codes (sysexits.h names).
+constexpr int kExitOk = 0;
+constexpr int kExitSoftware = 70;  // EX_SOFTWARE: internal error
+constexpr int kExitConfig = 78;    // EX_CONFIG
+
+// The most bytes of stdout the supervisor queues for a slow reader before it
+// drops lines (and later says how many).
+constexpr size_t kStdoutBacklogBytes = 256 * 1024;
+
+struct SupervisorSetup {
+  std::string worker_path;
+  std::vector<std::string> args;  // the supervisor's argv[1..], passed on unchanged
+  Environment env;                // the supervisor's environment
+  Config config;                  // loaded at start (the config check passed)
+};
+
+class Supervisor : public WorkerEvents {
+ public:
+  Supervisor(uv_loop_t* loop, SupervisorSetup setup);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Runs the loop until the supervisor stops; returns the exit code. Every
+  // handle is closed and the loop is empty when it returns.
+  int run();
+
+ private:
+  // libuv callbacks.
+  static void on_uv_signal(uv_signal_t* handle, int signum);
+  static void on_uv_restart_timer(uv_timer_t* timer);
+  static void on_uv_ready_timer(uv_timer_t* timer);
+  static void on_uv_watchdog_timer(uv_timer_t* timer);
+  static void on_uv_reap_timer(uv_timer_t* timer);
+
+  // WorkerEvents.
+  void on_worker_ready(WorkerProcess* worker) override;
+  void on_worker_state(WorkerProcess* worker, const ControlMessage& msg) override;
+  void on_worker_protocol_error(WorkerProcess* worker, const std::string& error) override;
+  void on_worker_finished(WorkerProcess* worker) override;
+
+  bool init_handles(std::string* error);
+  void apply_global(const GlobalConfig& global);
+  WorkerProcess* spawn_worker(std::string* error);
+  bool start_candidate(std::string* error);
+  void reload();
+  void begin_stop(int exit_code);
+  void promote(WorkerProcess* worker);
+  void take_over(WorkerProcess* successor);
+  void end_inbound(WorkerProcess* worker);
+  void supersede(WorkerProcess* worker);
+  void finish_reload(bool ok, const std::string& status);
+  void schedule_restart(std::chrono::milliseconds healthy_for, const std::string& what);
+  void handle_candidate_exit(WorkerProcess* worker);
+  void handle_current_exit(WorkerProcess* worker);
+  WorkerProcess* find(uint64_t serial) const;
+  void reap_finished();
+  void close_handles();
+
+  uv_loop_t* loop_;
+  SupervisorSetup setup_;
+  LineOptions line_options_;
+  LineWriter out_;
+  Logger log_;
+  SdNotifier notifier_;
+
+  UvHandle<uv_signal_t> sighup_;
+  UvHandle<uv_signal_t> sigterm_;
+  UvHandle<uv_signal_t> sigint_;
+  UvHandle<uv_timer_t> restart_timer_;
+  UvHandle<uv_timer_t> ready_timer_;
+  UvHandle<uv_timer_t> watchdog_timer_;
+  UvHandle<uv_timer_t> reap_timer_;
+
+  std::vector<std::unique_ptr<WorkerProcess>> workers_;
+  WorkerProcess* current_ = nullptr;    // serves; at most one
+  WorkerProcess* candidate_ = nullptr;  // newest not yet serving (Starting or Waiting)
+  uint64_t next_serial_ = 1;
+  RestartBackoff backoff_;
+  bool ever_ready_ = false;
+  bool reload_pending_ = false;  // RELOADING=1 sent; READY=1 not yet
+  bool stopping_ = false;
+  int exit_code_ = kExitOk;
+  Nanos shutdown_timeout_{};
+  Nanos reload_timeout_{};
+};
+
+}  // namespace observer

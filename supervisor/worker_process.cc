@@ -1,0 +1,222 @@
+#include "worker_process.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <utility>
+
+namespace observer {
+namespace {
+
+// How long a worker's pipes may stay open after the process exited (only a
+// grandchild holding them could do that) before they are given up.
+constexpr uint64_t kLingerMs = 1000;
+
+// A message for the worker, kept alive until libuv has written it.
+struct WriteRequest {
+  uv_write_t req;
+  std::string data;
+};
+
+void on_uv_write_done(uv_write_t* req, int) {
+  // Errors need no handling: a worker that stopped reading has exited or
+  // will, and its exit is what the supervisor acts on.
+  delete reinterpret_cast<WriteRequest*>(req);
+}
+
+}  // namespace
+
+const char* role_name(WorkerRole role) {
+  switch (role) {
+    case WorkerRole::Starting: return "starting";
+    case WorkerRole::Waiting: return "waiting";
+    case WorkerRole::Current: return "current";
+    case WorkerRole::Retiring: return "retiring";
+    case WorkerRole::Superseded: return "superseded";
+  }
+  return "?";
+}
+
+WorkerProcess::ProcessHandle::~ProcessHandle() {
+  if (h == nullptr) return;
+  h->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* p) { delete reinterpret_cast<uv_process_t*>(p); });
+}
+
+WorkerProcess::WorkerProcess(uv_loop_t* loop, uint64_t serial, LineWriter* out, Logger* log,
+                             WorkerEvents* events)
+    : loop_(loop),
+      serial_(serial),
+      log_(log),
+      events_(events),
+      stdout_(out, [this] { maybe_finished(); }) {}
+
+int WorkerProcess::spawn(const WorkerSpawnSpec& spec) {
+  int rc = stdout_.init(loop_);
+  if (rc == 0) rc = control_.init([this](uv_pipe_t* p) { return uv_pipe_init(loop_, p, 0); }, this);
+  if (rc == 0) rc = kill_timer_.init([this](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
+  if (rc == 0) rc = linger_timer_.init([this](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
+  if (rc != 0) return rc;
+
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(spec.path.c_str()));
+  for (const std::string& a : spec.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const std::string& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  uv_stdio_container_t stdio[4];
+  stdio[0].flags = UV_IGNORE;  // /dev/null
+  stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+  stdio[1].data.stream = stdout_.stream();
+  stdio[2].flags = UV_INHERIT_FD;
+  stdio[2].data.fd = 2;
+  stdio[3].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE);
+  stdio[3].data.stream = reinterpret_cast<uv_stream_t*>(control_.get());
+
+  uv_process_options_t options{};
+  options.exit_cb = &WorkerProcess::on_uv_exit;
+  options.file = spec.path.c_str();
+  options.args = argv.data();
+  options.env = envp.data();
+  options.stdio_count = 4;
+  options.stdio = stdio;
+
+  process_.h = new uv_process_t();
+  rc = uv_spawn(loop_, process_.h, &options);
+  if (rc != 0) return rc;  // ~ProcessHandle closes the initialised handle
+  process_.h->data = this;
+  pid_ = process_.h->pid;
+
+  if ((rc = stdout_.start()) != 0 ||
+      (rc = uv_read_start(reinterpret_cast<uv_stream_t*>(control_.get()), &WorkerProcess::on_uv_control_alloc,
+                          &WorkerProcess::on_uv_control_read)) != 0) {
+    // The child runs but cannot be heard: it is of no use.
+    kill();
+    return rc;
+  }
+  return 0;
+}
+
+void WorkerProcess::send(const ControlMessage& msg) {
+  if (control_done_ || !control_) return;
+  auto* w = new WriteRequest();
+  w->data = encode_message(msg);
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(control_.get()), &buf, 1, &on_uv_write_done) != 0)
+    delete w;
+}
+
+void WorkerProcess::terminate(Nanos grace) {
+  if (exited_ || process_.h == nullptr) return;
+  if (asked_to_stop_) return;
+  asked_to_stop_ = true;
+  uv_process_kill(process_.h, SIGTERM);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(grace).count();
+  uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, static_cast<uint64_t>(ms > 0 ? ms : 0), 0);
+}
+
+void WorkerProcess::kill() {
+  if (exited_ || process_.h == nullptr) return;
+  asked_to_stop_ = true;
+  uv_timer_stop(kill_timer_.get());
+  uv_process_kill(process_.h, SIGKILL);
+}
+
+std::string WorkerProcess::describe_exit() const {
+  if (term_signal_ != 0) {
+    const char* name = strsignal(term_signal_);
+    return "was killed by signal " + std::to_string(term_signal_) + " (" + (name ? name : "?") + ")";
+  }
+  return "exited with status " + std::to_string(exit_status_);
+}
+
+std::chrono::milliseconds WorkerProcess::healthy_for() const {
+  if (!ready_) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - ready_at_);
+}
+
+void WorkerProcess::on_uv_exit(uv_process_t* process, int64_t exit_status, int term_signal) {
+  auto* self = static_cast<WorkerProcess*>(process->data);
+  if (self == nullptr) return;
+  self->exited_ = true;
+  self->exit_status_ = exit_status;
+  self->term_signal_ = term_signal;
+  uv_timer_stop(self->kill_timer_.get());
+  if (!self->stdout_.done() || !self->control_done_)
+    uv_timer_start(self->linger_timer_.get(), &WorkerProcess::on_uv_linger_timer, kLingerMs, 0);
+  self->maybe_finished();
+}
+
+void WorkerProcess::on_uv_kill_timer(uv_timer_t* timer) {
+  auto* self = static_cast<WorkerProcess*>(timer->data);
+  if (self == nullptr || self->exited_) return;
+  self->log_->warning("Worker (pid " + std::to_string(self->pid_) + ") did not exit after SIGTERM; sending SIGKILL.",
+                      {{"pid", std::to_string(self->pid_), true}});
+  self->kill();
+}
+
+void WorkerProcess::on_uv_linger_timer(uv_timer_t* timer) {
+  auto* self = static_cast<WorkerProcess*>(timer->data);
+  if (self == nullptr) return;
+  self->close_control();
+  self->stdout_.close();  // reports done, which checks for finished
+}
+
+void WorkerProcess::on_uv_control_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<WorkerProcess*>(handle->data);
+  *buf = uv_buf_init(self->control_buffer_.data(), static_cast<unsigned>(self->control_buffer_.size()));
+}
+
+void WorkerProcess::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<WorkerProcess*>(stream->data);
+  if (self == nullptr) return;
+  if (nread > 0) {
+    self->handle_control_bytes(buf->base, static_cast<size_t>(nread));
+    return;
+  }
+  if (nread < 0) {
+    self->close_control();
+    self->maybe_finished();
+  }
+}
+
+void WorkerProcess::handle_control_bytes(const char* data, size_t len) {
+  std::string error;
+  if (!decoder_.feed(data, len, &error)) {
+    // Nothing from this channel can be trusted any more, including what came
+    // before the bad bytes but is still queued: drop all of it.
+    close_control();
+    kill();
+    events_->on_worker_protocol_error(this, error);
+    maybe_finished();
+    return;
+  }
+  ControlMessage msg;
+  while (!control_done_ && decoder_.next(&msg)) {
+    if (msg.type == MessageType::Ready) {
+      if (ready_) continue;  // a second Ready changes nothing
+      ready_ = true;
+      ready_at_ = Clock::now();
+      events_->on_worker_ready(this);
+    } else {
+      events_->on_worker_state(this, msg);
+    }
+  }
+}
+
+void WorkerProcess::close_control() {
+  if (control_done_) return;
+  control_done_ = true;
+  control_.close();
+}
+
+void WorkerProcess::maybe_finished() {
+  if (finished_ || !exited_ || !stdout_.done() || !control_done_) return;
+  finished_ = true;
+  uv_timer_stop(linger_timer_.get());
+  events_->on_worker_finished(this);
+}
+
+}  // namespace observer

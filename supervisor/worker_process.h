@@ -1,0 +1,149 @@
+// WorkerProcess: one spawned observer-worker, as the supervisor sees it.
+//
+// Owns the child's process handle, its stdout forwarder, its end of the
+// control channel (fd 3 in the child: a socketpair) with the decoder, and a
+// kill timer that turns a SIGTERM nobody answers into a SIGKILL. It knows the
+// worker's life-cycle role, but the decisions (who retires whom, where a
+// hand-over goes, whether to restart) are the Supervisor's, told through
+// WorkerEvents.
+//
+// A worker is "finished" once the process has exited AND its stdout and
+// control channel have been read to EOF (or given up on one second after the
+// exit), so that every line it wrote reaches stdout before its exit is
+// logged, and every state record it sent is seen. Only then
+// WorkerEvents::on_worker_finished runs; the owner may destroy the object
+// afterwards, but never from inside one of its callbacks.
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "control.h"
+#include "duration.h"
+#include "logger.h"
+#include "output_forwarder.h"
+#include "uv_handle.h"
+
+namespace observer {
+
+class WorkerProcess;
+
+// Called by WorkerProcess on the loop thread. None of them may destroy the
+// WorkerProcess they are called for.
+class WorkerEvents {
+ public:
+  virtual void on_worker_ready(WorkerProcess* worker) = 0;
+  // A TargetState or StateEnd (the worker's outbound hand-over).
+  virtual void on_worker_state(WorkerProcess* worker, const ControlMessage& msg) = 0;
+  // The channel broke the protocol; the worker has been sent SIGKILL.
+  virtual void on_worker_protocol_error(WorkerProcess* worker, const std::string& error) = 0;
+  virtual void on_worker_finished(WorkerProcess* worker) = 0;
+
+ protected:
+  ~WorkerEvents() = default;
+};
+
+enum class WorkerRole {
+  Starting,    // spawned; not ready yet
+  Waiting,     // ready, waiting for the current worker's own hand-over to end
+  Current,     // the one that serves
+  Retiring,    // sent SIGTERM after a successor became ready; hands its state over
+  Superseded,  // a newer reload (or a stop) replaced it before it served; state discarded
+};
+
+const char* role_name(WorkerRole role);
+
+struct WorkerSpawnSpec {
+  std::string path;
+  std::vector<std::string> args;  // without argv[0]
+  std::vector<std::string> env;   // "KEY=value"
+};
+
+class WorkerProcess {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  WorkerProcess(uv_loop_t* loop, uint64_t serial, LineWriter* out, Logger* log, WorkerEvents* events);
+  ~WorkerProcess() = default;
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+  // Starts the child. Returns 0 or a negative uv error code; on failure the
+  // object holds no process and may be destroyed.
+  int spawn(const WorkerSpawnSpec& spec);
+
+  // Queues a message to the worker (the inbound hand-over). Ignored once the
+  // channel is closed: a worker that is gone needs no state.
+  void send(const ControlMessage& msg);
+
+  // SIGTERM now, SIGKILL if still running after `grace`. A second call only
+  // shortens nothing: the first grace stands.
+  void terminate(Nanos grace);
+  // SIGKILL now.
+  void kill();
+
+  uint64_t serial() const { return serial_; }
+  int pid() const { return pid_; }
+  bool exited() const { return exited_; }
+  bool finished() const { return finished_; }
+  bool asked_to_stop() const { return asked_to_stop_; }
+  bool ready() const { return ready_; }
+  int64_t exit_status() const { return exit_status_; }
+  int term_signal() const { return term_signal_; }
+  // "exited with status 3", "was killed by signal 9 (Killed)"
+  std::string describe_exit() const;
+  // How long it has been ready (zero if never).
+  std::chrono::milliseconds healthy_for() const;
+
+  // Owned by the Supervisor: the life-cycle bookkeeping.
+  WorkerRole role = WorkerRole::Starting;
+  bool inbound_open = true;      // StateEnd not yet sent to it
+  bool outbound_ended = false;   // it sent its StateEnd
+  uint64_t successor = 0;        // Retiring: serial of the worker its state goes to
+
+ private:
+  static void on_uv_exit(uv_process_t* process, int64_t exit_status, int term_signal);
+  static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_uv_kill_timer(uv_timer_t* timer);
+  static void on_uv_linger_timer(uv_timer_t* timer);
+
+  void handle_control_bytes(const char* data, size_t len);
+  void close_control();
+  void maybe_finished();
+
+  uv_loop_t* loop_;
+  uint64_t serial_;
+  Logger* log_;
+  WorkerEvents* events_;
+  int pid_ = 0;
+
+  // The process handle is managed by hand: a failed uv_spawn leaves the
+  // handle initialised, so it must still be closed (see libuv's test-spawn).
+  struct ProcessHandle {
+    uv_process_t* h = nullptr;
+    ~ProcessHandle();
+  } process_;
+  OutputForwarder stdout_;
+  UvHandle<uv_pipe_t> control_;
+  ControlDecoder decoder_;
+  std::array<char, 16 * 1024> control_buffer_{};
+  bool control_done_ = false;
+  UvHandle<uv_timer_t> kill_timer_;
+  UvHandle<uv_timer_t> linger_timer_;
+
+  bool ready_ = false;
+  Clock::time_point ready_at_{};
+  bool asked_to_stop_ = false;
+  bool exited_ = false;
+  bool finished_ = false;
+  int64_t exit_status_ = 0;
+  int term_signal_ = 0;
+};
+
+}  // namespace observer

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""observer-worker under a supervisor: READY on fd 3, retirement on SIGTERM
+with the state hand-over, control-channel EOF and malformed messages, and the
+hand-over that keeps a DOWN target DOWN across a reload."""
+import os
+import signal
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.environ.get("OBS_TEST_SUPPORT", os.path.join(HERE, "..", "support")))
+sys.path.insert(0, HERE)
+
+from harness import WORKER, HttpServer, pid_alive, wait_for  # noqa: E402
+from control_peer import DOWN, READY, STATE_END, TARGET_STATE, UP, ControlPeer  # noqa: E402
+
+
+class Supervised(unittest.TestCase):
+    def start(self, *args, srv=None):
+        self.peer = ControlPeer(self)
+        p = self.peer.spawn(self, [WORKER] + list(args))
+        return p
+
+    def test_ready_sent_once_loop_runs(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/r"), "-tick=200ms")
+        self.peer.expect(READY, timeout=5)
+        # Probing goes on while supervised.
+        wait_for(lambda: srv.hits("/r") >= 2, 5, what="probes after READY")
+
+    def test_config_error_exits_78_before_ready(self):
+        p = self.start("-url=ftp://example.invalid/", "-tick=1s")
+        self.assertEqual(p.wait_exit(5), 78)
+        self.assertIn("observer: ", p.stderr_text())
+        self.assertIsNone(self.peer.read_message(2), "no READY from a worker with a bad config")
+
+    def test_bad_body_regex_is_a_config_error_naming_the_key(self):
+        p = self.start("-url=http://127.0.0.1:1/", "-body_regex=(unclosed")
+        self.assertEqual(p.wait_exit(5), 78)
+        self.assertRegex(p.stderr_text(), r"observer: flag -body_regex: bad regular expression")
+
+    def test_sigterm_retire_sends_state_and_state_end_then_exits_0(self):
+        srv = HttpServer(self)
+        url = srv.url("/s?status=500")
+        p = self.start("-url=" + url, "-tick=200ms", "-status=200")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        p.wait_line(r"DOWN: Status code mismatch, got: 500", timeout=5)
+        p.signal(signal.SIGTERM)
+        records = self.peer.read_until_end(timeout=5)
+        self.assertEqual(len(records), 1)
+        r = records[0]
+        self.assertEqual((r["name"], r["url"], r["health"]), ("default", url, DOWN))
+        self.assertEqual(r["last_reason"], "Status code mismatch, got: 500")
+        self.assertGreaterEqual(r["probes"], 1)
+        self.assertGreater(r["since_unix_ms"], (time.time() - 60) * 1000)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(p.stderr_text(), "")
+
+    def test_sigterm_lets_in_flight_probe_finish(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/slow?delay_ms=700"), "-tick=2s", "-status=500")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/slow") >= 1, 5, what="the probe to start")
+        p.signal(signal.SIGTERM)
+        # The probe is allowed to end: its mismatch line shows up before exit.
+        self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(p.count(r"\d (?!DOWN)Status code mismatch, got: 200"), 1)
+        self.assertEqual(p.count(r"DOWN: Status code mismatch, got: 200"), 1)
+
+    def test_second_sigterm_aborts_in_flight_probe(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/hang?hang=1"), "-tick=3s", "-timeout=2900ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/hang") >= 1, 5, what="the probe to start")
+        p.signal(signal.SIGTERM)
+        time.sleep(0.2)
+        self.assertTrue(pid_alive(p.pid), "first SIGTERM waits for the in-flight probe")
+        t0 = time.monotonic()
+        p.signal(signal.SIGTERM)
+        self.peer.read_until_end(timeout=3)
+        self.assertEqual(p.wait_exit(3), 0)
+        self.assertLess(time.monotonic() - t0, 2)
+
+    def test_control_eof_ends_worker_within_1s(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/hang?hang=1"), "-tick=2s", "-timeout=1900ms")
+        self.peer.expect(READY)
+        wait_for(lambda: srv.hits("/hang") >= 1, 5, what="the probe to start")
+        t0 = time.monotonic()
+        self.peer.close()
+        self.assertEqual(p.wait_exit(3), 0)
+        self.assertLess(time.monotonic() - t0, 1.0)
+
+    def test_malformed_control_message_exits_70(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/m"), "-tick=1s")
+        self.peer.expect(READY)
+        self.peer.send(b"\x63\x00\x00\x00\x00\x00\x00\x00")  # unknown type 99
+        self.assertEqual(p.wait_exit(3), 70)
+        self.assertIn("control channel", p.stderr_text())
+
+    def test_not_started_by_the_named_supervisor_exits_at_once(self):
+        p_argv = [WORKER, "--supervised=1", "-url=http://127.0.0.1:1/", "-tick=1s"]
+        from harness import Proc
+        p = Proc(self, p_argv)
+        self.assertEqual(p.wait_exit(3), 0)
+        self.assertEqual(p.lines(), [])
+
+    def test_handover_keeps_down_target_down_without_second_down_line(self):
+        srv = HttpServer(self)
+        url = srv.url("/down?status=503")
+        since = int((time.time() - 192) * 1000)
+        p = self.start("-url=" + url, "-tick=200ms", "-status=200")
+        self.peer.expect(READY)
+        # Let some failing probes happen before the hand-over arrives.
+        p.wait_line(r"Status code mismatch, got: 503", timeout=5)
+        time.sleep(0.5)
+        self.assertEqual(p.count(r"DOWN"), 0, "no state line before StateEnd")
+        self.peer.send_state(name="default", url=url, health=DOWN, since_unix_ms=since,
+                             consecutive_failures=7, probes=40, failures=7,
+                             last_reason="Status code mismatch, got: 503")
+        self.peer.send_state(name="other", url="http://127.0.0.1:1/", health=UP)
+        self.peer.send_end()
+        time.sleep(0.6)
+        self.assertEqual(p.count(r"DOWN"), 0, "a target DOWN before the reload stays DOWN silently")
+        # Now it recovers: the outage counts from the inherited `since`.
+        srv_url_ok = srv.url("/down")
+        srv.set("/down", status=200)
+        # The URL carries ?status=503, which overrides /__set: use a new process state
+        # check through the records instead.
+        p.signal(signal.SIGTERM)
+        recs = self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(len(recs), 1)
+        self.assertEqual(recs[0]["health"], DOWN)
+        self.assertEqual(recs[0]["since_unix_ms"], since)
+        self.assertGreater(recs[0]["probes"], 40)
+        self.assertGreater(recs[0]["consecutive_failures"], 7)
+        del srv_url_ok
+
+    def test_handover_outage_duration_survives_and_up_is_logged(self):
+        srv = HttpServer(self)
+        url = srv.url("/flip")
+        srv.set("/flip", status=200)
+        since = int((time.time() - 192) * 1000)
+        p = self.start("-url=" + url, "-tick=200ms", "-status=200")
+        self.peer.expect(READY)
+        wait_for(lambda: srv.hits("/flip") >= 2, 5, what="probes before the hand-over")
+        self.peer.send_state(name="default", url=url, health=DOWN, since_unix_ms=since,
+                             consecutive_failures=3, probes=10, failures=3, last_reason="Status code mismatch, got: 500")
+        self.peer.send_end()
+        line = p.wait_line(r"UP after", timeout=5)
+        self.assertRegex(line, r"UP after 3m1[12]s")
+        self.assertEqual(p.count(r"UP after"), 1)
+        self.assertEqual(p.count(r"DOWN"), 0)
+
+    def test_handover_ignores_records_of_other_identity(self):
+        srv = HttpServer(self)
+        url = srv.url("/id?status=500")
+        p = self.start("-url=" + url, "-tick=200ms", "-status=200")
+        self.peer.expect(READY)
+        # Same name, different URL: a different target, starts afresh.
+        self.peer.send_state(name="default", url=url + "&x=1", health=DOWN, since_unix_ms=1000)
+        self.peer.send_end()
+        p.wait_line(r"DOWN: Status code mismatch, got: 500", timeout=5)
+        self.assertEqual(p.count(r"DOWN:"), 1)
+
+    def test_journal_style_when_asked(self):
+        srv = HttpServer(self)
+        self.peer = ControlPeer(self)
+        p = self.peer.spawn(self, [WORKER, "-url=" + srv.url("/j?status=500"), "-tick=1s", "-status=200"],
+                            journal=True)
+        self.peer.expect(READY)
+        line = p.wait_line(r"Status code mismatch", timeout=5)
+        self.assertEqual(line, "<4>Status code mismatch, got: 500\n")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

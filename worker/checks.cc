@@ -1,0 +1,158 @@
+#include "checks.h"
+
+#include <chrono>
+
+namespace observer {
+namespace {
+
+std::string cite(const TargetConfig& c, const std::string& key) {
+  auto it = c.raw.find(key);
+  if (it == c.raw.end()) return key;
+  const Origin& o = it->second.origin;
+  switch (o.kind) {
+    case Origin::Kind::File: return o.where + ": " + key;
+    case Origin::Kind::Env: return o.where;
+    case Origin::Kind::Flag: return "flag " + o.where;
+    case Origin::Kind::Default: return "default " + key;
+  }
+  return key;
+}
+
+Finding mismatch(std::string check, std::string message, const std::string& got, const std::string& expected) {
+  return Finding{std::move(check), std::move(message), {{"got", got, false}, {"expected", expected, false}}};
+}
+
+// A value safe to show in a one-line message: long bodies are cut.
+std::string shown(const std::string& s) {
+  constexpr size_t kMax = 200;
+  return s.size() <= kMax ? s : s.substr(0, kMax) + "...";
+}
+
+void check_headers(const TargetChecks& t, const ProbeResult& r, std::vector<Finding>* out) {
+  const TargetConfig& c = t.config;
+  if (c.server) {
+    const std::string* got = r.header("Server");
+    std::string g = got ? *got : "";
+    if (g != *c.server) out->push_back(mismatch("server", "Server header mismatch, got: " + g, g, *c.server));
+  }
+  if (c.content_type) {
+    const std::string* got = r.header("Content-Type");
+    std::string g = got ? *got : "";
+    if (g != *c.content_type)
+      out->push_back(mismatch("content_type", "Content-Type header mismatch, got: " + g, g, *c.content_type));
+  }
+  for (size_t i = 0; i < c.header_checks.size(); ++i) {
+    const HeaderCheck& h = c.header_checks[i];
+    const std::string* got = r.header(h.name);
+    std::string g = got ? *got : "";
+    if (!h.is_regex) {
+      if (got == nullptr || g != h.expected)
+        out->push_back(mismatch("header", h.name + " header mismatch, got: " + g, g, h.expected));
+      continue;
+    }
+    std::string why;
+    Regex::Match m = got ? t.header_regex[i]->search(g, &why) : Regex::Match::No;
+    if (m == Regex::Match::Yes) continue;
+    std::string msg = m == Regex::Match::Error
+                          ? h.name + " header regex /" + h.expected + "/ gave up: " + why + ", got: " + g
+                          : h.name + " header does not match /" + h.expected + "/, got: " + g;
+    out->push_back(mismatch("header_regex", msg, g, h.expected));
+  }
+}
+
+void check_body(const TargetChecks& t, const ProbeResult& r, std::vector<Finding>* out) {
+  const TargetConfig& c = t.config;
+  std::string read_note = r.body_truncated ? " (in the first " + std::to_string(r.body.size()) + " bytes)" : "";
+  if (c.body_contains && r.body.find(*c.body_contains) == std::string::npos)
+    out->push_back(Finding{"body_contains", "Body does not contain \"" + shown(*c.body_contains) + "\"" + read_note,
+                           {{"expected", *c.body_contains, false}, {"body_bytes", std::to_string(r.body.size()), true}}});
+  if (t.body_regex) {
+    std::string why;
+    Regex::Match m = t.body_regex->search(r.body, &why);
+    if (m == Regex::Match::No)
+      out->push_back(Finding{"body_regex", "Body does not match /" + shown(*c.body_regex) + "/" + read_note,
+                             {{"expected", *c.body_regex, false}, {"body_bytes", std::to_string(r.body.size()), true}}});
+    else if (m == Regex::Match::Error)
+      out->push_back(Finding{"body_regex", "Body regex /" + shown(*c.body_regex) + "/ gave up: " + why,
+                             {{"expected", *c.body_regex, false}, {"error", why, false}}});
+  }
+}
+
+void check_timing_and_cert(const TargetChecks& t, const ProbeResult& r, int64_t now_unix, std::vector<Finding>* out) {
+  const TargetConfig& c = t.config;
+  if (c.max_response_time && r.total_time > *c.max_response_time) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.total_time);
+    out->push_back(mismatch("max_response_time",
+                            "Response time " + format_duration(ms) + " over limit " + format_duration(*c.max_response_time),
+                            format_duration(ms), format_duration(*c.max_response_time)));
+  }
+  if (c.cert_min_days && r.is_https) {
+    if (!r.cert_expiry_unix) {
+      out->push_back(Finding{"cert_min_days", "Certificate expiry unknown (no certificate information from TLS)", {}});
+    } else {
+      int64_t days = (*r.cert_expiry_unix - now_unix) / 86400;
+      if (*r.cert_expiry_unix < now_unix) --days;  // floor for the already-expired
+      if (days < *c.cert_min_days)
+        out->push_back(mismatch("cert_min_days",
+                                "Certificate expires in " + std::to_string(days) + " days, fewer than " +
+                                    std::to_string(*c.cert_min_days),
+                                std::to_string(days), std::to_string(*c.cert_min_days)));
+    }
+  }
+}
+
+}  // namespace
+
+bool compile_checks(const TargetConfig& config, TargetChecks* out, std::string* error) {
+  out->config = config;
+  out->body_regex.reset();
+  out->header_regex.clear();
+  std::string why;
+  if (config.body_regex) {
+    Regex re;
+    if (!Regex::compile(*config.body_regex, &re, &why)) {
+      *error = cite(config, "body_regex") + ": " + why;
+      return false;
+    }
+    out->body_regex = std::move(re);
+  }
+  for (const HeaderCheck& h : config.header_checks) {
+    out->header_regex.emplace_back();
+    if (!h.is_regex) continue;
+    Regex re;
+    if (!Regex::compile(h.expected, &re, &why)) {
+      *error = cite(config, "header_regex." + h.name) + ": " + why;
+      return false;
+    }
+    out->header_regex.back() = std::move(re);
+  }
+  return true;
+}
+
+bool validate_patterns(const Config& config, std::string* error) {
+  for (const TargetConfig& t : config.targets) {
+    TargetChecks c;
+    if (!compile_checks(t, &c, error)) return false;
+  }
+  return true;
+}
+
+std::vector<Finding> evaluate(const TargetChecks& t, const ProbeResult& r, int64_t now_unix) {
+  std::vector<Finding> out;
+  if (r.code != CURLE_OK) {
+    std::string msg = (r.tls_verify_failed ? "TLS verify failed: " : "Probe failed: ") + r.transport_error;
+    out.push_back(Finding{r.tls_verify_failed ? "tls_verify" : "transport", msg,
+                          {{"error", r.transport_error, false}, {"curl_code", std::to_string(static_cast<int>(r.code)), true}}});
+    return out;
+  }
+  const TargetConfig& c = t.config;
+  if (!c.status.empty() && !c.status.matches(r.status))
+    out.push_back(mismatch("status", "Status code mismatch, got: " + std::to_string(r.status), std::to_string(r.status),
+                           c.status.text()));
+  check_headers(t, r, &out);
+  check_body(t, r, &out);
+  check_timing_and_cert(t, r, now_unix, &out);
+  return out;
+}
+
+}  // namespace observer

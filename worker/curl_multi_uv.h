@@ -1,0 +1,67 @@
+// CurlMultiUv: the glue that lets a libuv loop drive a libcurl multi handle
+// (the pattern of curl's docs/examples/multi-uv.c, with every return code
+// checked). It owns the CURLM, one uv_timer for curl's timeout and one
+// uv_poll per socket curl asks to watch.
+//
+//  - CURLMOPT_SOCKETFUNCTION starts, changes or stops the socket's uv_poll;
+//  - CURLMOPT_TIMERFUNCTION arms the single timer (-1 stops it; 0 fires on
+//    the next loop iteration: curl is never re-entered from inside its own
+//    callback);
+//  - a poll error is passed to curl as CURL_CSELECT_ERR;
+//  - after every curl_multi_socket_action, finished transfers are drained
+//    with curl_multi_info_read and handed to the `done` callback, which must
+//    remove the easy handle (remove()) before it frees it.
+//
+// Only the loop thread may call it. The owner removes every easy handle
+// before destroying it; destruction closes the uv handles (their memory is
+// freed in close callbacks, so the loop must run once more afterwards).
+#pragma once
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include <functional>
+#include <string>
+
+#include "uv_handle.h"
+
+namespace observer {
+
+class CurlMultiUv {
+ public:
+  using DoneFn = std::function<void(CURL* easy, CURLcode result)>;
+
+  CurlMultiUv(uv_loop_t* loop, DoneFn done);
+  ~CurlMultiUv();
+  CurlMultiUv(const CurlMultiUv&) = delete;
+  CurlMultiUv& operator=(const CurlMultiUv&) = delete;
+
+  bool init(std::string* error);
+  bool add(CURL* easy, std::string* error);
+  void remove(CURL* easy);
+  // Stops the timer and forgets every socket watcher (before shutdown).
+  void close();
+
+  // Sockets currently watched (tests and diagnostics).
+  size_t watched_sockets() const { return watched_; }
+
+ private:
+  struct SocketWatch;
+
+  static int cb_curl_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
+  static int cb_curl_timer(CURLM* multi, long timeout_ms, void* userp);
+  static void on_uv_poll(uv_poll_t* handle, int status, int events);
+  static void on_uv_timeout(uv_timer_t* handle);
+
+  void socket_action(curl_socket_t fd, int flags);
+  void drain_finished();
+  void stop_watch(SocketWatch* w, curl_socket_t fd);
+
+  uv_loop_t* loop_;
+  DoneFn done_;
+  CURLM* multi_ = nullptr;
+  UvHandle<uv_timer_t> timer_;
+  size_t watched_ = 0;
+};
+
+}  // namespace observer

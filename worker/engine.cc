@@ -1,0 +1,266 @@
+#include "engine.h"
+
+#include <cassert>
+#include <chrono>
+
+#include "schedule.h"
+
+namespace observer {
+namespace {
+
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+LogField num(const char* key, int64_t v) { return LogField{key, std::to_string(v), true}; }
+LogField str(const char* key, std::string v) { return LogField{key, std::move(v), false}; }
+
+}  // namespace
+
+struct Engine::Target {
+  Engine* engine = nullptr;
+  size_t index = 0;
+  TargetChecks checks;
+  TargetState state;
+  HeldOutcomes held;
+  Nanos phase{};
+  uint64_t next_slot = 0;
+  UvHandle<uv_timer_t> timer;
+  std::unique_ptr<Probe> probe;  // in flight
+  int64_t probe_lag_us = 0;
+
+  Target(const TargetConfig& c)
+      : state(c.name, c.url, c.failure_threshold, c.success_threshold) {}
+  const TargetConfig& config() const { return checks.config; }
+};
+
+Engine::Engine(uv_loop_t* loop, Logger* log) : loop_(loop), log_(log) {}
+
+Engine::~Engine() {
+  abort();
+  close();
+}
+
+bool Engine::load(const Config& config, std::string* error) {
+  targets_.clear();
+  for (const TargetConfig& c : config.targets) {
+    auto t = std::make_unique<Target>(c);
+    if (!compile_checks(c, &t->checks, error)) return false;
+    t->engine = this;
+    t->index = targets_.size();
+    targets_.push_back(std::move(t));
+  }
+  multi_ = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, CURLcode code) { on_probe_done(easy, code); });
+  return multi_->init(error);
+}
+
+uint64_t Engine::now_since_origin_ns() const { return uv_hrtime() - origin_ns_; }
+
+bool Engine::start(std::string* error) {
+  int rc = idle_check_.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, this);
+  if (rc != 0) {
+    *error = std::string("uv_timer_init: ") + uv_strerror(rc);
+    return false;
+  }
+  origin_ns_ = uv_hrtime();
+  int64_t wall_ns =
+      std::chrono::duration_cast<Nanos>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (auto& t : targets_) {
+    t->phase = phase_after_origin(schedule_phase(t->config().name, t->config().url, t->config().tick),
+                                  t->config().tick, wall_ns);
+    rc = t->timer.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, t.get());
+    if (rc != 0) {
+      *error = std::string("uv_timer_init: ") + uv_strerror(rc);
+      return false;
+    }
+    if (t->config().cert_min_days && t->config().url.compare(0, 8, "https://") != 0)
+      log_->log(Level::Warning, t->config().name,
+                "cert_min_days is set but the URL is not https; the certificate check applies only after a redirect to https",
+                {str("url", t->config().url)});
+    t->next_slot = 0;
+    arm(t.get());
+  }
+  return true;
+}
+
+void Engine::arm(Target* t) {
+  int64_t due = slot_time(t->phase, t->config().tick, t->next_slot).count();
+  int64_t now = static_cast<int64_t>(now_since_origin_ns());
+  int64_t wait_ns = due > now ? due - now : 0;
+  // Round up: libuv's clock is in milliseconds and must not fire early.
+  uint64_t wait_ms = static_cast<uint64_t>((wait_ns + 999999) / 1000000);
+  uv_timer_start(t->timer.get(), &Engine::on_uv_target_timer, wait_ms, 0);
+}
+
+void Engine::on_uv_target_timer(uv_timer_t* handle) {
+  auto* t = static_cast<Target*>(handle->data);
+  if (t != nullptr) t->engine->fire(t);
+}
+
+void Engine::fire(Target* t) {
+  if (retiring_) return;
+  const Nanos tick = t->config().tick;
+  Nanos now{static_cast<int64_t>(now_since_origin_ns())};
+  Nanos due = slot_time(t->phase, tick, t->next_slot);
+  // libuv's loop clock may be coarser than the schedule: wait out the rest.
+  if (due - now > std::chrono::milliseconds(1)) {
+    arm(t);
+    return;
+  }
+  int64_t lag_us = std::chrono::duration_cast<std::chrono::microseconds>(now - due).count();
+  if (t->probe) {
+    log_->log(Level::Warning, t->config().name,
+              "Probe still running at the next tick (timeout " + format_duration(t->config().timeout) +
+                  ", tick " + format_duration(tick) + "); skipped this tick",
+              {str("url", t->config().url), str("event", "tick_skipped")});
+  } else {
+    start_probe(t, lag_us);
+  }
+  // Slots that went by while the loop was busy are not made up.
+  uint64_t next = first_slot_at_or_after(now + Nanos{1}, t->phase, tick);
+  t->next_slot = next > t->next_slot ? next : t->next_slot + 1;
+  arm(t);
+}
+
+void Engine::start_probe(Target* t, int64_t lag_us) {
+  std::string error;
+  std::unique_ptr<Probe> p = Probe::create(t->config(), &error);
+  if (p && !multi_->add(p->easy(), &error)) p.reset();
+  if (!p) {
+    log_->log(Level::Error, t->config().name, "Probe could not start: " + error, {str("url", t->config().url)});
+    record_outcome(t, ProbeOutcome{false, "probe could not start: " + error, unix_ms_now()});
+    return;
+  }
+  p->id = t->index;
+  t->probe = std::move(p);
+  t->probe_lag_us = lag_us;
+}
+
+void Engine::on_probe_done(CURL* easy, CURLcode code) {
+  Probe* p = Probe::from_easy(easy);
+  assert(p != nullptr && p->id < targets_.size());
+  Target* t = targets_[p->id].get();
+  assert(t->probe.get() == p);
+  multi_->remove(easy);
+  ProbeResult r = p->finish(code);
+  t->probe.reset();
+  report(t, r);
+  maybe_idle();
+}
+
+void Engine::report(Target* t, const ProbeResult& r) {
+  const TargetConfig& c = t->config();
+  int64_t now_ms = unix_ms_now();
+  std::vector<Finding> findings = evaluate(t->checks, r, now_ms / 1000);
+  std::vector<LogField> common = {
+      str("url", c.url),
+      num("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(r.total_time).count()),
+      num("lag_us", t->probe_lag_us)};
+  if (r.status != 0) common.push_back(num("status", r.status));
+  for (Finding& f : findings) {
+    std::vector<LogField> fields = std::move(f.fields);
+    fields.insert(fields.begin(), str("check", f.check));
+    fields.insert(fields.end(), common.begin(), common.end());
+    log_->log(Level::Warning, c.name, f.message, std::move(fields));
+  }
+  ProbeOutcome o;
+  o.ok = findings.empty();
+  if (!o.ok) o.reason = findings.front().message;
+  o.unix_ms = now_ms;
+  record_outcome(t, std::move(o));
+}
+
+void Engine::record_outcome(Target* t, ProbeOutcome outcome) {
+  if (holding_) {
+    t->held.push(std::move(outcome));
+    return;
+  }
+  if (auto change = t->state.apply(outcome)) log_change(*t, *change);
+}
+
+void Engine::log_change(const Target& t, const StateChange& c) {
+  const std::string& name = t.config().name;
+  if (c.to == TargetHealth::Down) {
+    log_->log(Level::Error, name, "DOWN: " + c.reason,
+              {str("state", "down"), str("reason", c.reason), str("url", t.config().url)});
+  } else if (c.to == TargetHealth::Up) {
+    log_->log(Level::Notice, name, "UP after " + format_outage(c.down_for_ms),
+              {str("state", "up"), num("down_ms", c.down_for_ms), str("url", t.config().url)});
+  }
+}
+
+void Engine::end_handover(const std::vector<TargetStateRecord>& inherited) {
+  if (!holding_) return;
+  holding_ = false;
+  for (auto& t : targets_) {
+    const TargetConfig& c = t->config();
+    TargetState base(c.name, c.url, c.failure_threshold, c.success_threshold);
+    for (const TargetStateRecord& r : inherited) {
+      if (base.same_identity(r)) {
+        base.restore(r);
+        break;
+      }
+    }
+    std::vector<StateChange> changes = t->held.replay_onto(&base);
+    t->state = std::move(base);
+    t->held = HeldOutcomes();
+    for (const StateChange& ch : changes) log_change(*t, ch);
+  }
+}
+
+void Engine::retire(std::function<void()> on_idle) {
+  if (retiring_) return;
+  retiring_ = true;
+  on_idle_ = std::move(on_idle);
+  for (auto& t : targets_)
+    if (t->timer) uv_timer_stop(t->timer.get());
+  maybe_idle();
+}
+
+void Engine::maybe_idle() {
+  if (!retiring_ || !on_idle_ || in_flight() != 0 || !idle_check_) return;
+  // Deferred: the caller may be inside curl's or our own callback stack.
+  uv_timer_start(idle_check_.get(), &Engine::on_uv_idle_check, 0, 0);
+}
+
+void Engine::on_uv_idle_check(uv_timer_t* handle) {
+  auto* self = static_cast<Engine*>(handle->data);
+  if (self == nullptr || self->in_flight() != 0 || !self->on_idle_) return;
+  std::function<void()> cb = std::move(self->on_idle_);
+  self->on_idle_ = nullptr;
+  cb();
+}
+
+void Engine::abort() {
+  for (auto& t : targets_) {
+    if (!t->probe) continue;
+    multi_->remove(t->probe->easy());
+    t->probe.reset();
+  }
+  maybe_idle();
+}
+
+void Engine::close() {
+  if (closed_) return;
+  closed_ = true;
+  assert(in_flight() == 0);
+  for (auto& t : targets_) t->timer.close();
+  idle_check_.close();
+  multi_.reset();  // curl_multi_cleanup; socket watchers close their uv_polls
+}
+
+std::vector<TargetStateRecord> Engine::export_states() const {
+  std::vector<TargetStateRecord> out;
+  for (const auto& t : targets_) out.push_back(t->state.to_record());
+  return out;
+}
+
+size_t Engine::in_flight() const {
+  size_t n = 0;
+  for (const auto& t : targets_)
+    if (t->probe) ++n;
+  return n;
+}
+
+}  // namespace observer

@@ -1,0 +1,97 @@
+// Engine: the probe loop of one worker. It owns every target (its compiled
+// checks, UP/DOWN state, schedule timer and in-flight probe) and the curl
+// multi handle that runs the probes on the caller's libuv loop. The Worker
+// (worker.h) drives it: load, start, end_handover, retire or abort, close.
+//
+// Life cycle:  load -> start -> [end_handover] -> retire -> (idle) -> close
+//                                               \-> abort -> close
+// Until end_handover() the engine holds back UP/DOWN lines (mismatch and
+// transport lines are logged at once) and replays each target's outcomes onto
+// the inherited state when the hand-over ends.
+//
+// Loop thread only. close() must run before the loop is closed, and the loop
+// must run once more afterwards for the handles' close callbacks.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "checks.h"
+#include "config.h"
+#include "control.h"
+#include "curl_multi_uv.h"
+#include "logger.h"
+#include "probe.h"
+#include "target_state.h"
+#include "uv_handle.h"
+
+namespace observer {
+
+class Engine {
+ public:
+  Engine(uv_loop_t* loop, Logger* log);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Compiles every target's checks. A false return is a config error (78).
+  bool load(const Config& config, std::string* error);
+
+  // Holds back state-change lines until end_handover() (call before start).
+  void hold_transitions() { holding_ = true; }
+  bool holding_transitions() const { return holding_; }
+
+  // Arms every target's timer; the schedule's origin is now.
+  bool start(std::string* error);
+
+  // Takes the inherited records (identity name+url) as the targets' starting
+  // state, replays what was probed since start and logs the changes that
+  // replay produces. Records matching no target are ignored.
+  void end_handover(const std::vector<TargetStateRecord>& inherited);
+
+  // Stops scheduling; `on_idle` runs (from the loop, never from inside this
+  // call or a curl callback) once no probe is in flight.
+  void retire(std::function<void()> on_idle);
+  // Ends every in-flight probe without a result.
+  void abort();
+  // Closes every handle. Call after abort(); no probe may be in flight.
+  void close();
+
+  std::vector<TargetStateRecord> export_states() const;
+  size_t in_flight() const;
+  size_t target_count() const { return targets_.size(); }
+
+ private:
+  struct Target;
+
+  static void on_uv_target_timer(uv_timer_t* handle);
+  static void on_uv_idle_check(uv_timer_t* handle);
+
+  void arm(Target* t);
+  void fire(Target* t);
+  void start_probe(Target* t, int64_t lag_us);
+  void on_probe_done(CURL* easy, CURLcode code);
+  void report(Target* t, const ProbeResult& r);
+  void record_outcome(Target* t, ProbeOutcome outcome);
+  void log_change(const Target& t, const StateChange& c);
+  void maybe_idle();
+  uint64_t now_since_origin_ns() const;
+
+  uv_loop_t* loop_;
+  Logger* log_;
+  std::vector<std::unique_ptr<Target>> targets_;
+  std::unique_ptr<CurlMultiUv> multi_;
+  UvHandle<uv_timer_t> idle_check_;
+  uint64_t origin_ns_ = 0;
+  bool holding_ = false;
+  bool retiring_ = false;
+  bool closed_ = false;
+  std::function<void()> on_idle_;
+};
+
+}  // namespace observer

@@ -1,0 +1,71 @@
+// observer-worker: the probe process. Run by the supervisor as
+//   observer-worker --supervised=PID [--journal] <the user's arguments>
+// or alone, with observer's own flags, for debugging.
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <curl/curl.h>
+
+#include "checks.h"
+#include "config.h"
+#include "version.h"
+#include "worker.h"
+
+using namespace observer;
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  WorkerOptions options;
+  std::string error;
+  if (!take_internal_args(&args, &options, &error)) {
+    std::fprintf(stderr, "observer-worker: %s\n", error.c_str());
+    return kExitSoftware;
+  }
+  if (options.supervised) {
+    if (!bind_to_supervisor(options.supervisor_pid)) return kExitOk;  // the supervisor is already gone
+    std::signal(SIGHUP, SIG_IGN);  // reloads are the supervisor's business
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+
+  Invocation inv;
+  if (!load_invocation(args, current_environment(), &inv, &error)) {
+    std::fprintf(stderr, "observer: %s\n", error.c_str());
+    return kExitConfig;
+  }
+  switch (inv.action) {
+    case Action::Help:
+      std::fputs(usage_text("observer-worker").c_str(), stdout);
+      return kExitOk;
+    case Action::Version:
+      std::printf("observer-worker %s\n", OBSERVER_VERSION);
+      return kExitOk;
+    case Action::CheckConfig:
+      if (!validate_patterns(inv.config, &error)) {
+        std::fprintf(stderr, "observer: %s\n", error.c_str());
+        return kExitConfig;
+      }
+      std::fputs(render_effective_config(inv.config).c_str(), stdout);
+      return kExitOk;
+    case Action::Run:
+      break;
+  }
+
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    std::fprintf(stderr, "observer-worker: curl_global_init failed\n");
+    return kExitSoftware;
+  }
+  int code = kExitOk;
+  {
+    Worker worker(options);
+    if (!worker.configure(inv.config, &error)) {
+      std::fprintf(stderr, "observer: %s\n", error.c_str());
+      code = kExitConfig;
+    } else {
+      code = worker.run();
+    }
+  }
+  curl_global_cleanup();
+  return code;
+}

@@ -1,0 +1,42 @@
+#include "schedule.h"
+
+namespace observer {
+
+Nanos schedule_phase(const std::string& name, const std::string& url, Nanos tick) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](unsigned char c) {
+    h ^= c;
+    h *= 1099511628211ull;
+  };
+  for (unsigned char c : name) mix(c);
+  mix('\n');
+  for (unsigned char c : url) mix(c);
+  // FNV's low bits are weak for short keys; fold the high half in.
+  h ^= h >> 29;
+  if (tick.count() <= 0) return Nanos{0};
+  return Nanos{static_cast<int64_t>(h % static_cast<uint64_t>(tick.count()))};
+}
+
+Nanos phase_after_origin(Nanos phase, Nanos tick, int64_t wall_at_origin_ns) {
+  int64_t t = tick.count();
+  if (t <= 0) return Nanos{0};
+  int64_t into_tick = wall_at_origin_ns % t;
+  if (into_tick < 0) into_tick += t;
+  int64_t off = (phase.count() % t) - into_tick;
+  if (off < 0) off += t;
+  return Nanos{off};
+}
+
+Nanos slot_time(Nanos phase, Nanos tick, uint64_t k) {
+  return phase + tick * static_cast<int64_t>(k);
+}
+
+uint64_t first_slot_at_or_after(Nanos now, Nanos phase, Nanos tick) {
+  if (now <= phase || tick.count() <= 0) return 0;
+  int64_t since = (now - phase).count();
+  uint64_t k = static_cast<uint64_t>(since / tick.count());
+  if (slot_time(phase, tick, k) < now) ++k;
+  return k;
+}
+
+}  // namespace observer

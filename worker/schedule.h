@@ -1,0 +1,32 @@
+// The fixed probe schedule of one target: probe k starts at
+// origin + phase + k*tick, where origin is the engine's start and the phase
+// is a stable hash of the target's identity spread over [0, tick). Computing
+// every fire time from the origin (never "tick after the last fire") keeps the
+// schedule from drifting; the phase keeps targets that share a tick from
+// firing in one burst. The phase is taken against the wall clock (slot
+// starts are phase + k*tick since the Unix epoch, read once at start and then
+// followed on the monotonic clock), so a worker that replaces another on a
+// reload keeps the same slots: no burst and no gap. Pure arithmetic.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "duration.h"
+
+namespace observer {
+
+// Stable across processes and reloads: FNV-1a of name, '\n', url, mod tick.
+Nanos schedule_phase(const std::string& name, const std::string& url, Nanos tick);
+
+// Where the wall-clock-aligned phase falls after an origin whose wall time
+// is `wall_at_origin` (ns since the epoch): the offset of slot 0, in [0, tick).
+Nanos phase_after_origin(Nanos phase, Nanos tick, int64_t wall_at_origin_ns);
+
+// Start time (since origin) of slot k.
+Nanos slot_time(Nanos phase, Nanos tick, uint64_t k);
+
+// The first slot whose start is at or after `now` (since origin).
+uint64_t first_slot_at_or_after(Nanos now, Nanos phase, Nanos tick);
+
+}  // namespace observer

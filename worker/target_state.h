@@ -1,0 +1,80 @@
+// TargetState: the UP/DOWN state machine of one target, fed one probe
+// outcome at a time, with failure_threshold / success_threshold. It is what
+// survives a reload: exported to and restored from common/control.h's
+// TargetStateRecord (identity = name + url).
+//
+// HeldOutcomes: while a new worker waits for the hand-over (until StateEnd),
+// it keeps each target's outcomes (bounded) instead of logging transitions;
+// at StateEnd they are replayed onto the inherited state, so only the
+// transitions that the combined history produces are logged.
+//
+// Pure: the caller passes wall-clock times in; no I/O.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control.h"
+
+namespace observer {
+
+struct ProbeOutcome {
+  bool ok = true;
+  std::string reason;  // the first finding when !ok
+  int64_t unix_ms = 0;
+};
+
+// A change of health worth a log line.
+struct StateChange {
+  TargetHealth to = TargetHealth::Unknown;
+  std::string reason;       // to Down: why
+  int64_t down_for_ms = 0;  // to Up: how long it had been DOWN
+  int64_t at_unix_ms = 0;
+};
+
+class TargetState {
+ public:
+  TargetState(std::string name, std::string url, int failure_threshold, int success_threshold);
+
+  // Applies one outcome. Returns the change to log: DOWN from UP or unknown,
+  // UP from DOWN. Unknown -> UP (a healthy start) changes state silently.
+  std::optional<StateChange> apply(const ProbeOutcome& outcome);
+
+  bool same_identity(const TargetStateRecord& r) const { return r.name == name_ && r.url == url_; }
+  // Adopts an inherited record as the current state (thresholds stay ours).
+  void restore(const TargetStateRecord& r);
+  TargetStateRecord to_record() const;
+
+  TargetHealth health() const { return record_.health; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_, url_;
+  uint32_t failure_threshold_, success_threshold_;
+  TargetStateRecord record_;
+};
+
+class HeldOutcomes {
+ public:
+  // The largest threshold is 1000 (config), so the last 1024 outcomes decide
+  // the replayed state exactly; older ones only affect the probe counters.
+  static constexpr size_t kMaxHeld = 1024;
+
+  void push(ProbeOutcome outcome);
+  // Replays the held outcomes onto `state` and returns the changes to log.
+  std::vector<StateChange> replay_onto(TargetState* state) const;
+  size_t size() const { return held_.size(); }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  std::deque<ProbeOutcome> held_;
+  uint64_t dropped_ = 0;
+};
+
+// "3m12s": whole seconds, Go style (format_duration of the rounded value).
+std::string format_outage(int64_t ms);
+
+}  // namespace observer

@@ -1,0 +1,302 @@
+#include "worker.h"
+
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "log_format.h"
+
+namespace observer {
+namespace {
+
+// Lines queued for stdout before the LineWriter starts dropping (and counting).
+constexpr size_t kMaxQueuedLogBytes = 4 * 1024 * 1024;
+// How long a retiring worker waits for the supervisor to take its state.
+constexpr uint64_t kHandoverSendLimitMs = 5000;
+// How long stdout may take to drain at exit.
+constexpr std::chrono::milliseconds kFlushLimit{2000};
+
+}  // namespace
+
+bool take_internal_args(std::vector<std::string>* args, WorkerOptions* out, std::string* error) {
+  size_t i = 0;
+  for (; i < args->size(); ++i) {
+    const std::string& a = (*args)[i];
+    static constexpr const char kSupervised[] = "--supervised=";
+    if (a.compare(0, sizeof kSupervised - 1, kSupervised) == 0) {
+      std::string v = a.substr(sizeof kSupervised - 1);
+      char* end = nullptr;
+      errno = 0;
+      long pid = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || errno != 0 || pid <= 0) {
+        *error = "bad internal argument " + a + " (a process id is expected)";
+        return false;
+      }
+      out->supervised = true;
+      out->supervisor_pid = static_cast<pid_t>(pid);
+    } else if (a == "--journal") {
+      out->journal = true;
+    } else {
+      break;
+    }
+  }
+  args->erase(args->begin(), args->begin() + static_cast<std::ptrdiff_t>(i));
+  return true;
+}
+
+bool bind_to_supervisor(pid_t supervisor_pid) {
+#ifdef __linux__
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+  // Checked after prctl: a supervisor dying in between is still noticed.
+  return getppid() == supervisor_pid;
+}
+
+LineOptions line_options_for(const Config& config, const WorkerOptions& options) {
+  LineOptions o;
+  if (options.supervised) {
+    switch (config.global.log_format) {
+      case LogFormat::Text: o.style = options.journal ? LineStyle::Journal : LineStyle::Text; break;
+      case LogFormat::Logfmt: o.style = LineStyle::Logfmt; break;
+      case LogFormat::Json: o.style = LineStyle::Json; break;
+    }
+  } else {
+    o.style = choose_line_style(config.global.log_format, STDOUT_FILENO, std::getenv("JOURNAL_STREAM"));
+  }
+  o.name_target = config.targets.size() > 1;
+  return o;
+}
+
+// One queued write on the control channel; freed in its callback.
+struct Worker::Write {
+  uv_write_t req;
+  std::string data;
+  Worker* worker;
+};
+
+Worker::Worker(WorkerOptions options) : options_(options) {
+  int rc = uv_loop_init(&loop_);
+  if (rc != 0) {
+    std::fprintf(stderr, "observer-worker: uv_loop_init: %s\n", uv_strerror(rc));
+    std::exit(kExitSoftware);
+  }
+}
+
+Worker::~Worker() {
+  engine_.reset();
+  sigint_.close();
+  sigterm_.close();
+  started_.close();
+  exit_guard_.close();
+  control_.close();
+  // Let every close callback run, whatever path brought us here.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop_) != 0) {
+    uv_walk(&loop_, [](uv_handle_t* h, void*) {
+      if (!uv_is_closing(h)) uv_close(h, nullptr);
+    }, nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  }
+}
+
+bool Worker::configure(const Config& config, std::string* error) {
+  LineOptions lo = line_options_for(config, options_);
+  writer_ = std::make_unique<LineWriter>(STDOUT_FILENO, kMaxQueuedLogBytes, drop_notice_for(lo));
+  log_ = std::make_unique<Logger>(writer_.get(), lo);
+  engine_ = std::make_unique<Engine>(&loop_, log_.get());
+  if (!engine_->load(config, error)) return false;
+  if (options_.supervised) engine_->hold_transitions();
+  return true;
+}
+
+int Worker::run() {
+  std::string error;
+  auto signal_init = [this](uv_signal_t* h) { return uv_signal_init(&loop_, h); };
+  auto timer_init = [this](uv_timer_t* h) { return uv_timer_init(&loop_, h); };
+  int rc = 0;
+  if ((rc = sigint_.init(signal_init, this)) != 0 || (rc = sigterm_.init(signal_init, this)) != 0 ||
+      (rc = uv_signal_start(sigint_.get(), &Worker::on_uv_signal, SIGINT)) != 0 ||
+      (rc = uv_signal_start(sigterm_.get(), &Worker::on_uv_signal, SIGTERM)) != 0 ||
+      (rc = started_.init(timer_init, this)) != 0 || (rc = exit_guard_.init(timer_init, this)) != 0 ||
+      (rc = uv_timer_start(started_.get(), &Worker::on_uv_loop_started, 0, 0)) != 0) {
+    std::fprintf(stderr, "observer-worker: %s\n", uv_strerror(rc));
+    return kExitSoftware;
+  }
+  if (options_.supervised && !open_control(&error)) {
+    std::fprintf(stderr, "observer-worker: control channel: %s\n", error.c_str());
+    return kExitSoftware;
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  if (writer_) writer_->flush(kFlushLimit);
+  return exit_code_;
+}
+
+bool Worker::open_control(std::string* error) {
+  int rc = control_.init([this](uv_pipe_t* p) { return uv_pipe_init(&loop_, p, 0); }, this);
+  if (rc == 0) rc = uv_pipe_open(control_.get(), kControlFd);
+  if (rc == 0)
+    rc = uv_read_start(reinterpret_cast<uv_stream_t*>(control_.get()), &Worker::on_uv_control_alloc,
+                       &Worker::on_uv_control_read);
+  if (rc != 0) {
+    *error = "fd " + std::to_string(kControlFd) + ": " + uv_strerror(rc);
+    return false;
+  }
+  return true;
+}
+
+void Worker::on_uv_loop_started(uv_timer_t* handle) {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self == nullptr || self->finished_) return;
+  std::string error;
+  if (!self->engine_->start(&error)) {
+    std::fprintf(stderr, "observer-worker: %s\n", error.c_str());
+    self->finish(kExitSoftware);
+    return;
+  }
+  if (self->options_.supervised) self->send(ControlMessage{MessageType::Ready, {}});
+}
+
+void Worker::on_uv_signal(uv_signal_t* handle, int) {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self == nullptr || self->finished_) return;
+  if (!self->retiring_) {
+    if (!self->options_.supervised) self->log_->info("Got SIGINT/SIGTERM, exiting.");
+    self->retire();
+    return;
+  }
+  // A second signal: stop waiting for anything.
+  if (self->handing_over_) {
+    self->finish(kExitOk);
+    return;
+  }
+  self->engine_->abort();  // the engine goes idle, and on_engine_idle runs
+}
+
+void Worker::retire() {
+  retiring_ = true;
+  engine_->retire([this] { on_engine_idle(); });
+}
+
+void Worker::on_engine_idle() {
+  if (finished_) return;
+  if (!options_.supervised || !control_) {
+    finish(kExitOk);
+    return;
+  }
+  // Retired before the hand-over ended: what arrived so far is all we have.
+  engine_->end_handover(inherited_);
+  handing_over_ = true;
+  for (const TargetStateRecord& r : engine_->export_states()) {
+    ControlMessage m;
+    m.type = MessageType::TargetState;
+    m.state = r;
+    if (!send(m)) break;
+  }
+  send(ControlMessage{MessageType::StateEnd, {}});
+  if (writes_pending_ == 0) {
+    finish(kExitOk);
+    return;
+  }
+  uv_timer_start(exit_guard_.get(), &Worker::on_uv_exit_guard, kHandoverSendLimitMs, 0);
+}
+
+void Worker::on_uv_exit_guard(uv_timer_t* handle) {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self != nullptr) self->finish(kExitOk);
+}
+
+bool Worker::send(const ControlMessage& msg) {
+  if (!control_) return false;
+  auto* w = new Write();
+  w->data = encode_message(msg);
+  w->worker = this;
+  w->req.data = w;
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(control_.get()), &buf, 1, &Worker::on_uv_control_written);
+  if (rc != 0) {
+    delete w;
+    return false;
+  }
+  ++writes_pending_;
+  return true;
+}
+
+void Worker::on_uv_control_written(uv_write_t* req, int) {
+  std::unique_ptr<Write> w(static_cast<Write*>(req->data));
+  Worker* self = w->worker;
+  --self->writes_pending_;
+  if (self->handing_over_ && self->writes_pending_ == 0) self->finish(kExitOk);
+}
+
+void Worker::on_uv_control_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self == nullptr) {
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
+  *buf = uv_buf_init(self->read_buffer_, sizeof self->read_buffer_);
+}
+
+void Worker::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<Worker*>(stream->data);
+  if (self == nullptr || self->finished_ || nread == 0) return;
+  if (nread < 0) {
+    // EOF or a reset: the supervisor is gone. Nobody is left to hand over to.
+    self->control_failed(kExitOk, nread == UV_EOF ? "" : uv_strerror(static_cast<int>(nread)));
+    return;
+  }
+  std::string error;
+  if (!self->decoder_.feed(buf->base, static_cast<size_t>(nread), &error)) {
+    self->control_failed(kExitSoftware, error);
+    return;
+  }
+  ControlMessage msg;
+  while (!self->finished_ && self->decoder_.next(&msg)) self->handle_control_message(msg);
+}
+
+void Worker::handle_control_message(const ControlMessage& msg) {
+  switch (msg.type) {
+    case MessageType::TargetState:
+      if (engine_->holding_transitions()) inherited_.push_back(msg.state);
+      return;
+    case MessageType::StateEnd:
+      engine_->end_handover(inherited_);
+      inherited_.clear();
+      return;
+    case MessageType::Ready:
+      control_failed(kExitSoftware, "unexpected Ready message from the supervisor");
+      return;
+  }
+}
+
+void Worker::control_failed(int code, const std::string& why) {
+  if (!why.empty()) std::fprintf(stderr, "observer-worker: control channel: %s\n", why.c_str());
+  control_.close();
+  engine_->abort();
+  finish(code);
+}
+
+void Worker::finish(int code) {
+  if (finished_) return;
+  finished_ = true;
+  exit_code_ = code;
+  if (engine_) {
+    engine_->abort();
+    engine_->close();
+  }
+  sigint_.close();
+  sigterm_.close();
+  started_.close();
+  exit_guard_.close();
+  control_.close();  // pending writes complete with UV_ECANCELED and are freed
+}
+
+}  // namespace observer

@@ -1,0 +1,105 @@
+// Worker: the process context of observer-worker. It owns the libuv loop and
+// everything hanging off it: the stdout LineWriter and Logger, the Engine,
+// the SIGINT/SIGTERM handlers and, when supervised, the control channel on
+// fd 3 (common/control.h). main() builds one, configures it and runs it.
+//
+// Supervised (the supervisor spawned us with --supervised=PID):
+//   loop running       -> send Ready
+//   TargetState*, StateEnd from the supervisor -> the hand-over (Engine)
+//   SIGTERM/SIGINT     -> retire: stop scheduling, let probes finish, send one
+//                         TargetState per target and StateEnd, exit 0
+//   second signal      -> abort the probes, then the same, at once
+//   control EOF        -> abort, exit 0 (the supervisor is gone)
+//   malformed message  -> abort, exit 70 with the reason on stderr
+// Standalone: the same without the channel; SIGINT/SIGTERM log the seed's
+// "Got SIGINT/SIGTERM, exiting." and retire.
+#pragma once
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "control.h"
+#include "engine.h"
+#include "line_writer.h"
+#include "logger.h"
+#include "uv_handle.h"
+
+namespace observer {
+
+struct WorkerOptions {
+  bool supervised = false;
+  pid_t supervisor_pid = 0;
+  bool journal = false;  // the supervisor's stdout is journald: use its line style
+};
+
+// Strips the supervisor's leading internal arguments (--supervised=PID,
+// --journal) from `args`. False (with `error`) if they are malformed.
+bool take_internal_args(std::vector<std::string>* args, WorkerOptions* out, std::string* error);
+
+// Supervised start: ask for SIGKILL when the parent dies (Linux) and check
+// that the parent is still the supervisor. False if it is already gone.
+bool bind_to_supervisor(pid_t supervisor_pid);
+
+// The line style for stdout (text, journal, logfmt, json).
+LineOptions line_options_for(const Config& config, const WorkerOptions& options);
+
+// Exit codes (sysexits.h), as DESIGN.md fixes them.
+constexpr int kExitOk = 0;
+constexpr int kExitSoftware = 70;
+constexpr int kExitConfig = 78;
+
+class Worker {
+ public:
+  explicit Worker(WorkerOptions options);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Sets up logging and the engine. False is a configuration error (78).
+  bool configure(const Config& config, std::string* error);
+
+  // Runs the loop until the worker exits; returns the exit code.
+  int run();
+
+ private:
+  struct Write;
+
+  static void on_uv_signal(uv_signal_t* handle, int signum);
+  static void on_uv_loop_started(uv_timer_t* handle);
+  static void on_uv_exit_guard(uv_timer_t* handle);
+  static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_uv_control_written(uv_write_t* req, int status);
+
+  bool open_control(std::string* error);
+  void handle_control_message(const ControlMessage& msg);
+  void control_failed(int code, const std::string& why);
+  bool send(const ControlMessage& msg);
+  void retire();
+  void on_engine_idle();
+  void finish(int code);
+
+  WorkerOptions options_;
+  uv_loop_t loop_;
+  std::unique_ptr<LineWriter> writer_;
+  std::unique_ptr<Logger> log_;
+  std::unique_ptr<Engine> engine_;
+  UvHandle<uv_signal_t> sigint_, sigterm_;
+  UvHandle<uv_timer_t> started_, exit_guard_;
+  UvHandle<uv_pipe_t> control_;
+  ControlDecoder decoder_;
+  std::vector<TargetStateRecord> inherited_;
+  char read_buffer_[64 * 1024];
+  size_t writes_pending_ = 0;
+  bool retiring_ = false;
+  bool handing_over_ = false;  // retired: sending our state, then exit
+  bool finished_ = false;
+  int exit_code_ = kExitOk;
+};
+
+}  // namespace observer

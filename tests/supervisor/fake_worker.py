@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""A scripted stand-in for observer-worker, for the supervisor's tests of
+worker failures the real worker cannot be made to show on demand.
+
+supervisor_support.FakeInstall copies the supervisor binary into a temporary
+directory and installs this script beside it as `observer-worker`, so the
+supervisor finds it exactly as it finds the real one. The file named by
+$FAKE_WORKER_PLAN holds one behaviour per line; the Nth spawn takes line N
+(the last line repeats):
+
+  ready            send Ready, print "fake <n> tick" every 100 ms; on SIGTERM
+                   send StateEnd and exit 0
+  ready_after=S    the same, but Ready only after S seconds
+  exit=N           exit with status N at once, before Ready
+  noready          never send Ready
+  garbage          send Ready, then a malformed control message
+  ignore_term      like ready, but SIGTERM is ignored
+  partial          like ready, but on SIGTERM write a last line without its
+                   newline, then exit 0
+
+Every spawn appends "<n> <pid> <monotonic time> <mode>" to $FAKE_WORKER_PLAN.log.
+It exits when the control channel reaches EOF (the supervisor died).
+"""
+import fcntl
+import os
+import signal
+import struct
+import sys
+import threading
+import time
+
+CONTROL_FD = 3
+READY, TARGET_STATE, STATE_END = 1, 2, 3
+
+
+def msg(kind, payload=b""):
+    return struct.pack("<HHI", kind, 0, len(payload)) + payload
+
+
+def take_plan():
+    plan = os.environ["FAKE_WORKER_PLAN"]
+    with open(plan + ".lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(plan) as f:
+            modes = [l.strip() for l in f if l.strip()]
+        try:
+            with open(plan + ".log") as f:
+                n = sum(1 for _ in f)
+        except FileNotFoundError:
+            n = 0
+        mode = modes[min(n, len(modes) - 1)]
+        with open(plan + ".log", "a") as f:
+            f.write("%d %d %.6f %s\n" % (n, os.getpid(), time.monotonic(), mode))
+    return n, mode
+
+
+def main():
+    n, mode = take_plan()
+    assert any(a.startswith("--supervised=") for a in sys.argv[1:]), sys.argv
+    if mode.startswith("exit="):
+        sys.stderr.write("fake worker: exiting with %s\n" % mode[5:])
+        sys.exit(int(mode[5:]))
+
+    out = os.fdopen(1, "wb", buffering=0)
+    stop = threading.Event()
+
+    def on_term(signum, frame):
+        if mode == "partial":
+            out.write(b"fake %d last words without a newline" % n)
+        try:
+            os.write(CONTROL_FD, msg(STATE_END))
+        except OSError:
+            pass
+        os._exit(0)
+
+    if mode == "ignore_term":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
+
+    def watch_control():
+        while True:
+            try:
+                data = os.read(CONTROL_FD, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                os._exit(0)
+
+    threading.Thread(target=watch_control, daemon=True).start()
+    if mode.startswith("ready_after="):
+        time.sleep(float(mode.split("=", 1)[1]))
+    if mode != "noready":
+        os.write(CONTROL_FD, msg(READY))
+    if mode == "garbage":
+        os.write(CONTROL_FD, struct.pack("<HHI", 99, 7, 3) + b"bad")
+    while not stop.is_set():
+        out.write(b"fake %d tick\n" % n)
+        time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    main()

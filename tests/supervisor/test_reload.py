@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""SIGHUP: the new worker takes over only once it is ready, a broken config
+changes nothing, bursts end with one worker on the newest config, and a
+DOWN target stays DOWN across the hand-over."""
+import os
+import signal
+import time
+import unittest
+
+from supervisor_support import (FakeInstall, harness, pid_of, supervisor_env, wait_workers, worker_children,
+                                zombies_of)
+
+SUPERVISOR = harness.SUPERVISOR
+
+
+def write_atomically(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class Reload(unittest.TestCase):
+    def start(self, argv, env=None):
+        p = harness.Proc(self, argv, env=env or supervisor_env())
+        p.wait_line(r"Worker \(pid \d+\) is ready\.", 15)
+        return p
+
+    def test_sighup_starts_new_worker_and_retires_old_only_after_ready(self):
+        srv = harness.HttpServer(self)
+        p = self.start([SUPERVISOR, "-url=" + srv.url("/ok"), "-tick=100ms"])
+        [old] = wait_workers(self, p.pid, 1)
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        new = pid_of(p.wait_line(r"Started worker", start=n))
+        takeover = p.wait_line(r"Reloaded: ", start=n)
+        self.assertIn("worker (pid %d) takes over from worker (pid %d)" % (new, old), takeover)
+        retired = p.wait_line(r"retired: exited with status 0\.", start=n)
+        self.assertEqual(pid_of(retired), old)
+        lines = p.lines()[n:]
+        order = [i for i, l in enumerate(lines) if "Started worker" in l or "Reloaded:" in l or "retired:" in l]
+        self.assertEqual(len(order), 3, lines)
+        self.assertEqual(wait_workers(self, p.pid, 1), [new])
+        before = srv.hits("/ok")
+        harness.wait_for(lambda: srv.hits("/ok") >= before + 3, 5, what="the new worker to probe")
+
+    def test_old_worker_serves_until_the_new_one_is_ready(self):
+        # The new worker takes 2 s to be ready: all that time the old one
+        # must stay alive and keep writing.
+        fake = FakeInstall(self, ["ready", "ready_after=2"])
+        p = self.start([fake.supervisor, "-url=http://127.0.0.1:9/"], env=fake.env())
+        [old] = wait_workers(self, p.pid, 1)
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        p.wait_line(r"Started worker", start=n)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            self.assertIn(old, worker_children(p.pid), "old worker retired before the new one was ready")
+            time.sleep(0.1)
+        ticks = p.count(r"^fake 0 tick$")
+        time.sleep(0.3)
+        self.assertGreater(p.count(r"^fake 0 tick$"), ticks, "old worker stopped serving during the reload")
+        self.assertEqual(p.count(r"Reloaded: "), 0)
+        p.wait_line(r"Reloaded: ", start=n, timeout=5)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.8)
+        p.wait_line(r"Worker \(pid %d\) retired: exited with status 0\." % old, start=n)
+        self.assertEqual(len(wait_workers(self, p.pid, 1)), 1)
+
+    def test_sighup_with_broken_config_keeps_old_worker_probing(self):
+        srv = harness.HttpServer(self)
+        d = harness.tempdir(self)
+        conf = harness.write_file(d, "observer.conf", "url=%s\ntick=100ms\n" % srv.url("/ok"))
+        p = self.start([SUPERVISOR, "-config", conf])
+        [old] = wait_workers(self, p.pid, 1)
+        write_atomically(conf, "url=%s\ntick=100ms\nstauts=200\n" % srv.url("/ok"))
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        failed = p.wait_line(r"Reload failed: ", start=n)
+        self.assertIn("observer.conf:3", failed)
+        self.assertIn("status", failed)  # the closest known key is suggested
+        h1 = srv.hits("/ok")
+        time.sleep(1.0)
+        self.assertGreaterEqual(srv.hits("/ok"), h1 + 5, "the old worker stopped probing")
+        self.assertEqual(worker_children(p.pid), [old])
+        self.assertEqual(p.count(r"Started worker"), 1)
+
+    def test_hundred_sighups_end_with_one_worker_on_newest_config(self):
+        srv = harness.HttpServer(self)
+        d = harness.tempdir(self)
+        conf = harness.write_file(d, "observer.conf", "url=%s\ntick=100ms\n" % srv.url("/v0"))
+        p = self.start([SUPERVISOR, "-config", conf])
+        for i in range(1, 101):
+            write_atomically(conf, "url=%s\ntick=100ms\n" % srv.url("/v%d" % i))
+            p.signal(signal.SIGHUP)
+            time.sleep(0.002)
+        # Settle: one worker left, probing /v100 only.
+        harness.wait_for(lambda: srv.hits("/v100") >= 3, 30, what="the newest config to be probed")
+        [last] = wait_workers(self, p.pid, 1, timeout=30)
+        time.sleep(0.5)
+        others = srv.hits() - srv.hits("/v100")
+        h = srv.hits("/v100")
+        time.sleep(1.0)
+        self.assertEqual(srv.hits() - srv.hits("/v100"), others, "an older config is still probed")
+        self.assertGreaterEqual(srv.hits("/v100"), h + 5)
+        self.assertEqual(worker_children(p.pid), [last])
+        self.assertEqual(zombies_of(p.pid), [])
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(), 0)
+
+    def test_down_target_stays_down_across_reload(self):
+        srv = harness.HttpServer(self)
+        srv.set("/down", status=500)
+        p = self.start([SUPERVISOR, "-url=" + srv.url("/down"), "-status=200", "-tick=100ms"])
+        p.wait_line(r"DOWN: ", timeout=10)
+        time.sleep(0.3)
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        p.wait_line(r"retired: exited with status 0\.", start=n)
+        time.sleep(1.0)  # ten failing probes by the new worker
+        self.assertEqual(p.count(r"DOWN: "), 1, "the DOWN state was lost in the hand-over:\n" + "".join(p.lines()))
+        self.assertEqual(p.count(r" UP"), 0)
+        srv.set("/down")
+        up = p.wait_line(r"UP after", start=n)
+        self.assertEqual(p.count(r"UP after"), 1, up)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -12,6 +12,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// Stop signals closer together than this are one request (see on_uv_signal).
+constexpr std::chrono::milliseconds kSameStopRequest(250);
+
 uint64_t to_ms(Nanos d) {
   auto ms = std::chrono::duration_cast<milliseconds>(d).count();
   return ms > 0 ? static_cast<uint64_t>(ms) : 0;
@@ -99,6 +102,11 @@ void Supervisor::close_handles() {
   sighup_.close();
   sigterm_.close();
   sigint_.close();
+  // Closing the last uv_signal of a signal restores its default action,
+  // which would let a late SIGHUP/SIGTERM/SIGINT kill the process between
+  // here and exit (with lost output and a signal exit status). The process
+  // is about to exit: from now on these signals change nothing.
+  for (int signum : {SIGHUP, SIGTERM, SIGINT}) signal(signum, SIG_IGN);
   restart_timer_.close();
   ready_timer_.close();
   watchdog_timer_.close();
@@ -121,7 +129,16 @@ void Supervisor::on_uv_signal(uv_signal_t* handle, int signum) {
     self->reload();
     return;
   }
-  if (!self->stopping_) self->log_.info("Got SIGINT/SIGTERM, exiting.");
+  auto now = std::chrono::steady_clock::now();
+  if (!self->stopping_) {
+    self->log_.info("Got SIGINT/SIGTERM, exiting.");
+    self->first_stop_signal_ = now;
+  } else if (now - self->first_stop_signal_ < kSameStopRequest) {
+    // timeout(1), kill(1) of a pid and its group, a terminal plus an init
+    // system: one stop request often arrives as two signals at once. Only a
+    // later one means "stop waiting".
+    return;
+  }
   self->begin_stop(kExitOk);
 }
 

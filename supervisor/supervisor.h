@@ -122,6 +122,7 @@ class Supervisor : public WorkerEvents {
   bool ever_ready_ = false;
   bool reload_pending_ = false;  // RELOADING=1 sent; READY=1 not yet
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point first_stop_signal_{};
   int exit_code_ = kExitOk;
   Nanos shutdown_timeout_{};
   Nanos reload_timeout_{};

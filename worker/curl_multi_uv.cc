@@ -1,5 +1,7 @@
 #include "curl_multi_uv.h"
 
+#include <sys/socket.h>
+
 #include <cassert>
 
 namespace observer {
@@ -9,6 +11,7 @@ namespace observer {
 struct CurlMultiUv::SocketWatch {
   UvHandle<uv_poll_t> poll;
   curl_socket_t fd = CURL_SOCKET_BAD;
+  CURL* easy = nullptr;  // the transfer that asked for the watch last
   CurlMultiUv* owner = nullptr;
 };
 
@@ -66,7 +69,7 @@ void CurlMultiUv::stop_watch(SocketWatch* w, curl_socket_t fd) {
   delete w;  // UvHandle closes the poll; its memory goes in the close callback
 }
 
-int CurlMultiUv::cb_curl_socket(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) {
+int CurlMultiUv::cb_curl_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp) {
   auto* self = static_cast<CurlMultiUv*>(userp);
   auto* w = static_cast<SocketWatch*>(socketp);
   if (what == CURL_POLL_REMOVE) {
@@ -85,6 +88,7 @@ int CurlMultiUv::cb_curl_socket(CURL*, curl_socket_t fd, int what, void* userp, 
     curl_multi_assign(self->multi_, fd, w);
     ++self->watched_;
   }
+  w->easy = easy;
   int events = 0;
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
   if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
@@ -110,6 +114,10 @@ void CurlMultiUv::on_uv_poll(uv_poll_t* handle, int status, int events) {
   int flags = 0;
   if (status < 0) {
     flags = CURL_CSELECT_ERR;
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    if (w->owner->socket_error_ && getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error != 0)
+      w->owner->socket_error_(w->easy, so_error);
   } else {
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;

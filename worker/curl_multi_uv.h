@@ -30,6 +30,10 @@ namespace observer {
 class CurlMultiUv {
  public:
   using DoneFn = std::function<void(CURL* easy, CURLcode result)>;
+  // Told the socket's pending error (SO_ERROR, an errno) when its poll fails,
+  // before curl hears CURL_CSELECT_ERR: curl itself only says "select/poll
+  // returned error", so this is how a log line can say "Connection reset".
+  using SocketErrorFn = std::function<void(CURL* easy, int error)>;
 
   CurlMultiUv(uv_loop_t* loop, DoneFn done);
   ~CurlMultiUv();
@@ -37,6 +41,7 @@ class CurlMultiUv {
   CurlMultiUv& operator=(const CurlMultiUv&) = delete;
 
   bool init(std::string* error);
+  void on_socket_error(SocketErrorFn fn) { socket_error_ = std::move(fn); }
   bool add(CURL* easy, std::string* error);
   void remove(CURL* easy);
   // Stops the timer and forgets every socket watcher (before shutdown).
@@ -59,6 +64,7 @@ class CurlMultiUv {
 
   uv_loop_t* loop_;
   DoneFn done_;
+  SocketErrorFn socket_error_;
   CURLM* multi_ = nullptr;
   UvHandle<uv_timer_t> timer_;
   size_t watched_ = 0;

@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <chrono>
+#include <cstring>
 
 #include "schedule.h"
 
@@ -52,6 +53,9 @@ bool Engine::load(const Config& config, std::string* error) {
     targets_.push_back(std::move(t));
   }
   multi_ = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, CURLcode code) { on_probe_done(easy, code); });
+  multi_->on_socket_error([](CURL* easy, int err) {
+    if (Probe* p = Probe::from_easy(easy)) p->note_socket_error(std::strerror(err));
+  });
   return multi_->init(error);
 }
 

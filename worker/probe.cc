@@ -148,6 +148,7 @@ ProbeResult Probe::finish(CURLcode code) {
     std::string detail = error_buffer_;
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
     if (!detail.empty() && detail != r.transport_error) r.transport_error += ": " + detail;
+    if (!socket_error_.empty()) r.transport_error += " (" + socket_error_ + ")";
     r.tls_verify_failed = code == CURLE_PEER_FAILED_VERIFICATION;
   }
   curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &r.status);

@@ -52,6 +52,9 @@ class Probe {
   // The Probe whose easy handle this is (CURLOPT_PRIVATE).
   static Probe* from_easy(CURL* easy);
 
+  // What the socket said when its poll failed (strerror of SO_ERROR).
+  void note_socket_error(std::string what) { socket_error_ = std::move(what); }
+
   // Collects the result once curl reported the transfer done with `code`.
   ProbeResult finish(CURLcode code);
 
@@ -69,6 +72,7 @@ class Probe {
   uint64_t max_body_ = 0;
   size_t header_bytes_ = 0;
   bool want_cert_ = false;
+  std::string socket_error_;
   ProbeResult result_;
 };
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""The fixed schedule: no drift over a window, a stable phase per target that
+spreads targets sharing a tick, and an overrun logged instead of a second
+probe of the same target."""
+import os
+import signal
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.environ.get("OBS_TEST_SUPPORT", os.path.join(HERE, "..", "support")))
+
+from harness import WORKER, HttpServer, Proc, tempdir, wait_for, write_file  # noqa: E402
+
+
+class Schedule(unittest.TestCase):
+    def test_fast_tick_does_not_drift(self):
+        srv = HttpServer(self)
+        # Each probe takes 50 ms: a "tick after the last one ended" loop would
+        # do 4 probes a second instead of 5.
+        p = Proc(self, [WORKER, "-url=" + srv.url("/d?delay_ms=50"), "-tick=200ms"])
+        wait_for(lambda: srv.hits("/d") >= 2, 5, what="the schedule to start")
+        t0 = srv.requests()[-1][0]
+        time.sleep(4.1)
+        times = [r[0] for r in srv.requests() if r[2].startswith("/d")]
+        in_window = [t for t in times if t0 < t <= t0 + 4.0]
+        self.assertTrue(19 <= len(in_window) <= 21, "%d probes in 4 s of a 200 ms tick" % len(in_window))
+        # And every probe sits on the same phase of the 200 ms grid.
+        offsets = [((t - t0) * 1000) % 200 for t in in_window]
+        late = [o for o in offsets if 20 < o < 180]
+        self.assertEqual(late, [], "probes off their slot by more than 20 ms")
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(5), 0)
+
+    def test_targets_on_one_tick_fire_at_different_instants(self):
+        srv = HttpServer(self)
+        d = tempdir(self)
+        names = ["alpha", "beta", "gamma", "delta"]
+        conf = "tick=1s\n" + "".join("[%s]\nurl=%s\n" % (n, srv.url("/" + n)) for n in names)
+        Proc(self, [WORKER, "-config", write_file(d, "o.conf", conf)])
+        wait_for(lambda: all(srv.hits("/" + n) >= 2 for n in names), 6, what="two rounds")
+        reqs = srv.requests()
+        phase = {}
+        for n in names:
+            ts = [r[0] for r in reqs if r[2] == "/" + n][:2]
+            # A stable phase: one tick apart.
+            self.assertAlmostEqual(ts[1] - ts[0], 1.0, delta=0.03)
+            phase[n] = ts[0] % 1.0
+        ps = sorted(phase.values())
+        spread = ps[-1] - ps[0]
+        self.assertGreater(spread, 0.05, "four targets on one tick fired in one burst: %r" % phase)
+        self.assertGreater(len({round(v, 3) for v in ps}), 1)
+
+    def test_overrun_logs_the_skipped_tick_and_never_doubles_a_probe(self):
+        srv = HttpServer(self)
+        # timeout == tick: the probe is still running when its next tick comes.
+        p = Proc(self, [WORKER, "-url=" + srv.url("/o?hang=1"), "-tick=300ms"])
+        p.wait_line(r"Probe still running at the next tick \(timeout 300ms, tick 300ms\); skipped this tick$",
+                    timeout=5)
+        time.sleep(1.5)
+        skips = p.count("skipped this tick")
+        fails = p.count(r"Probe failed: Timeout")
+        hits = srv.hits("/o")
+        # Never two probes at once: at most one request per two ticks.
+        self.assertLessEqual(hits, fails + 1)
+        self.assertGreaterEqual(skips, 2)
+        # One skip line per skipped tick, not per check of it.
+        self.assertLessEqual(skips, hits + 1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -91,6 +91,31 @@ def systemd_version():
     return int(re.match(r"systemd (\d+)", r.stdout).group(1))
 
 
+def expand_syscall_sets(names):
+    """System call names of systemd's @groups (expanded recursively, as
+    `systemd-analyze syscall-filter` lists them) and plain names."""
+    out = subprocess.run(["systemd-analyze", "syscall-filter", "--no-pager"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, timeout=30).stdout
+    groups, cur = {}, None
+    for line in out.splitlines():
+        if line.startswith("@"):
+            cur = groups.setdefault(line.strip(), [])
+        elif cur is not None and line.startswith("    ") and line.strip() and not line.strip().startswith("#"):
+            cur.append(line.strip())
+
+    def expand(name, seen):
+        if not name.startswith("@"):
+            return {name}
+        if name in seen:
+            return set()
+        if name not in groups:
+            raise AssertionError("systemd-analyze knows no syscall group %s" % name)
+        seen.add(name)
+        return set().union(*(expand(x, seen) for x in groups[name]))
+
+    return set().union(*(expand(n, set()) for n in names)) if names else set()
+
+
 def _man_entries(page):
     """[(section title, key, plain text)] for every .TP entry of a page."""
     with open(page) as f:

@@ -90,7 +90,11 @@ class Service:
     def wait_probing(self, path="/health", timeout=15):
         """Waits until exactly one worker runs and `path` has new hits."""
         before = self.srv.hits(path)
-        harness.wait_for(lambda: self.srv.hits(path) >= before + 2, timeout, what="probes of %s" % path)
+        try:
+            harness.wait_for(lambda: self.srv.hits(path) >= before + 2, timeout, what="probes of %s" % path)
+        except AssertionError as e:
+            raise AssertionError("%s\nobserver stdout:\n%s\nstderr:\n%s" % (
+                e, "".join(self.proc.lines()[-20:]), self.proc.stderr_text()[-2000:]))
         workers = harness.wait_for(lambda: self.workers() if len(self.workers()) == 1 else None, timeout,
                                    what="exactly one worker")
         return workers[0]
@@ -241,6 +245,51 @@ class RestrictedAddressFamilies(unittest.TestCase):
         self.assertEqual(svc.proc.count(r"[Rr]esolve|DOWN|mismatch"), 0, "".join(svc.proc.lines()))
         svc.signal_main(signal.SIGTERM)
         self.assertEqual(svc.proc.wait_exit(TEST_SHUTDOWN_TIMEOUT + 5), 0, svc.proc.stderr_text())
+
+
+class HardeningFootprint(unittest.TestCase):
+    """Everything observer does in a start, reload and stop is allowed by the
+    unit's sandbox: each system call by its SystemCallFilter= (a filtered
+    call fails with EPERM, silently), /proc only for processes
+    (ProcSubset=pid), no file opened for writing (ProtectSystem=strict)."""
+
+    def setUp(self):
+        require_tools(self)
+
+    def unit_allowed_syscalls(self):
+        filters = unit_settings()["SystemCallFilter"]
+        allow = [x for f in filters if not f.startswith("~") for x in f.split()]
+        deny = [x for f in filters if f.startswith("~") for x in f[1:].split()]
+        return S.expand_syscall_sets(allow) - S.expand_syscall_sets(deny)
+
+    def test_start_reload_stop_stays_inside_the_unit_sandbox(self):
+        trace = os.path.join(harness.tempdir(self), "trace")
+        svc = Service(self, notify=True, wrapper=["strace", "-f", "-qq", "-o", trace])
+        svc.pid = harness.wait_for(lambda: (harness.children_of(svc.proc.pid) or [None])[0], 10,
+                                   what="observer under strace")
+        svc.notify.wait_for("READY", timeout=20)
+        svc.wait_probing()
+        svc.write_config("/reloaded")
+        mark = svc.notify.count()
+        svc.signal_main(signal.SIGHUP)
+        svc.notify.wait_for("READY", timeout=20, start=svc.notify.wait_for("RELOADING", timeout=10, start=mark))
+        svc.wait_probing("/reloaded")
+        svc.signal_main(signal.SIGTERM)
+        self.assertEqual(svc.proc.wait_exit(TEST_SHUTDOWN_TIMEOUT + 10), 0, svc.proc.stderr_text())
+        with open(trace) as f:
+            calls = f.read().splitlines()
+        used = {m.group(1) for m in (re.match(r"^\d+\s+([a-z0-9_]+)\(", l) for l in calls) if m}
+        self.assertIn("connect", used, "the trace missed the probes")
+        self.assertEqual(sorted(used - self.unit_allowed_syscalls()), [],
+                         "system calls the unit's SystemCallFilter= would refuse with EPERM")
+        proc_paths = {p for l in calls for p in re.findall(r'"(/proc/[^"]*)"', l)
+                      if not re.match(r"/proc/(self|thread-self|\d+)(/|$)", p)}
+        self.assertEqual(proc_paths, set(), "ProcSubset=pid hides these")
+        writes = [l for l in calls if re.search(r"open(at)?\(.*O_(WRONLY|RDWR|CREAT)", l)
+                  and '"/dev/null"' not in l and "= -1" not in l]
+        self.assertEqual(writes, [], "ProtectSystem=strict makes these fail")
+        families = {m for l in calls for m in re.findall(r"socket\((AF_\w+)", l)}
+        self.assertLessEqual(families, {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}, families)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 using namespace observer;
 
 int main(int argc, char** argv) {
+  hold_stop_signals();
   std::vector<std::string> args(argv + 1, argv + argc);
   WorkerOptions options;
   std::string error;

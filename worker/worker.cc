@@ -59,6 +59,26 @@ bool bind_to_supervisor(pid_t supervisor_pid) {
   return getppid() == supervisor_pid;
 }
 
+namespace {
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+}  // namespace
+
+void hold_stop_signals() {
+  sigset_t set = stop_signals();
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+}
+
+void release_stop_signals() {
+  sigset_t set = stop_signals();
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+}
+
 LineOptions line_options_for(const Config& config, const WorkerOptions& options) {
   LineOptions o;
   if (options.supervised) {
@@ -134,6 +154,7 @@ int Worker::run() {
     std::fprintf(stderr, "observer-worker: control channel: %s\n", error.c_str());
     return kExitSoftware;
   }
+  release_stop_signals();  // a stop that came early is delivered to libuv now
   uv_run(&loop_, UV_RUN_DEFAULT);
   if (writer_) writer_->flush(kFlushLimit);
   return exit_code_;

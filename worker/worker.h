@@ -45,6 +45,12 @@ bool take_internal_args(std::vector<std::string>* args, WorkerOptions* out, std:
 // that the parent is still the supervisor. False if it is already gone.
 bool bind_to_supervisor(pid_t supervisor_pid);
 
+// SIGINT/SIGTERM stay blocked (pending, not lost) from the start of main()
+// until the Worker's handlers are in place, so a stop that arrives while the
+// config loads is a clean retirement, not a death by signal.
+void hold_stop_signals();
+void release_stop_signals();
+
 // The line style for stdout (text, journal, logfmt, json).
 LineOptions line_options_for(const Config& config, const WorkerOptions& options);
 

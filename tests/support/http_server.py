@@ -20,6 +20,7 @@ changing the URL, e.g. to take a target DOWN across a reload):
   reset_mid=1         send headers and part of the body, then RST
   hang=1              accept, read the request, never answer
   malformed=1         send a broken status line and header
+  echo_header=NAME    body is the value of request header NAME ("-" if absent)
 
 Control paths:
   /__set/PATH?k=v...  store settings for PATH (empty query clears them)
@@ -153,6 +154,9 @@ class Handler(BaseHTTPRequestHandler):
         trickle_body = self._one(s, "trickle_body_ms")
         forever = self._one(s, "chunked_forever")
         body = self._one(s, "body", "ok").encode()
+        echo = self._one(s, "echo_header")
+        if echo:
+            body = (self.headers.get(echo) or "-").encode()
         if forever or trickle_body:
             headers.append(("Transfer-Encoding", "chunked"))
         elif body_bytes:

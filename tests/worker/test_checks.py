@@ -164,6 +164,15 @@ class MoreChecks(unittest.TestCase):
         self.assertRegex(uas["/ua1"], r"^observer/\d+\.\d+\.\d+$")
         self.assertEqual(uas["/ua2"], "probe/9")
 
+    def test_request_headers_are_sent(self):
+        srv = HttpServer(self)
+        p = worker(self, "-url=" + srv.url("/e?echo_header=X-Probe"), "-tick=200ms",
+                   "-request_header.X-Probe=hello 42", "-body_contains=hello 42")
+        q = worker(self, "-url=" + srv.url("/f?echo_header=X-Probe"), "-tick=200ms", "-body_contains=hello 42")
+        q.wait_line(r'Body does not contain "hello 42"$', timeout=5)
+        wait_for(lambda: srv.hits("/e") >= 3, 5, what="probes")
+        self.assertEqual(p.lines(), [])
+
     def test_method(self):
         srv = HttpServer(self)
         worker(self, "-url=" + srv.url("/m"), "-tick=200ms", "-method=HEAD")
@@ -189,6 +198,34 @@ class MoreChecks(unittest.TestCase):
         r = worker(self, "-url=" + srv.url("/r2?redirect=" + target), "-tick=300ms", "-status=200",
                    "-follow_redirects=false")
         r.wait_line(r"Status code mismatch, got: 302$", timeout=5)
+
+
+class Running(unittest.TestCase):
+    def test_sigint_exits_0_with_whole_lines(self):
+        srv = HttpServer(self)
+        p = worker(self, "-url=" + srv.url("/x?status=500"), "-tick=50ms", "-status=200")
+        wait_for(lambda: p.count("mismatch") >= 5, 5, what="some lines")
+        p.signal(signal.SIGINT)
+        self.assertEqual(p.wait_exit(5), 0)
+        lines = p.lines()
+        self.assertTrue(all(l.endswith("\n") for l in lines))
+        self.assertTrue(all(re.match(STAMP, l) for l in lines), "a torn or interleaved line")
+        self.assertRegex(lines[-1], STAMP + r"Got SIGINT/SIGTERM, exiting\.$")
+        self.assertEqual(p.stderr_text(), "")
+
+    def test_help_version_check_config(self):
+        p = worker(self, "-version")
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertRegex("".join(p.lines()), r"^observer-worker \d+\.\d+\.\d+\n$")
+        p = worker(self, "-help")
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertIn("-url", "".join(p.lines()))
+        p = worker(self, "-url=http://127.0.0.1:1/", "-check-config")
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertIn("http://127.0.0.1:1/", "".join(p.lines()))
+        p = worker(self, "-urll=http://127.0.0.1:1/")
+        self.assertEqual(p.wait_exit(5), 78)
+        self.assertRegex(p.stderr_text(), r"^observer: unknown flag -urll")
 
 
 class Tls(unittest.TestCase):

@@ -101,15 +101,10 @@ struct Worker::Write {
   Worker* worker;
 };
 
-Worker::Worker(WorkerOptions options) : options_(options) {
-  int rc = uv_loop_init(&loop_);
-  if (rc != 0) {
-    std::fprintf(stderr, "observer-worker: uv_loop_init: %s\n", uv_strerror(rc));
-    std::exit(kExitSoftware);
-  }
-}
+Worker::Worker(WorkerOptions options) : options_(options) { loop_init_error_ = uv_loop_init(&loop_); }
 
 Worker::~Worker() {
+  if (loop_init_error_ != 0) return;
   engine_.reset();
   sigint_.close();
   sigterm_.close();
@@ -128,6 +123,10 @@ Worker::~Worker() {
 }
 
 bool Worker::configure(const Config& config, std::string* error) {
+  if (loop_init_error_ != 0) {
+    *error = std::string("uv_loop_init: ") + uv_strerror(loop_init_error_);
+    return false;
+  }
   LineOptions lo = line_options_for(config, options_);
   writer_ = std::make_unique<LineWriter>(STDOUT_FILENO, kMaxQueuedLogBytes, drop_notice_for(lo));
   log_ = std::make_unique<Logger>(writer_.get(), lo);

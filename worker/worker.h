@@ -66,7 +66,8 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Sets up logging and the engine. False is a configuration error (78).
+  // Sets up logging and the engine. False is a configuration error (78),
+  // or (rarely) a failure to set up the loop, which is reported the same way.
   bool configure(const Config& config, std::string* error);
 
   // Runs the loop until the worker exits; returns the exit code.
@@ -92,6 +93,7 @@ class Worker {
 
   WorkerOptions options_;
   uv_loop_t loop_;
+  int loop_init_error_ = 0;
   std::unique_ptr<LineWriter> writer_;
   std::unique_ptr<Logger> log_;
   std::unique_ptr<Engine> engine_;

@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <uv.h>
 
@@ -17,6 +18,10 @@ namespace observer {
 int supervisor_main(int argc, char** argv) {
   // A closed stdout or notify socket must be an error value, not a death.
   signal(SIGPIPE, SIG_IGN);
+  // Started with fd 0, 1 or 2 closed, the worker's pipes would take those
+  // numbers and log lines would go into a control channel.
+  for (int fd = 0; fd <= 2; ++fd)
+    if (fcntl(fd, F_GETFD) == -1 && open("/dev/null", O_RDWR) != fd) return kExitSoftware;
 
   std::vector<std::string> args(argv + 1, argv + argc);
   Environment env = current_environment();

@@ -145,8 +145,12 @@ void Supervisor::on_uv_signal(uv_signal_t* handle, int signum) {
 void Supervisor::reload() {
   if (stopping_) return;
   log_.info("Got SIGHUP, reloading.");
-  reload_pending_ = true;
-  notifier_.send(sd_reloading_message(monotonic_usec_now(), "Reloading configuration"));
+  // Before the first READY=1 systemd is still waiting for the start to end;
+  // a reload then is part of the start, not a RELOADING=1 of its own.
+  if (ever_ready_) {
+    reload_pending_ = true;
+    notifier_.send(sd_reloading_message(monotonic_usec_now(), "Reloading configuration"));
+  }
 
   // The supervisor reads the configuration too, to decline a broken one
   // with its precise message before touching any worker.

@@ -17,6 +17,11 @@ $FAKE_WORKER_PLAN holds one behaviour per line; the Nth spawn takes line N
   ignore_term      like ready, but SIGTERM is ignored
   partial          like ready, but on SIGTERM write a last line without its
                    newline, then exit 0
+  slow_handover=S  like ready, but on SIGTERM send one TargetState after S
+                   seconds, then StateEnd, then exit 0
+
+Every control message it receives is printed as "fake <n> got <type>"
+(type: target-state, state-end).
 
 Every spawn appends "<n> <pid> <monotonic time> <mode>" to $FAKE_WORKER_PLAN.log.
 It exits when the control channel reaches EOF (the supervisor died).
@@ -35,6 +40,16 @@ READY, TARGET_STATE, STATE_END = 1, 2, 3
 
 def msg(kind, payload=b""):
     return struct.pack("<HHI", kind, 0, len(payload)) + payload
+
+
+def target_state(n):
+    def s(text):
+        b = text.encode()
+        return struct.pack("<H", len(b)) + b
+    # name, url, health (2 = DOWN), since_unix_ms, failures and successes in a
+    # row, probes, failures, last reason: control.cc's layout.
+    return (s("default") + s("http://127.0.0.1:9/") + struct.pack("<BQIIQQ", 2, 1, 3, 0, 10, 3)
+            + s("from fake %d" % n))
 
 
 def take_plan():
@@ -68,6 +83,9 @@ def main():
         if mode == "partial":
             out.write(b"fake %d last words without a newline" % n)
         try:
+            if mode.startswith("slow_handover="):
+                time.sleep(float(mode.split("=", 1)[1]))
+                os.write(CONTROL_FD, msg(TARGET_STATE, target_state(n)))
             os.write(CONTROL_FD, msg(STATE_END))
         except OSError:
             pass
@@ -81,6 +99,8 @@ def main():
         signal.signal(signal.SIGINT, on_term)
 
     def watch_control():
+        buf = b""
+        names = {TARGET_STATE: b"target-state", STATE_END: b"state-end"}
         while True:
             try:
                 data = os.read(CONTROL_FD, 4096)
@@ -88,6 +108,13 @@ def main():
                 data = b""
             if not data:
                 os._exit(0)
+            buf += data
+            while len(buf) >= 8:
+                kind, _, size = struct.unpack("<HHI", buf[:8])
+                if len(buf) < 8 + size:
+                    break
+                buf = buf[8 + size:]
+                os.write(1, b"fake %d got %s\n" % (n, names.get(kind, b"type-%d" % kind)))
 
     threading.Thread(target=watch_control, daemon=True).start()
     if mode.startswith("ready_after="):

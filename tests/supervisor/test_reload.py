@@ -123,6 +123,53 @@ class Reload(unittest.TestCase):
         up = p.wait_line(r"UP after", start=n)
         self.assertEqual(p.count(r"UP after"), 1, up)
 
+    def test_burst_waits_for_the_current_workers_own_hand_over(self):
+        # Worker 0 takes 1.5 s to hand its state to worker 1. A SIGHUP in that
+        # time must not retire worker 1 before it has all of worker 0's state:
+        # worker 2 waits, ready, and takes over from worker 1 afterwards.
+        fake = FakeInstall(self, ["slow_handover=1.5", "ready", "ready"])
+        p = self.start([fake.supervisor, "-url=http://127.0.0.1:9/"], env=fake.env())
+        [w0] = wait_workers(self, p.pid, 1)
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        w1 = pid_of(p.wait_line(r"Started worker", start=n))
+        p.wait_line(r"Reloaded: worker \(pid %d\) takes over from worker \(pid %d\)" % (w1, w0), start=n)
+        time.sleep(0.2)
+        m = len(p.lines())
+        p.signal(signal.SIGHUP)
+        w2 = pid_of(p.wait_line(r"Started worker", start=m))
+        p.wait_line(r"^fake 2 tick$", start=m)  # worker 2 is ready
+        time.sleep(0.4)
+        self.assertIn(w1, worker_children(p.pid))
+        self.assertEqual(p.count(r"takes over from worker \(pid %d\)" % w1), 0, "worker 1 retired mid hand-over")
+        p.wait_line(r"Reloaded: worker \(pid %d\) takes over from worker \(pid %d\)" % (w2, w1), start=m, timeout=5)
+        p.wait_line(r"Worker \(pid %d\) retired: exited with status 0\." % w1, start=m)
+        p.wait_line(r"^fake 2 got state-end$", start=m)
+        # Worker 0's record reached worker 1, then its end (the fakes' own
+        # lines, so their order against the supervisor's lines is not causal).
+        lines = p.lines()
+        self.assertLess(lines.index("fake 1 got target-state\n"), lines.index("fake 1 got state-end\n"))
+        self.assertEqual(p.count(r"^fake 2 got target-state$"), 0)  # worker 1 had no targets of its own
+        self.assertEqual(wait_workers(self, p.pid, 1), [w2])
+
+    def test_down_target_stays_down_across_a_burst_of_reloads(self):
+        srv = harness.HttpServer(self)
+        srv.set("/down", status=500)
+        p = self.start([SUPERVISOR, "-url=" + srv.url("/down"), "-status=200", "-tick=100ms"])
+        p.wait_line(r"DOWN: ", timeout=10)
+        for _ in range(20):
+            p.signal(signal.SIGHUP)
+            time.sleep(0.01)
+        n = len(p.lines())
+        [last] = wait_workers(self, p.pid, 1, timeout=20)
+        time.sleep(1.0)
+        self.assertEqual(wait_workers(self, p.pid, 1), [last])
+        self.assertEqual(p.count(r"DOWN: "), 1, "the DOWN state was lost in the burst:\n" + "".join(p.lines()))
+        self.assertEqual(p.count(r" UP"), 0)
+        self.assertGreater(p.count(r"Status code mismatch"), 0)
+        srv.set("/down")
+        p.wait_line(r"UP after", start=n)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

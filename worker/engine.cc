@@ -31,7 +31,7 @@ struct Engine::Target {
   std::unique_ptr<Probe> probe;  // in flight
   int64_t probe_lag_us = 0;
 
-  Target(const TargetConfig& c)
+  explicit Target(const TargetConfig& c)
       : state(c.name, c.url, c.failure_threshold, c.success_threshold) {}
   const TargetConfig& config() const { return checks.config; }
 };
@@ -52,6 +52,12 @@ bool Engine::load(const Config& config, std::string* error) {
     t->index = targets_.size();
     targets_.push_back(std::move(t));
   }
+  // Created here, not in start(): a retirement may come before the start.
+  int rc = idle_check_.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, this);
+  if (rc != 0) {
+    *error = std::string("uv_timer_init: ") + uv_strerror(rc);
+    return false;
+  }
   multi_ = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, CURLcode code) { on_probe_done(easy, code); });
   multi_->on_socket_error([](CURL* easy, int err) {
     if (Probe* p = Probe::from_easy(easy)) p->note_socket_error(std::strerror(err));
@@ -62,11 +68,8 @@ bool Engine::load(const Config& config, std::string* error) {
 uint64_t Engine::now_since_origin_ns() const { return uv_hrtime() - origin_ns_; }
 
 bool Engine::start(std::string* error) {
-  int rc = idle_check_.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, this);
-  if (rc != 0) {
-    *error = std::string("uv_timer_init: ") + uv_strerror(rc);
-    return false;
-  }
+  if (retiring_) return true;  // stopped before it started: nothing to schedule
+  int rc = 0;
   origin_ns_ = uv_hrtime();
   int64_t wall_ns =
       std::chrono::duration_cast<Nanos>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -174,7 +174,8 @@ bool Worker::open_control(std::string* error) {
 
 void Worker::on_uv_loop_started(uv_timer_t* handle) {
   auto* self = static_cast<Worker*>(handle->data);
-  if (self == nullptr || self->finished_) return;
+  // Stopped before the loop came round: retiring, so never READY.
+  if (self == nullptr || self->finished_ || self->retiring_) return;
   std::string error;
   if (!self->engine_->start(&error)) {
     std::fprintf(stderr, "observer-worker: %s\n", error.c_str());

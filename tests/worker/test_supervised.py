@@ -12,7 +12,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.environ.get("OBS_TEST_SUPPORT", os.path.join(HERE, "..", "support")))
 sys.path.insert(0, HERE)
 
-from harness import WORKER, HttpServer, pid_alive, wait_for  # noqa: E402
+from harness import WORKER, HttpServer, pid_alive, tempdir, wait_for, write_file  # noqa: E402
 from control_peer import DOWN, READY, STATE_END, TARGET_STATE, UP, ControlPeer  # noqa: E402
 
 
@@ -85,6 +85,37 @@ class Supervised(unittest.TestCase):
         self.peer.read_until_end(timeout=3)
         self.assertEqual(p.wait_exit(3), 0)
         self.assertLess(time.monotonic() - t0, 2)
+
+    @staticmethod
+    def sigterm_blocked_or_ready(pid):
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigBlk:") and int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)):
+                    return True
+                if line.startswith("SigCgt:") and int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)):
+                    return True
+        return False
+
+    def test_sigterm_before_ready_still_retires_cleanly(self):
+        d = tempdir(self)
+        # A big config takes a moment to load: the stop arrives meanwhile.
+        conf = "tick=1s\n" + "".join("[t%d]\nurl=http://127.0.0.1:1/%d\n" % (i, i) for i in range(3000))
+        p = self.start("-config", write_file(d, "o.conf", conf))
+        # Once main() runs, SIGTERM is held (blocked, pending) until the
+        # handlers exist; before that nothing can catch it.
+        wait_for(lambda: self.sigterm_blocked_or_ready(p.pid), 5, what="main() to hold SIGTERM")
+        p.signal(signal.SIGTERM)
+        msgs = []
+        while True:  # read as a supervisor does: the records fill the socket
+            m = self.peer.read_message(5)
+            if m is None:
+                break
+            msgs.append(m["type"])
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(msgs[-1], STATE_END)
+        self.assertEqual(msgs.count(TARGET_STATE), 3000)
+        self.assertNotIn(READY, msgs[1:], "READY, if any, comes first")
+        self.assertEqual(p.stderr_text(), "")
 
     def test_control_eof_ends_worker_within_1s(self):
         srv = HttpServer(self)

@@ -86,6 +86,20 @@ class InstallTree(unittest.TestCase):
         self.assert_installed(os.path.join(L["mandir"], "man5", "observer.conf.5"))
         self.assert_installed(os.path.join(L["docdir"], "examples", "observer.conf"))
 
+    def test_install_prefix_relocates_every_file(self):
+        # `cmake --install --prefix P` must put everything under P: a
+        # destination fixed at configure time would land on the host.
+        stage = tempfile.mkdtemp(prefix="observer-reloc-")
+        self.addCleanup(shutil.rmtree, stage, True)
+        prefix = "/opt/observer-relocated"
+        r = run([LAYOUT["cmake"], "--install", LAYOUT["build_dir"], "--prefix", prefix],
+                env=dict(os.environ, DESTDIR=stage), timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
+        installed = re.findall(r"^-- (?:Installing|Up-to-date): (.*)$", r.stdout, re.M)
+        self.assertGreater(len(installed), 10)
+        outside = [p for p in installed if not p.startswith(stage_path(stage, prefix) + "/")]
+        self.assertEqual(outside, [], "installed outside the --prefix")
+
     def test_installed_unit_starts_the_installed_observer(self):
         if not LAYOUT["install_systemd"]:
             self.skipTest("configured with OBSERVER_INSTALL_SYSTEMD=OFF")

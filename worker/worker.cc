@@ -315,6 +315,11 @@ void Worker::finish(int code) {
   }
   sigint_.close();
   sigterm_.close();
+  // Closing libuv's last handler of a signal restores SIG_DFL; a stop that
+  // comes now (Ctrl-C reached us, then the supervisor's SIGTERM) must not
+  // kill a worker that is already on its way out with 0.
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGTERM, SIG_IGN);
   started_.close();
   exit_guard_.close();
   control_.close();  // pending writes complete with UV_ECANCELED and are freed

@@ -213,6 +213,24 @@ class Running(unittest.TestCase):
         self.assertRegex(lines[-1], STAMP + r"Got SIGINT/SIGTERM, exiting\.$")
         self.assertEqual(p.stderr_text(), "")
 
+    def test_stop_signal_while_exiting_does_not_kill(self):
+        # Ctrl-C reaches the worker, then the supervisor's SIGTERM follows
+        # while the worker is already draining stdout on its way out.
+        srv = HttpServer(self)
+        p = subprocess.Popen([WORKER, "-url=" + srv.url("/x"), "-tick=50ms", "-log_format=json",
+                              "-body_contains=" + "z" * 8000], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             stdin=subprocess.DEVNULL)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        # Nobody reads stdout: the pipe fills and the exit flush has to wait.
+        wait_for(lambda: srv.hits("/x") >= 20, 5, what="probes to fill the pipe")
+        p.send_signal(signal.SIGINT)
+        import time
+        time.sleep(0.5)
+        self.assertIsNone(p.poll(), "still flushing stdout")
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(10), 0)
+        p.stdout.close()
+
     def test_help_version_check_config(self):
         p = worker(self, "-version")
         self.assertEqual(p.wait_exit(5), 0)

@@ -108,6 +108,35 @@ class Output(unittest.TestCase):
         threading.Thread(target=drain_rest, daemon=True).start()
         self.assertEqual(proc.wait(15), 0)
 
+    def test_journald_stdout_gets_priority_prefixes_from_both_processes(self):
+        srv = harness.HttpServer(self)
+        srv.set("/bad", status=500)
+        r, w = os.pipe()
+        st = os.fstat(w)
+        env = supervisor_env(JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+        proc = subprocess.Popen([SUPERVISOR, "-url=" + srv.url("/bad"), "-status=200", "-tick=100ms"],
+                                stdin=subprocess.DEVNULL, stdout=w, env=env)
+        os.close(w)
+        self.addCleanup(lambda: (proc.poll() is None and proc.kill(), proc.wait(5)))
+        reader = os.fdopen(r, "rb")
+        self.addCleanup(reader.close)
+        [worker] = wait_workers(self, proc.pid, 1)
+        with open("/proc/%d/cmdline" % worker, "rb") as f:
+            argv = f.read().split(b"\0")
+        self.assertIn(b"--journal", argv)
+        self.assertIn(b"--supervised=%d" % proc.pid, argv)
+        lines = []
+        while not any(b"Status code mismatch" in l for l in lines):
+            lines.append(reader.readline())
+        proc.send_signal(signal.SIGTERM)
+        lines += reader.readlines()
+        self.assertEqual(proc.wait(10), 0)
+        self.assertEqual(lines[0], b"<6>Started worker (pid %d).\n" % worker)
+        self.assertIn(b"<4>Status code mismatch, got: 500\n", lines)
+        self.assertIn(b"<6>Got SIGINT/SIGTERM, exiting.\n", lines)
+        for line in lines:
+            self.assertRegex(line, rb"^<[3-7]>[^<]*\n$")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

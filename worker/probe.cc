@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <cstring>
 #include <ctime>
 
 namespace observer {
@@ -148,7 +149,14 @@ ProbeResult Probe::finish(CURLcode code) {
     std::string detail = error_buffer_;
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
     if (!detail.empty() && detail != r.transport_error) r.transport_error += ": " + detail;
-    if (!socket_error_.empty()) r.transport_error += " (" + socket_error_ + ")";
+    // curl 7.88 often ends in a generic phrase ("Couldn't connect to
+    // server"); the OS's own reason says which: refused, unreachable, reset.
+    std::string os_reason = socket_error_;
+    long os_errno = 0;
+    if (os_reason.empty() && curl_easy_getinfo(easy_, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno != 0)
+      os_reason = std::strerror(static_cast<int>(os_errno));
+    if (!os_reason.empty() && r.transport_error.find(os_reason) == std::string::npos)
+      r.transport_error += " (" + os_reason + ")";
     r.tls_verify_failed = code == CURLE_PEER_FAILED_VERIFICATION;
   }
   curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &r.status);

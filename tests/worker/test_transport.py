@@ -34,7 +34,7 @@ class Transport(unittest.TestCase):
         port = closed_port()
         p = worker(self, "-url=http://127.0.0.1:%d/" % port, "-tick=200ms")
         line = p.wait_line(STAMP + r"Probe failed: ", timeout=5)
-        self.assertRegex(line, r"Couldn't connect to server.*127\.0\.0\.1 port %d" % port)
+        self.assertRegex(line, r"Couldn't connect to server.*127\.0\.0\.1 port %d.*\(Connection refused\)$" % port)
         p.wait_line(STAMP + r"DOWN: Probe failed: Couldn't connect", timeout=5)
         # The loop goes on: it keeps probing and logging.
         wait_for(lambda: p.count("Probe failed") >= 3, 5, what="more failed probes")
@@ -49,13 +49,13 @@ class Transport(unittest.TestCase):
         srv = HttpServer(self)
         p = worker(self, "-url=" + srv.url("/rst?reset=1"), "-tick=300ms")
         line = p.wait_line(r"Probe failed: ", timeout=5)
-        self.assertRegex(line, r"(reset|Recv failure|Send failure|select/poll returned error|Empty reply)")
+        self.assertRegex(line, r"Connection reset by peer")
 
     def test_reset_mid_body(self):
         srv = HttpServer(self)
         p = worker(self, "-url=" + srv.url("/rm?reset_mid=1&body_bytes=100000"), "-tick=300ms")
         line = p.wait_line(r"Probe failed: ", timeout=5)
-        self.assertRegex(line, r"(reset|Recv failure|select/poll returned error|transfer closed)")
+        self.assertRegex(line, r"Connection reset by peer")
 
     def test_malformed_response(self):
         srv = HttpServer(self)

@@ -10,7 +10,7 @@ packages=(
   libuv1-dev libcurl4-openssl-dev libinih-dev libcmocka-dev libpcre2-dev
   python3 openssl ca-certificates
   # init/ verification: systemd-analyze, shellcheck, man
-  systemd shellcheck man-db
+  systemd shellcheck man-db groff-base strace
   # fuzzing (scripts/fuzz.sh): clang with its libFuzzer runtime
   clang libclang-rt-14-dev
 )

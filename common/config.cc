@@ -25,6 +25,16 @@ std::string Origin::describe() const {
   return "?";
 }
 
+std::string cite_origin(const std::string& key, const Origin& origin) {
+  switch (origin.kind) {
+    case Origin::Kind::File: return origin.where + ": " + key;
+    case Origin::Kind::Env: return origin.where;
+    case Origin::Kind::Flag: return "flag " + origin.where;
+    case Origin::Kind::Default: return "default " + key;
+  }
+  return key;
+}
+
 Environment current_environment() {
   Environment env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -198,15 +208,7 @@ bool read_file(const std::string& path, FileLayers* layers, std::string* error) 
 
 // ---- typed conversion ------------------------------------------------------
 
-std::string cite(const std::string& key, const RawValue& v) {
-  switch (v.origin.kind) {
-    case Origin::Kind::File: return v.origin.where + ": " + key;
-    case Origin::Kind::Env: return v.origin.where;
-    case Origin::Kind::Flag: return "flag " + v.origin.where;
-    case Origin::Kind::Default: return "default " + key;
-  }
-  return key;
-}
+std::string cite(const std::string& key, const RawValue& v) { return cite_origin(key, v.origin); }
 
 bool parse_bool(const std::string& key, const RawValue& v, bool* out, std::string* error) {
   std::string t;

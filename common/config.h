@@ -30,6 +30,10 @@ struct RawValue {
   Origin origin;
 };
 
+// How an error message names where `key`'s value came from:
+// "observer.conf:3: tick", "OBSERVER_TICK", "flag -tick", "default tick".
+std::string cite_origin(const std::string& key, const Origin& origin);
+
 // Effective raw values of one target (or of the global settings), by key.
 using RawValues = std::map<std::string, RawValue>;
 

@@ -7,15 +7,7 @@ namespace {
 
 std::string cite(const TargetConfig& c, const std::string& key) {
   auto it = c.raw.find(key);
-  if (it == c.raw.end()) return key;
-  const Origin& o = it->second.origin;
-  switch (o.kind) {
-    case Origin::Kind::File: return o.where + ": " + key;
-    case Origin::Kind::Env: return o.where;
-    case Origin::Kind::Flag: return "flag " + o.where;
-    case Origin::Kind::Default: return "default " + key;
-  }
-  return key;
+  return it == c.raw.end() ? key : cite_origin(key, it->second.origin);
 }
 
 Finding mismatch(std::string check, std::string message, const std::string& got, const std::string& expected) {

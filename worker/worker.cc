@@ -313,11 +313,14 @@ void Worker::finish(int code) {
     engine_->abort();
     engine_->close();
   }
-  sigint_.close();
-  sigterm_.close();
   // Closing libuv's last handler of a signal restores SIG_DFL; a stop that
   // comes now (Ctrl-C reached us, then the supervisor's SIGTERM) must not
-  // kill a worker that is already on its way out with 0.
+  // kill a worker that is already on its way out with 0. Blocked first, so
+  // there is no instant between the close and SIG_IGN where one could; a
+  // signal left pending is discarded once its action is SIG_IGN.
+  hold_stop_signals();
+  sigint_.close();
+  sigterm_.close();
   std::signal(SIGINT, SIG_IGN);
   std::signal(SIGTERM, SIG_IGN);
   started_.close();

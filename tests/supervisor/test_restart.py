@@ -50,9 +50,10 @@ class Restart(unittest.TestCase):
             delays.append(re.search(r"restarting in (\S+)\.$", crash).group(1))
             p.wait_line(r"is ready\.", start=n)
         self.assertEqual(delays, ["100ms", "200ms", "400ms", "800ms", "1.6s"])
+        # Lower bounds only: a loaded machine may add to a gap, never take away.
         for expected, gap in zip([0.1, 0.2, 0.4, 0.8, 1.6], gaps):
             self.assertGreaterEqual(gap, expected * 0.9, gaps)
-        self.assertGreater(gaps[-1], gaps[0] * 4, gaps)
+        self.assertGreaterEqual(gaps[-1] - gaps[0], 1.0, gaps)
 
     def test_worker_failing_at_start_is_retried_without_busy_loop(self):
         fake = FakeInstall(self, ["exit=1"])
@@ -63,8 +64,9 @@ class Restart(unittest.TestCase):
         self.assertGreaterEqual(len(spawns), 4, spawns)
         self.assertLessEqual(len(spawns), 6, spawns)
         gaps = [b[2] - a[2] for a, b in zip(spawns, spawns[1:])]
-        for a, b in zip(gaps, gaps[1:]):
-            self.assertGreater(b, a * 1.5, gaps)
+        for expected, gap in zip([0.1, 0.2, 0.4, 0.8, 1.6], gaps):
+            self.assertGreaterEqual(gap, expected * 0.9, gaps)
+        self.assertGreaterEqual(gaps[-1] - gaps[0], 0.5, gaps)
         self.assertIsNone(p.proc.poll(), "a failing worker that is not a config error must not end the supervisor")
         self.assertGreaterEqual(p.count(r"exited with status 1 before it was ready; restarting in"), 3)
         p.signal(signal.SIGTERM)

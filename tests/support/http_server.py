@@ -21,6 +21,13 @@ changing the URL, e.g. to take a target DOWN across a reload):
   hang=1              accept, read the request, never answer
   malformed=1         send a broken status line and header
   echo_header=NAME    body is the value of request header NAME ("-" if absent)
+  broken=KIND         send one canned broken response, then close; KIND is
+                      status (status line "HTTP/1.1 2x0 OK"), not_http (bytes
+                      that are not HTTP at all), header_no_colon, header_nul (a
+                      NUL byte in a header value), content_length (not a
+                      number), giant_header (one 200 KiB header line, past
+                      curl's 100 KiB limit), chunk_size (a chunked body whose
+                      size line is not hex)
 
 Control paths:
   /__set/PATH?k=v...  store settings for PATH (empty query clears them)
@@ -61,6 +68,18 @@ class State:
             self.by_path[base] = self.by_path.get(base, 0) + 1
             if self.log:
                 self.log.write("%.6f %s %s %s\n" % (time.time(), method, path, ua or "-"))
+
+
+_OK_HEAD = b"HTTP/1.1 200 OK\r\nServer: testserver\r\nConnection: close\r\n"
+BROKEN = {
+    "status": b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    "not_http": b"\x16\x03\x01 hello, this is not HTTP\r\n\r\n",
+    "header_no_colon": _OK_HEAD + b"Content-Length: 2\r\nBroken header line\r\n\r\nok",
+    "header_nul": _OK_HEAD + b"Content-Length: 2\r\nX-Bad: a\x00b\r\n\r\nok",
+    "content_length": _OK_HEAD + b"Content-Length: abc\r\n\r\nok",
+    "giant_header": _OK_HEAD + b"Content-Length: 2\r\nX-Giant: " + b"a" * (200 * 1024) + b"\r\n\r\nok",
+    "chunk_size": _OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n",
+}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -131,6 +150,11 @@ class Handler(BaseHTTPRequestHandler):
         delay = int(self._one(s, "delay_ms", "0"))
         if delay:
             time.sleep(delay / 1000.0)
+        broken = self._one(s, "broken")
+        if broken:
+            self.wfile.write(BROKEN[broken])
+            self.close_connection = True
+            return
         if self._one(s, "malformed"):
             self.wfile.write(b"HTTP/1.1 2x0 \xff\xfe\r\nBroken header line\r\n\r\n")
             self.close_connection = True

@@ -159,7 +159,7 @@ void Supervisor::reload() {
   if (!load_invocation(setup_.args, setup_.env, &invocation, &error)) {
     log_.error("Reload failed: " + error + "; the running worker keeps the previous configuration.");
     // A candidate of an earlier SIGHUP still finishes that reload.
-    if (candidate_ == nullptr) finish_reload(false, "Reload failed: " + error);
+    if (candidate_ == nullptr) finish_reload("Reload failed: " + error);
     return;
   }
   apply_global(invocation.config.global);
@@ -167,7 +167,7 @@ void Supervisor::reload() {
   uv_timer_stop(restart_timer_.get());
   if (!start_candidate(&error)) {
     log_.error("Reload failed: cannot start the worker: " + error + ".");
-    finish_reload(false, "Reload failed: cannot start the worker: " + error);
+    finish_reload("Reload failed: cannot start the worker: " + error);
     if (current_ == nullptr) schedule_restart(milliseconds(0), "No worker is running");
   }
 }
@@ -255,7 +255,7 @@ void Supervisor::promote(WorkerProcess* w) {
     ever_ready_ = true;
     notifier_.send(sd_ready_message(status));
   } else {
-    finish_reload(true, "Reloaded. " + status);
+    finish_reload("Reloaded. " + status);
   }
 }
 
@@ -269,7 +269,7 @@ void Supervisor::take_over(WorkerProcess* successor) {
   log_.info("Reloaded: worker " + pid_text(successor) + " takes over from worker " + pid_text(old) + ".",
             {pid_field(successor), {"old_pid", std::to_string(old->pid()), true}});
   old->terminate(shutdown_timeout_);
-  finish_reload(true, "Reloaded. Running, worker pid " + std::to_string(successor->pid()));
+  finish_reload("Reloaded. Running, worker pid " + std::to_string(successor->pid()));
 }
 
 void Supervisor::end_inbound(WorkerProcess* w) {
@@ -287,10 +287,9 @@ void Supervisor::supersede(WorkerProcess* w) {
   w->terminate(shutdown_timeout_);
 }
 
-void Supervisor::finish_reload(bool ok, const std::string& status) {
+void Supervisor::finish_reload(const std::string& status) {
   if (!reload_pending_) return;
   reload_pending_ = false;
-  (void)ok;
   notifier_.send(sd_ready_message(status));
 }
 
@@ -352,10 +351,10 @@ void Supervisor::handle_candidate_exit(WorkerProcess* w) {
   if (current_ != nullptr) {
     log_.error("Reload failed: the new " + what + "; worker " + pid_text(current_) + " keeps running.",
                {pid_field(w)});
-    finish_reload(false, "Reload failed: the new " + what);
+    finish_reload("Reload failed: the new " + what);
     return;
   }
-  finish_reload(false, "Reload failed: the new " + what);
+  finish_reload("Reload failed: the new " + what);
   std::string sentence = what;
   sentence[0] = 'W';
   schedule_restart(w->healthy_for(), sentence);
@@ -401,10 +400,10 @@ void Supervisor::on_uv_ready_timer(uv_timer_t* timer) {
   if (self->current_ != nullptr) {
     self->log_.error("Reload failed: the new " + what + "; worker " + pid_text(self->current_) + " keeps running.",
                      {pid_field(w)});
-    self->finish_reload(false, "Reload failed: the new " + what);
+    self->finish_reload("Reload failed: the new " + what);
     return;
   }
-  self->finish_reload(false, "Reload failed: the new " + what);
+  self->finish_reload("Reload failed: the new " + what);
   what[0] = 'W';
   self->schedule_restart(milliseconds(0), what);
 }

@@ -91,7 +91,9 @@ class Supervisor : public WorkerEvents {
   void take_over(WorkerProcess* successor);
   void end_inbound(WorkerProcess* worker);
   void supersede(WorkerProcess* worker);
-  void finish_reload(bool ok, const std::string& status);
+  // Ends a pending reload for systemd: READY=1 with `status` (success or the
+  // reason of the failure). No-op when no RELOADING=1 is outstanding.
+  void finish_reload(const std::string& status);
   void schedule_restart(std::chrono::milliseconds healthy_for, const std::string& what);
   void handle_candidate_exit(WorkerProcess* worker);
   void handle_current_exit(WorkerProcess* worker);

@@ -209,7 +209,13 @@ class Proc:
             raise AssertionError("%s did not exit within %.1fs" % (self.argv[0], timeout))
         for t in self._threads:
             t.join(5)
+        self._close_pipes()
         return rc
+
+    def _close_pipes(self):
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
 
     def kill(self):
         """Cleanup: ends the process and any child it left, by PID."""
@@ -222,3 +228,6 @@ class Proc:
                 os.kill(k, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        for t in self._threads:
+            t.join(5)
+        self._close_pipes()

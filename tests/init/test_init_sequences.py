@@ -130,7 +130,7 @@ class Service:
             self.test.fail("%s: observer still running %.1fs after %s; the init system SIGKILLed the group.\n"
                            "stdout:\n%s" % (name, kill_after, "+".join(s.name for s in signals),
                                             "".join(self.proc.lines()[-20:])))
-        left = S.process_group_members(self.pgid)
+        left = harness.group_members(self.pgid)
         if left:
             os.killpg(self.pgid, signal.SIGKILL)
         self.proc.wait_exit(5)
@@ -223,7 +223,7 @@ class StopAndReload(unittest.TestCase):
         rc = svc.proc.wait_exit(TEST_SHUTDOWN_TIMEOUT + 5)
         self.assertEqual(rc, 0, svc.proc.stderr_text())
         svc.assert_workers_exited_cleanly()
-        self.assertEqual(S.process_group_members(svc.pgid), [])
+        self.assertEqual(harness.group_members(svc.pgid), [])
 
 
 class RestrictedAddressFamilies(unittest.TestCase):

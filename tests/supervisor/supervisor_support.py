@@ -8,7 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.environ.get("OBS_TEST_SUPPORT", os.path.join(os.path.dirname(__file__), "..", "support")))
-import harness  # noqa: E402
+import harness
+from harness import zombies_of  # noqa: E402,F401 (re-exported for the tests)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -41,19 +42,6 @@ def wait_workers(test, pid, n, timeout=10):
     return list(found)
 
 
-def zombies_of(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid and fields[0] == "Z":
-                out.append(int(entry))
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
 
 
 def pid_of(line):

@@ -16,19 +16,6 @@ SUPERVISOR = harness.SUPERVISOR
 WORKER_LINE = re.compile(TS + r"(Status code mismatch, got: 500|DOWN: .*)\n$")
 
 
-def group_members(pgid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                out.append(int(entry))
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
 
 
 class Stop(unittest.TestCase):
@@ -83,7 +70,7 @@ class Stop(unittest.TestCase):
             rc = p.proc.wait(5)
         except subprocess.TimeoutExpired:
             rc = None
-        left = group_members(p.pid)
+        left = harness.group_members(p.pid)
         try:
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:

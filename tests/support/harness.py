@@ -75,8 +75,8 @@ def pid_alive(pid):
         return False
 
 
-def children_of(pid):
-    """PIDs whose parent is `pid` (Linux /proc)."""
+def _process_table():
+    """(pid, state, ppid, pgid) of every process, read from /proc (Linux)."""
     out = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -84,11 +84,42 @@ def children_of(pid):
         try:
             with open("/proc/%s/stat" % entry) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(entry))
+            out.append((int(entry), fields[0], int(fields[1]), int(fields[2])))
         except (OSError, IndexError, ValueError):
             pass
     return out
+
+
+def children_of(pid):
+    """Live (non-zombie) children of `pid`."""
+    return [p for p, state, ppid, _ in _process_table() if ppid == pid and state != "Z"]
+
+
+def zombies_of(pid):
+    """Children of `pid` that exited and were not reaped."""
+    return [p for p, state, ppid, _ in _process_table() if ppid == pid and state == "Z"]
+
+
+def group_members(pgid):
+    """Live processes in process group `pgid`."""
+    return [p for p, state, _, g in _process_table() if g == pgid and state != "Z"]
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def small_quarantine_env(**extra):
+    """clean_env() for tests that read RSS: under AddressSanitizer freed memory
+    sits in a quarantine (256 MiB by default) and shows as growth; keep it
+    small so RSS means something. Without ASan the variable is ignored."""
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    return clean_env(ASAN_OPTIONS=(opts + ":" if opts else "") +
+                     "quarantine_size_mb=1:thread_local_quarantine_size_kb=64", **extra)
 
 
 class HttpServer:

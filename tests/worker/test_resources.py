@@ -12,23 +12,11 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.environ.get("OBS_TEST_SUPPORT", os.path.join(HERE, "..", "support")))
 
-from harness import WORKER, HttpServer, Proc, clean_env, tempdir, wait_for, write_file  # noqa: E402
+from harness import WORKER, HttpServer, Proc, rss_kib, small_quarantine_env, tempdir, wait_for, write_file  # noqa: E402
 
 
-def env():
-    """Under AddressSanitizer, freed memory sits in a quarantine (256 MiB by
-    default) and shows as RSS growth; keep it small so RSS means something.
-    Without ASan the variable is ignored."""
-    opts = os.environ.get("ASAN_OPTIONS", "")
-    return clean_env(ASAN_OPTIONS=(opts + ":" if opts else "") + "quarantine_size_mb=1:thread_local_quarantine_size_kb=64")
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
 
 
 def fd_count(pid):
@@ -39,7 +27,7 @@ class Resources(unittest.TestCase):
     def run_capped(self, query):
         srv = HttpServer(self)
         p = Proc(self, [WORKER, "-url=" + srv.url("/big?" + query), "-tick=500ms", "-max_body=1MiB",
-                        "-body_contains=never-there", "-timeout=400ms"], env=env())
+                        "-body_contains=never-there", "-timeout=400ms"], env=small_quarantine_env())
         wait_for(lambda: srv.hits("/big") >= 1, 5, what="first probe")
         base = rss_kib(p.pid)
         wait_for(lambda: srv.hits("/big") >= 5, 10, what="five probes")
@@ -63,7 +51,7 @@ class Resources(unittest.TestCase):
         conf = "tick=50ms\nstatus=200\n" + "".join(
             "[t%d]\nurl=%s\n" % (i, srv.url("/f%d" % i)) for i in range(5))
         conf += "[refused]\nurl=http://127.0.0.1:1/\n[mismatch]\nurl=%s\n" % srv.url("/m?status=500")
-        p = Proc(self, [WORKER, "-config", write_file(d, "o.conf", conf)], env=env())
+        p = Proc(self, [WORKER, "-config", write_file(d, "o.conf", conf)], env=small_quarantine_env())
         wait_for(lambda: srv.hits() >= 100, 10, what="warm-up probes")
         time.sleep(0.5)
         fds0, rss0, hits0 = fd_count(p.pid), rss_kib(p.pid), srv.hits()

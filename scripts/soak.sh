@@ -62,9 +62,9 @@ url=$u/h1
 url=$u/h2?server=nginx
 server=nginx
 [healthy3]
-url=$u/h3?delay_ms=200
+url=$u/h3?delay_ms=100
 tick=500ms
-timeout=400ms
+timeout=500ms
 [flapping]
 url=$u/flap
 [mismatch]
@@ -171,7 +171,7 @@ crashes=$(grep -Ec 'crashed|restarting in|Reload failed|broke the control protoc
 [ "$crashes" = 0 ] || { bad "$crashes crash/restart/drop lines:"; grep -E 'crashed|restarting in|Reload failed|broke the control protocol|dropped' "$work/stdout" | head -5 >&2; }
 for t in healthy1 healthy2 healthy3; do
   n=$(grep -c "\[$t\]" "$work/stdout" || true)
-  [ "$n" = 0 ] || bad "$n lines about the healthy target $t"
+  [ "$n" = 0 ] || { bad "$n lines about the healthy target $t:"; grep "\[$t\]" "$work/stdout" | head -3 >&2; }
 done
 probes=$(wc -l < "$work/server.log")
 

@@ -271,8 +271,17 @@ class HardeningFootprint(unittest.TestCase):
     def test_start_reload_stop_stays_inside_the_unit_sandbox(self):
         trace = os.path.join(harness.tempdir(self), "trace")
         svc = Service(self, notify=True, wrapper=["strace", "-f", "-qq", "-o", trace])
-        svc.pid = harness.wait_for(lambda: (harness.children_of(svc.proc.pid) or [None])[0], 10,
-                                   what="observer under strace")
+        # strace forks a short-lived child of its own first (to probe
+        # PTRACE_SEIZE): the tracee is the child that runs observer.
+        def traced_observer():
+            for pid in harness.children_of(svc.proc.pid):
+                try:
+                    if os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(SUPERVISOR):
+                        return pid
+                except OSError:
+                    pass
+            return None
+        svc.pid = harness.wait_for(traced_observer, 10, what="observer under strace")
         svc.notify.wait_for("READY", timeout=20)
         svc.wait_probing()
         svc.write_config("/reloaded")

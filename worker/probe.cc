@@ -131,8 +131,10 @@ size_t Probe::cb_curl_header(char* data, size_t size, size_t nmemb, void* userp)
     // A new response (redirect, 100 Continue): only the last one's headers count.
     p->result_.headers.clear();
     p->header_bytes_ = 0;
+    p->header_block_ended_ = false;
     return n;
   }
+  if (line == "\r\n" || line == "\n") p->header_block_ended_ = true;
   size_t colon = line.find(':');
   if (colon == std::string::npos || p->header_bytes_ + n > kMaxHeaderBytes) return n;
   p->header_bytes_ += n;
@@ -146,6 +148,11 @@ ProbeResult Probe::finish(CURLcode code) {
   if (code == CURLE_WRITE_ERROR && r.body_truncated) r.code = CURLE_OK;
   if (r.code != CURLE_OK) {
     r.transport_error = curl_easy_strerror(code);
+    // curl 7.88 refuses a header line over its 100 KiB limit with a bare
+    // CURLE_OUT_OF_MEMORY and no message; the probe knows the header block
+    // never ended, so it can say what really happened.
+    if (code == CURLE_OUT_OF_MEMORY && !header_block_ended_)
+      r.transport_error = "Response header too large (over curl's 100 KiB limit for one header)";
     std::string detail = error_buffer_;
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
     if (!detail.empty() && detail != r.transport_error) r.transport_error += ": " + detail;

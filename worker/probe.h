@@ -73,6 +73,7 @@ class Probe {
   size_t header_bytes_ = 0;
   bool want_cert_ = false;
   std::string socket_error_;
+  bool header_block_ended_ = false;  // the blank line after the last response's headers came
   ProbeResult result_;
 };
 

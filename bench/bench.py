@@ -234,9 +234,11 @@ class Observer:
                 f.write(f"[{name}]\nurl={url}\n")
         self.out = os.path.join(self.dir, "stdout")
 
+    extra_env = {}  # --env KEY=VALUE (experiments, e.g. GLIBC_TUNABLES)
+
     def start(self):
         self.notify = Notify(self.dir, "n")
-        env = dict(os.environ, NOTIFY_SOCKET=self.notify.path)
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify.path, **Observer.extra_env)
         t0 = time.monotonic()
         self.proc = start([self.bins + "/observer", "-config", self.ini], env=env,
                           stdout=open(self.out, "w"), stderr=open(self.out + ".err", "w"))
@@ -289,11 +291,18 @@ def measure_window(nginx, cpu_fn, window):
 
 
 def failures(lines):
-    n = 0
+    """Transport failures and skipped ticks, and how many of each kind
+    (curl's reason, without the per-target detail)."""
+    kinds = {}
     for line in lines:
         if '"check":"transport"' in line or '"tick_skipped"' in line:
-            n += 1
-    return n
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            kind = rec.get("event") or rec.get("error", "?").split(":")[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return sum(kinds.values()), kinds
 
 
 def missed_ticks(arrivals, urls, tick_s, t_from, t_to):
@@ -413,8 +422,25 @@ def scenario_big(a, bins, work, nginx, run):
     m.update(term_ms=term_ms, exit=code)
     arr = nginx.arrivals(tag)
     m["missed"], m["doubled"] = missed_ticks(arr, obs.urls, 1, hup_wall - 2, hup_wall + 2.5)
-    m["failures"] = failures(obs.lines())
+    m["failures"], m["failure_kinds"] = failures(obs.lines())
     return m
+
+
+def scenario_ramp(a, bins, work, nginx, run):
+    """S1 beyond 10 000: more targets at 1s, to find the highest rate that
+    still lands whole (every target once a second, no skipped tick)."""
+    out = {}
+    for n in a.ramp:
+        tag = f"ramp{n}r{run}"
+        obs = Observer(bins, work, nginx, tag, n, 1)
+        obs.start()
+        time.sleep(a.warmup)
+        m = measure_window(nginx, obs.cpu, a.window)
+        obs.terminate()
+        fails, kinds = failures(obs.lines())
+        out[n] = {"rate": m["rate"], "cpu_us": m["cpu_us"], "cpu_pct": m["cpu_pct"], "failures": fails,
+                  "kinds": kinds}
+    return out
 
 
 def scenario_low(a, bins, work, nginx, run):
@@ -519,6 +545,16 @@ def report(a, R):
     row("1 max rate", f"probes/s landed at nginx, {a.targets} targets @1s",
         fmt(rate, 0), f"wrk {fmt(agg(wrk, 'rate'), 0)}; blackbox {fmt(agg(bbmax, 'rate'), 0)}",
         "≥ 10000", "yes" if rate and rate[0] >= 10000 else "no")
+    if R["ramp"]:
+        sustained = []  # per run: the most targets whose probes all landed
+        for n in a.ramp:
+            runs = [r[n] for r in R["ramp"] if n in r]
+            for r in runs:
+                r["whole"] = r["rate"] >= 0.99 * n and r["failures"] == 0
+            row(f"1 ramp {n}", f"probes/s landed, {n} targets @1s (CPU % of a core)",
+                f"{fmt(agg(runs, 'rate'), 0)} ({fmt(agg(runs, 'cpu_pct'), 0)}%)",
+                f"transport failures + skipped ticks {fmt(agg(runs, 'failures'), 0)}", f"{n}",
+                "yes" if all(r["whole"] for r in runs) else "no")
     cpu = agg(big, "cpu_us")
     wcpu = agg(wrk, "cpu_us")
     r = cpu[0] / wcpu[0] if cpu and wcpu else None
@@ -527,7 +563,13 @@ def report(a, R):
         f"blackbox {fmt(agg(bbmax, 'cpu_us'))} (obs/bb {ratio(cpu, agg(bbmax, 'cpu_us'))})",
         "≤ 1.5× wrk", "yes" if r is not None and r <= 1.5 else "no")
     row("1 CPU", "% of one core (supervisor+worker)", fmt(agg(big, "cpu_pct")), "", "", "")
-    row("1 failures", "transport failures + skipped ticks logged", fmt(agg(big, "failures"), 0), "", "0", "")
+    kinds = {}
+    for r in big:
+        for k, v in r.get("failure_kinds", {}).items():
+            kinds[k] = kinds.get(k, 0) + v
+    row("1 failures", "transport failures + skipped ticks logged per run"
+        + (" (all runs: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) + ")" if kinds else ""),
+        fmt(agg(big, "failures"), 0), "", "0", "")
     lcpu, mcpu = agg(low, "cpu_us"), agg(mon, "cpu_us")
     row("2 low rate", f"µs CPU per probe at {a.low} targets @1s (rate {fmt(agg(low, 'rate'), 0)}/s)",
         fmt(lcpu), f"monit {fmt(mcpu)} at {fmt(agg(mon, 'rate'), 0)}/s (obs/monit {ratio(lcpu, mcpu)}); "
@@ -565,16 +607,21 @@ def main():
     ap.add_argument("--lag-targets", type=int, default=1000)
     ap.add_argument("--window", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=3)
-    ap.add_argument("--only", default="big,low,lag,wrk,bbmax,bblow,monit")
+    ap.add_argument("--ramp", default="12500,15000",
+                    help="target counts above --targets tried at 1s for scenario 1's maximum ('' for none)")
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for observer's environment")
+    ap.add_argument("--only", default="big,ramp,low,lag,wrk,bbmax,bblow,monit")
     ap.add_argument("--json", help="write every run's raw figures here")
     a = ap.parse_args()
+    a.ramp = [int(x) for x in a.ramp.split(",") if x]
+    Observer.extra_env = dict(kv.split("=", 1) for kv in a.env)
     only = set(a.only.split(","))
 
     work = tempfile.mkdtemp(prefix="observer-bench-")
     os.chmod(work, 0o755)  # nginx's workers reopen their logs as nobody
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
-    R = {k: [] for k in ["big", "low", "lag", "wrk", "bbmax", "bblow", "monit"]}
+    R = {k: [] for k in ["big", "ramp", "low", "lag", "wrk", "bbmax", "bblow", "monit"]}
     try:
         nginx = Nginx(work)
         nginx.start()
@@ -589,6 +636,8 @@ def main():
                 R["wrk"].append(peer_wrk(a, nginx, run))
             if "big" in only:
                 R["big"].append(scenario_big(a, a.bins, work, nginx, run))
+            if "ramp" in only and a.ramp:
+                R["ramp"].append(scenario_ramp(a, a.bins, work, nginx, run))
             if "bbmax" in only:
                 R["bbmax"].append(peer_blackbox(a, bb, nginx, f"bbmax{run}", 32))
             if "low" in only:

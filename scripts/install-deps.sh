@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   g++ cmake make pkg-config
   libuv1-dev libcurl4-openssl-dev libinih-dev libcmocka-dev libpcre2-dev
-  python3 openssl ca-certificates
+  python3 openssl ca-certificates util-linux
   # init/ verification: systemd-analyze, shellcheck, man
   systemd shellcheck man-db groff-base strace
   # fuzzing (scripts/fuzz.sh): clang with its libFuzzer runtime

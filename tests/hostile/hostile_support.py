@@ -26,7 +26,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.environ.get("OBS_TEST_SUPPORT", os.path.join(HERE, "..", "support")))
 
-from harness import SUPERVISOR, WORKER, Proc, children_of, clean_env, tempdir, wait_for, write_file  # noqa: E402,F401
+from harness import SUPERVISOR, WORKER, Proc, children_of, clean_env, rss_kib, tempdir, wait_for, write_file  # noqa: E402,F401
+from harness import small_quarantine_env as env  # noqa: E402,F401
 
 STAMP = r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d "
 CONTROL_TICK = 0.4
@@ -62,21 +63,6 @@ def conf_text(control_url, fault_url, fault_extra=()):
             "[fault]\nurl=%s\ntick=%dms\ntimeout=%dms\n%s") % (
                 control_url, CONTROL_TICK * 1000, fault_url, FAULT_TICK * 1000, FAULT_TIMEOUT_MS,
                 "".join(l + "\n" for l in fault_extra))
-
-
-def env():
-    """As tests/worker/test_resources.py: keep ASan's quarantine small so RSS
-    means something under the sanitizer build (ignored otherwise)."""
-    opts = os.environ.get("ASAN_OPTIONS", "")
-    return clean_env(ASAN_OPTIONS=(opts + ":" if opts else "") + "quarantine_size_mb=1:thread_local_quarantine_size_kb=64")
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
 
 
 class CaseResult:

@@ -180,7 +180,7 @@ http {{
 
 # ---- observer ------------------------------------------------------------------------
 
-def schedule_phase_ns(name, url, tick_ns):
+def schedule_phase_ns(name, url, tick_ns, targets=1):
     """worker/schedule.cc schedule_phase(), bit for bit (slot starts are
     phase + k*tick since the Unix epoch)."""
     h = 1469598103934665603
@@ -189,7 +189,22 @@ def schedule_phase_ns(name, url, tick_ns):
         h ^= c
         h = (h * 1099511628211) & mask
     h ^= h >> 29
-    return h % tick_ns
+    phase = h % tick_ns
+    grid = PHASE_GRID_NS(tick_ns, targets)
+    if grid and grid < tick_ns:
+        phase -= phase % grid
+    return phase
+
+
+def wakeup_grid_ns(tick_ns, targets, per_wakeup=10):
+    """Proposed patch 0002's wakeup_grid() (worker/schedule.cc)."""
+    g = int(tick_ns * per_wakeup / targets)
+    g = max(min(g, tick_ns // 10), 1_000_000)
+    return g - g % 1_000_000
+
+
+# --phase-grid: replicate the grid an engine with proposed patch 0002 uses.
+PHASE_GRID_NS = lambda tick_ns, targets: 0  # noqa: E731
 
 
 class Notify:
@@ -326,7 +341,7 @@ def nginx_side_lag_ms(arrivals, urls, tick_s, t_from, t_to):
     tick_ns = int(tick_s * 1e9)
     lags = []
     for url, name in urls.items():
-        phase_s = schedule_phase_ns(name, url, tick_ns) / 1e9
+        phase_s = schedule_phase_ns(name, url, tick_ns, len(urls)) / 1e9
         path = "/" + url.split("/", 3)[3]
         for t in arrivals.get(path, []):
             if t_from <= t <= t_to:
@@ -609,11 +624,16 @@ def main():
     ap.add_argument("--warmup", type=float, default=3)
     ap.add_argument("--ramp", default="12500,15000",
                     help="target counts above --targets tried at 1s for scenario 1's maximum ('' for none)")
+    ap.add_argument("--phase-grid", action="store_true",
+                    help="the engine snaps phases to proposed patch 0002's wake-up grid: replicate it")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for observer's environment")
     ap.add_argument("--only", default="big,ramp,low,lag,wrk,bbmax,bblow,monit")
     ap.add_argument("--json", help="write every run's raw figures here")
     a = ap.parse_args()
     a.ramp = [int(x) for x in a.ramp.split(",") if x]
+    if a.phase_grid:
+        global PHASE_GRID_NS
+        PHASE_GRID_NS = wakeup_grid_ns
     Observer.extra_env = dict(kv.split("=", 1) for kv in a.env)
     only = set(a.only.split(","))
 

@@ -424,8 +424,9 @@ def scenario_big(a, bins, work, nginx, run):
     time.sleep(a.warmup)
     m = measure_window(nginx, obs.cpu, a.window)
     sup_hwm, wrk_hwm = obs.hwm_kib()
+    anon = status_kib(obs.proc.pid, "RssAnon") + status_kib(obs.worker, "RssAnon")
     m.update(start_ms=obs.start_ms, sup_rss=sup_hwm / 1024, worker_rss=wrk_hwm / 1024,
-             rss=(sup_hwm + wrk_hwm) / 1024)
+             rss=(sup_hwm + wrk_hwm) / 1024, anon=anon / 1024)
     old_worker = obs.worker
     reload_ms, hup_wall = obs.reload()
     time.sleep(3)
@@ -595,6 +596,8 @@ def report(a, R):
         f"(sup {fmt(agg(big, 'sup_rss'))}, worker {fmt(agg(big, 'worker_rss'))})",
         fmt(rss), f"monit ({a.low} hosts) {fmt(agg(mon, 'rss'))}; blackbox {fmt(agg(bbmax, 'rss'))}",
         "< 16", "yes" if rss and rss[0] < 16 else "no")
+    row("3 memory", "MiB RssAnon supervisor+worker at the end of the window (heap only: no shared-library pages)",
+        fmt(agg(big, "anon")), "", "", "")
     p99 = agg(lag, "lag_p99")
     row("4 lag", f"ms probe-start lag p50 / p99 / max, worker lag_us, {a.lag_targets} targets @1s",
         f"{fmt(agg(lag, 'lag_p50'), 2)} / {fmt(p99, 2)} / {fmt(agg(lag, 'lag_max'), 2)}", "", "p99 < 2", 

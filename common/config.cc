@@ -48,6 +48,7 @@ Environment current_environment() {
 namespace {
 
 constexpr const char* kTopLevelTargetName = "default";
+constexpr size_t kMaxUrlLength = 4000;  // below the control channel's 4096-byte string frame
 
 struct CommandLine {
   Action action = Action::Run;
@@ -260,6 +261,13 @@ bool check_url(const std::string& key, const RawValue& v, std::string* error) {
   else if (lower.compare(0, 8, "https://") == 0) host_at = 8;
   if (host_at == 0) {
     *error = cite(key, v) + ": \"" + v.text + "\" is not an http:// or https:// URL";
+    return false;
+  }
+  // The URL is half of a target's identity across reloads, sent whole on
+  // the control channel; far past any real URL, and a clear error here.
+  if (v.text.size() > kMaxUrlLength) {
+    *error = cite(key, v) + ": URL is " + std::to_string(v.text.size()) + " characters long; the limit is " +
+             std::to_string(kMaxUrlLength);
     return false;
   }
   if (host_at >= v.text.size() || v.text[host_at] == '/' ||

@@ -62,6 +62,20 @@ bool scan_lines(const std::string& path, const std::string& text, Scan* scan, st
       return false;
     }
     if (c == '[') continue;
+    // inih ends a value at a ';' that follows white space (an inline
+    // comment). Whether "a ; b" meant a comment or a value, cutting it
+    // silently is wrong either way: ask for one or the other.
+    size_t delim = line.find_first_of("=:");
+    if (delim != std::string::npos) {
+      for (size_t i = delim + 1; i + 1 < line.size(); ++i) {
+        if (is_blank(line[i]) && line[i + 1] == ';') {
+          *error = path + ":" + std::to_string(lineno) +
+                   ": \" ;\" in a value starts an inline comment and the INI reader would cut the value "
+                   "there. Put a comment on a line of its own; for a value that contains \" ;\", use a flag";
+          return false;
+        }
+      }
+    }
     scan->pair_lines.push_back(lineno);
   }
   return true;

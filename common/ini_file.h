@@ -2,9 +2,9 @@
 //
 // Debian's libinih reads lines through a 200-byte buffer (longer lines are cut
 // and the rest parsed as a new line), cuts section and key names at 49 bytes,
-// and treats indented lines as continuations of the previous value. Each would
-// silently change the configuration, so the file is scanned first and all are
-// reported as errors.
+// treats indented lines as continuations of the previous value, and ends a
+// value at " ;" (an inline comment). Each would silently change the
+// configuration, so the file is scanned first and all are reported as errors.
 #pragma once
 
 #include <string>

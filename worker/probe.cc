@@ -52,6 +52,10 @@ std::unique_ptr<Probe> Probe::create(const TargetConfig& t, std::string* error) 
   OBS_SETOPT(CURLOPT_URL, t.url.c_str());
   OBS_SETOPT(CURLOPT_PRIVATE, p.get());
   OBS_SETOPT(CURLOPT_NOSIGNAL, 1L);
+  // A transfer that ends (timeout, abort) while its threaded DNS lookup still
+  // runs would join that thread on the loop thread, stalling every target
+  // until getaddrinfo returns; with QUICK_EXIT curl detaches it instead.
+  OBS_SETOPT(CURLOPT_QUICK_EXIT, 1L);
   OBS_SETOPT(CURLOPT_ERRORBUFFER, p->error_buffer_);
   OBS_SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
   OBS_SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

@@ -195,6 +195,18 @@ void long_section_and_key_names_are_reported_not_cut(void**) {
   assert_int_equal(c.targets[0].name.size(), 49);
 }
 
+// Found in review: inih cut "text/html ; charset=utf-8" to "text/html".
+void inline_comment_in_a_value_is_reported_not_cut(void**) {
+  TempFile f("url=http://127.0.0.1:1/\ncontent_type=text/html ; charset=utf-8\n");
+  assert_contains(load_err({"-config", f.path()}), f.path() + ":2: \" ;\" in a value starts an inline comment");
+  TempFile c("url=http://127.0.0.1:1/\ntick=30s ; every half minute\n");
+  assert_contains(load_err({"-config", c.path()}), c.path() + ":2:");
+  // The seed's own "text/html; charset=utf-8" has no space before ';' and stays whole.
+  TempFile seed("url=http://127.0.0.1:1/\ncontent_type=text/html; charset=utf-8\n; a comment line\n");
+  Config cfg = load_ok({"-config", seed.path()});
+  assert_string_equal(cfg.targets[0].content_type->c_str(), "text/html; charset=utf-8");
+}
+
 void indented_continuation_line_is_reported(void**) {
   TempFile f("url=http://127.0.0.1:1/\nserver=nginx\n  cloudflare\n");
   std::string err = load_err({"-config", f.path()});
@@ -213,6 +225,7 @@ void bad_values_name_their_source(void**) {
   assert_contains(load_err({"-url=http://127.0.0.1:1/", "-log_format=xml"}), "(text, logfmt or json)");
   assert_contains(load_err({"stray"}), "unexpected argument \"stray\"");
   assert_contains(load_err({"-tick"}), "flag -tick needs a value");
+  assert_contains(load_err({"-url=http://127.0.0.1/" + std::string(4000, 'u')}), "flag -url: URL is 4017 characters long; the limit is 4000");
   assert_contains(load_err({"-config", "/nonexistent/observer.conf"}), "/nonexistent/observer.conf: cannot open");
 }
 
@@ -302,6 +315,7 @@ int main() {
       cmocka_unit_test(duplicate_keys_and_sections_are_errors),
       cmocka_unit_test(long_line_is_reported_not_cut),
       cmocka_unit_test(long_section_and_key_names_are_reported_not_cut),
+      cmocka_unit_test(inline_comment_in_a_value_is_reported_not_cut),
       cmocka_unit_test(indented_continuation_line_is_reported),
       cmocka_unit_test(bad_values_name_their_source),
       cmocka_unit_test(global_key_in_a_section_is_an_error),

@@ -290,6 +290,7 @@ bool convert_target(const std::string& name, const RawValues& raw, TargetConfig*
   const RawValue* v = get(raw, "url");
   if (!check_url("url", *v, error)) return false;
   t->url = v->text;
+  t->display_url = redact_url(t->url);
   if ((v = get(raw, "status")) != nullptr) {
     std::string why;
     if (!StatusSpec::parse(v->text, &t->status, &why)) {
@@ -479,6 +480,17 @@ bool load_invocation(const std::vector<std::string>& args, const Environment& en
   return true;
 }
 
+std::string redact_url(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  size_t host_end = url.find_first_of("/?#", scheme + 3);
+  size_t at = url.rfind('@', host_end == std::string::npos ? std::string::npos : host_end);
+  if (at == std::string::npos || at < scheme) return url;
+  size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "****" + url.substr(at);
+}
+
 bool parse_size(const std::string& text, uint64_t* out, std::string* error) {
   size_t i = 0;
   uint64_t n = 0;
@@ -515,20 +527,9 @@ bool parse_size(const std::string& text, uint64_t* out, std::string* error) {
 
 namespace {
 
-std::string mask_url(const std::string& url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  size_t host_end = url.find_first_of("/?#", scheme + 3);
-  size_t at = url.rfind('@', host_end == std::string::npos ? std::string::npos : host_end);
-  if (at == std::string::npos || at < scheme) return url;
-  size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "****" + url.substr(at);
-}
-
 std::string display_value(const std::string& key, const std::string& text) {
   if (is_secret_key(key)) return "****";
-  if (key == "url") return mask_url(text);
+  if (key == "url") return redact_url(text);
   return text;
 }
 

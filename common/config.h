@@ -49,6 +49,7 @@ struct HeaderCheck {
 struct TargetConfig {
   std::string name;  // section name; "default" for the top-level target
   std::string url;
+  std::string display_url;  // url with any password masked: the only form ever logged
   StatusSpec status;  // empty: not checked
   Nanos tick{};
   std::optional<std::string> server;
@@ -112,6 +113,9 @@ std::string render_effective_config(const Config& config);
 
 // What -help prints.
 std::string usage_text(const std::string& program);
+
+// `url` with the password of its user-info replaced by "****".
+std::string redact_url(const std::string& url);
 
 // Parses "1MiB", "512KiB", "64KB", "1000" (bytes).
 bool parse_size(const std::string& text, uint64_t* out, std::string* error);

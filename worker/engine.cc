@@ -84,7 +84,7 @@ bool Engine::start(std::string* error) {
     if (t->config().cert_min_days && t->config().url.compare(0, 8, "https://") != 0)
       log_->log(Level::Warning, t->config().name,
                 "cert_min_days is set but the URL is not https; the certificate check applies only after a redirect to https",
-                {str("url", t->config().url)});
+                {str("url", t->config().display_url)});
     t->next_slot = 0;
     arm(t.get());
   }
@@ -120,7 +120,7 @@ void Engine::fire(Target* t) {
     log_->log(Level::Warning, t->config().name,
               "Probe still running at the next tick (timeout " + format_duration(t->config().timeout) +
                   ", tick " + format_duration(tick) + "); skipped this tick",
-              {str("url", t->config().url), str("event", "tick_skipped")});
+              {str("url", t->config().display_url), str("event", "tick_skipped")});
   } else {
     start_probe(t, lag_us);
   }
@@ -135,7 +135,7 @@ void Engine::start_probe(Target* t, int64_t lag_us) {
   std::unique_ptr<Probe> p = Probe::create(t->config(), &error);
   if (p && !multi_->add(p->easy(), &error)) p.reset();
   if (!p) {
-    log_->log(Level::Error, t->config().name, "Probe could not start: " + error, {str("url", t->config().url)});
+    log_->log(Level::Error, t->config().name, "Probe could not start: " + error, {str("url", t->config().display_url)});
     record_outcome(t, ProbeOutcome{false, "probe could not start: " + error, unix_ms_now()});
     return;
   }
@@ -161,7 +161,7 @@ void Engine::report(Target* t, const ProbeResult& r) {
   int64_t now_ms = unix_ms_now();
   std::vector<Finding> findings = evaluate(t->checks, r, now_ms / 1000);
   std::vector<LogField> common = {
-      str("url", c.url),
+      str("url", c.display_url),
       num("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(r.total_time).count()),
       num("lag_us", t->probe_lag_us)};
   if (r.status != 0) common.push_back(num("status", r.status));
@@ -190,10 +190,10 @@ void Engine::log_change(const Target& t, const StateChange& c) {
   const std::string& name = t.config().name;
   if (c.to == TargetHealth::Down) {
     log_->log(Level::Error, name, "DOWN: " + c.reason,
-              {str("state", "down"), str("reason", c.reason), str("url", t.config().url)});
+              {str("state", "down"), str("reason", c.reason), str("url", t.config().display_url)});
   } else if (c.to == TargetHealth::Up) {
     log_->log(Level::Notice, name, "UP after " + format_outage(c.down_for_ms),
-              {str("state", "up"), num("down_ms", c.down_for_ms), str("url", t.config().url)});
+              {str("state", "up"), num("down_ms", c.down_for_ms), str("url", t.config().display_url)});
   }
 }
 

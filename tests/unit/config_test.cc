@@ -274,6 +274,13 @@ void check_config_shows_values_origins_and_masks_secrets(void**) {
   assert_contains(out, "2 targets, configuration OK");
 }
 
+void redact_url_masks_only_the_password(void**) {
+  assert_string_equal(redact_url("https://alice:s3cr3t@example.com/x").c_str(), "https://alice:****@example.com/x");
+  assert_string_equal(redact_url("https://alice@example.com/").c_str(), "https://alice@example.com/");
+  assert_string_equal(redact_url("http://127.0.0.1:8080/a@b").c_str(), "http://127.0.0.1:8080/a@b");
+  assert_string_equal(redact_url("http://u:p@h:1/?q=@").c_str(), "http://u:****@h:1/?q=@");
+}
+
 void help_and_version_need_no_config(void**) {
   Invocation inv;
   std::string err;
@@ -322,6 +329,7 @@ int main() {
       cmocka_unit_test(timeout_is_clamped_by_default_and_checked_when_set),
       cmocka_unit_test(dynamic_header_keys_are_collected),
       cmocka_unit_test(check_config_shows_values_origins_and_masks_secrets),
+      cmocka_unit_test(redact_url_masks_only_the_password),
       cmocka_unit_test(help_and_version_need_no_config),
       cmocka_unit_test(sizes_parse_with_binary_and_decimal_units),
   };

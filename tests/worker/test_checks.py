@@ -89,6 +89,20 @@ class SeedChecks(unittest.TestCase):
         self.assertIsInstance(rec["duration_ms"], int)
         self.assertIsInstance(rec["lag_us"], int)
 
+    def test_url_password_is_never_logged(self):
+        srv = HttpServer(self)
+        url = "http://alice:s3cr3t@127.0.0.1:%d/pw" % srv.port
+        for fmt in ("json", "logfmt", "text"):
+            p = worker(self, "-url=" + url, "-tick=200ms", "-status=500", "-log_format=" + fmt)
+            p.wait_line(r"DOWN: Status code mismatch", timeout=5)
+            p.signal(signal.SIGTERM)
+            p.wait_exit()
+            out = "".join(p.lines())
+            self.assertNotIn("s3cr3t", out, fmt)
+            if fmt != "text":
+                self.assertIn("alice:****@127.0.0.1", out, fmt)
+        self.assertGreaterEqual(srv.hits("/pw"), 3)  # the real password was still sent
+
     def test_up_after_outage_is_its_own_line(self):
         srv = HttpServer(self)
         srv.set("/flip", status=500)

@@ -5,7 +5,9 @@
 #include <sys/prctl.h>
 #endif
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -110,6 +112,7 @@ Worker::~Worker() {
   sigterm_.close();
   started_.close();
   exit_guard_.close();
+  retire_deadline_.close();
   control_.close();
   // Let every close callback run, whatever path brought us here.
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -132,6 +135,13 @@ bool Worker::configure(const Config& config, std::string* error) {
   log_ = std::make_unique<Logger>(writer_.get(), lo);
   engine_ = std::make_unique<Engine>(&loop_, log_.get());
   if (!engine_->load(config, error)) return false;
+  // The supervisor SIGKILLs a worker shutdown_timeout after its SIGTERM. A
+  // probe's own timeout may be longer, so in-flight probes get a little less
+  // than that bound and are then aborted: the state is always handed over
+  // and the worker always exits by itself.
+  uint64_t bound_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.global.shutdown_timeout).count());
+  retire_limit_ms_ = bound_ms - std::min<uint64_t>(1000, bound_ms / 4);
   if (options_.supervised) engine_->hold_transitions();
   return true;
 }
@@ -145,6 +155,7 @@ int Worker::run() {
       (rc = uv_signal_start(sigint_.get(), &Worker::on_uv_signal, SIGINT)) != 0 ||
       (rc = uv_signal_start(sigterm_.get(), &Worker::on_uv_signal, SIGTERM)) != 0 ||
       (rc = started_.init(timer_init, this)) != 0 || (rc = exit_guard_.init(timer_init, this)) != 0 ||
+      (rc = retire_deadline_.init(timer_init, this)) != 0 ||
       (rc = uv_timer_start(started_.get(), &Worker::on_uv_loop_started, 0, 0)) != 0) {
     std::fprintf(stderr, "observer-worker: %s\n", uv_strerror(rc));
     return kExitSoftware;
@@ -203,11 +214,19 @@ void Worker::on_uv_signal(uv_signal_t* handle, int) {
 
 void Worker::retire() {
   retiring_ = true;
+  uv_timer_start(retire_deadline_.get(), &Worker::on_uv_retire_deadline, retire_limit_ms_, 0);
   engine_->retire([this] { on_engine_idle(); });
+}
+
+void Worker::on_uv_retire_deadline(uv_timer_t* handle) {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self == nullptr || self->finished_ || self->handing_over_) return;
+  self->engine_->abort();  // the engine goes idle, and on_engine_idle hands over
 }
 
 void Worker::on_engine_idle() {
   if (finished_) return;
+  uv_timer_stop(retire_deadline_.get());
   if (!options_.supervised || !control_) {
     finish(kExitOk);
     return;
@@ -325,6 +344,7 @@ void Worker::finish(int code) {
   std::signal(SIGTERM, SIG_IGN);
   started_.close();
   exit_guard_.close();
+  retire_deadline_.close();
   control_.close();  // pending writes complete with UV_ECANCELED and are freed
 }
 

@@ -79,6 +79,7 @@ class Worker {
   static void on_uv_signal(uv_signal_t* handle, int signum);
   static void on_uv_loop_started(uv_timer_t* handle);
   static void on_uv_exit_guard(uv_timer_t* handle);
+  static void on_uv_retire_deadline(uv_timer_t* handle);
   static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_uv_control_written(uv_write_t* req, int status);
@@ -98,12 +99,13 @@ class Worker {
   std::unique_ptr<Logger> log_;
   std::unique_ptr<Engine> engine_;
   UvHandle<uv_signal_t> sigint_, sigterm_;
-  UvHandle<uv_timer_t> started_, exit_guard_;
+  UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_;
   UvHandle<uv_pipe_t> control_;
   ControlDecoder decoder_;
   std::vector<TargetStateRecord> inherited_;
   char read_buffer_[64 * 1024];
   size_t writes_pending_ = 0;
+  uint64_t retire_limit_ms_ = 0;  // in-flight probes get this long after a stop; see retire()
   bool retiring_ = false;
   bool handing_over_ = false;  // retired: sending our state, then exit
   bool finished_ = false;

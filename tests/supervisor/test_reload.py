@@ -123,6 +123,31 @@ class Reload(unittest.TestCase):
         up = p.wait_line(r"UP after", start=n)
         self.assertEqual(p.count(r"UP after"), 1, up)
 
+    def test_state_survives_a_reload_while_a_probe_outlasts_shutdown_timeout(self):
+        # Found in review: a probe whose timeout (5s) is longer than
+        # shutdown_timeout (2s) kept the retiring worker busy until the
+        # supervisor's SIGKILL, so no state was handed over and the DOWN
+        # target was announced DOWN a second time.
+        srv = harness.HttpServer(self)
+        srv.set("/down", status=500)
+        conf = harness.write_file(harness.tempdir(self), "o.conf",
+                                  "shutdown_timeout=2s\ntick=6s\ntimeout=5s\nstatus=200\n"
+                                  "[down]\nurl=%s\n[slow]\nurl=%s\n" % (srv.url("/down"), srv.url("/slow?hang=1")))
+        p = self.start([SUPERVISOR, "-config", conf])
+        p.wait_line(r"\[down\] DOWN: ", timeout=15)
+        harness.wait_for(lambda: srv.hits("/slow") >= 1, 15, what="the slow probe to start")
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        p.wait_line(r"retired: exited with status 0\.", start=n, timeout=10)
+        harness.wait_for(lambda: srv.hits("/down") >= 3, 15, what="the new worker to probe /down")
+        time.sleep(0.5)
+        out = "".join(p.lines())
+        self.assertEqual(p.count(r"\[down\] DOWN: "), 1, "the DOWN state was lost in the hand-over:\n" + out)
+        self.assertNotIn("SIGKILL", out)
+        self.assertNotIn("killed by signal", out)
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(), 0)
+
     def test_burst_waits_for_the_current_workers_own_hand_over(self):
         # Worker 0 takes 1.5 s to hand its state to worker 1. A SIGHUP in that
         # time must not retire worker 1 before it has all of worker 0's state:

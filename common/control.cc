@@ -88,6 +88,7 @@ bool decode_state(const char* p, size_t n, TargetStateRecord* s) {
 std::string encode_message(const ControlMessage& msg) {
   std::string payload;
   if (msg.type == MessageType::TargetState) payload = encode_state(msg.state);
+  if (msg.type == MessageType::ConfigError) put_str(&payload, msg.text);
   std::string out;
   put_u16(&out, static_cast<uint16_t>(msg.type));
   put_u16(&out, 0);
@@ -129,6 +130,16 @@ bool ControlDecoder::feed(const char* data, size_t len, std::string* error) {
           return false;
         }
         break;
+      case MessageType::ConfigError: {
+        msg.type = MessageType::ConfigError;
+        Reader r(payload, plen);
+        msg.text = r.str();
+        if (!r.exact()) {
+          *error = "malformed config-error control message (" + std::to_string(plen) + " bytes)";
+          return false;
+        }
+        break;
+      }
       default:
         *error = "unknown control message type " + std::to_string(type);
         return false;

@@ -3,7 +3,7 @@
 // (type, payload length) and a payload whose size is checked exactly for its
 // type. A malformed message ends the channel; nothing is guessed.
 //
-// worker -> supervisor: Ready, TargetState*, StateEnd
+// worker -> supervisor: Ready, TargetState*, StateEnd; or ConfigError
 // supervisor -> worker: TargetState*, StateEnd  (the hand-over on reload)
 #pragma once
 
@@ -21,6 +21,7 @@ enum class MessageType : uint16_t {
   Ready = 1,        // worker: loop runs, config loaded. Payload: none.
   TargetState = 2,  // per-target state for the hand-over
   StateEnd = 3,     // end of a hand-over (possibly empty). Payload: none.
+  ConfigError = 4,  // worker: the configuration is invalid (then exit 78). Payload: the message.
 };
 
 enum class TargetHealth : uint8_t { Unknown = 0, Up = 1, Down = 2 };
@@ -42,6 +43,7 @@ struct TargetStateRecord {
 struct ControlMessage {
   MessageType type = MessageType::Ready;
   TargetStateRecord state;  // TargetState only
+  std::string text;         // ConfigError only
 };
 
 // Encodes one message (header + payload). Strings longer than the frame

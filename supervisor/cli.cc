@@ -1,10 +1,13 @@
 #include "cli.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 #include <signal.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,28 @@
 #include "worker_locator.h"
 
 namespace observer {
+namespace {
+
+// Only the worker compiles a target's checks (its regular expressions), so
+// only it can say whether a configuration will really run: -check-config is
+// answered by the worker, with the same arguments, in this process's place.
+int exec_worker_check(const std::vector<std::string>& args) {
+  std::string worker, error;
+  if (!locate_worker(&worker, &error)) {
+    std::fprintf(stderr, "observer: %s\n", error.c_str());
+    return kExitSoftware;
+  }
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(worker.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  execv(worker.c_str(), argv.data());
+  std::fprintf(stderr, "observer: cannot run %s: %s\n", worker.c_str(), std::strerror(errno));
+  return kExitSoftware;
+}
+
+}  // namespace
 
 int supervisor_main(int argc, char** argv) {
   // A closed stdout or notify socket must be an error value, not a death.
@@ -39,8 +64,7 @@ int supervisor_main(int argc, char** argv) {
       std::fputs("observer " OBSERVER_VERSION "\n", stdout);
       return kExitOk;
     case Action::CheckConfig:
-      std::fputs(render_effective_config(invocation.config).c_str(), stdout);
-      return kExitOk;
+      return exec_worker_check(args);
     case Action::Run:
       break;
   }

@@ -342,6 +342,7 @@ void Supervisor::handle_candidate_exit(WorkerProcess* w) {
   candidate_ = nullptr;
   uv_timer_stop(ready_timer_.get());
   std::string what = "worker " + pid_text(w) + " " + w->describe_exit() + " before it was ready";
+  if (!w->config_error().empty()) what += " (" + w->config_error() + ")";
   if (!ever_ready_ && w->term_signal() == 0 && w->exit_status() == kExitConfig) {
     log_.error("The " + what + " (configuration error); exiting.", {pid_field(w)});
     std::fprintf(stderr, "observer: the worker reported a configuration error (exit status 78)\n");

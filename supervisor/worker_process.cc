@@ -200,6 +200,8 @@ void WorkerProcess::handle_control_bytes(const char* data, size_t len) {
       ready_ = true;
       ready_at_ = Clock::now();
       events_->on_worker_ready(this);
+    } else if (msg.type == MessageType::ConfigError) {
+      config_error_ = msg.text;  // reported with its exit
     } else {
       events_->on_worker_state(this, msg);
     }

@@ -97,6 +97,8 @@ class WorkerProcess {
   int term_signal() const { return term_signal_; }
   // "exited with status 3", "was killed by signal 9 (Killed)"
   std::string describe_exit() const;
+  // What the worker said was wrong with its configuration ("" if nothing).
+  const std::string& config_error() const { return config_error_; }
   // How long it has been ready (zero if never).
   std::chrono::milliseconds healthy_for() const;
 
@@ -137,6 +139,7 @@ class WorkerProcess {
   UvHandle<uv_timer_t> kill_timer_;
   UvHandle<uv_timer_t> linger_timer_;
 
+  std::string config_error_;
   bool ready_ = false;
   Clock::time_point ready_at_{};
   bool asked_to_stop_ = false;

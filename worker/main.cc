@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
 
   Invocation inv;
   if (!load_invocation(args, current_environment(), &inv, &error)) {
-    std::fprintf(stderr, "observer: %s\n", error.c_str());
+    report_config_error(options, error);
     return kExitConfig;
   }
   switch (inv.action) {
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   {
     Worker worker(options);
     if (!worker.configure(inv.config, &error)) {
-      std::fprintf(stderr, "observer: %s\n", error.c_str());
+      report_config_error(options, error);
       code = kExitConfig;
     } else {
       code = worker.run();

@@ -125,6 +125,23 @@ Worker::~Worker() {
   }
 }
 
+void report_config_error(const WorkerOptions& options, const std::string& error) {
+  std::fprintf(stderr, "observer: %s\n", error.c_str());
+  if (!options.supervised) return;
+  ControlMessage m;
+  m.type = MessageType::ConfigError;
+  m.text = error;
+  std::string wire = encode_message(m);
+  // Before the loop: a plain blocking write of a few hundred bytes to a
+  // socketpair the supervisor reads.
+  for (size_t off = 0; off < wire.size();) {
+    ssize_t n = ::write(kControlFd, wire.data() + off, wire.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
 bool Worker::configure(const Config& config, std::string* error) {
   if (loop_init_error_ != 0) {
     *error = std::string("uv_loop_init: ") + uv_strerror(loop_init_error_);
@@ -193,7 +210,7 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) {
     self->finish(kExitSoftware);
     return;
   }
-  if (self->options_.supervised) self->send(ControlMessage{MessageType::Ready, {}});
+  if (self->options_.supervised) self->send(ControlMessage{MessageType::Ready, {}, {}});
 }
 
 void Worker::on_uv_signal(uv_signal_t* handle, int) {
@@ -240,7 +257,7 @@ void Worker::on_engine_idle() {
     m.state = r;
     if (!send(m)) break;
   }
-  send(ControlMessage{MessageType::StateEnd, {}});
+  send(ControlMessage{MessageType::StateEnd, {}, {}});
   if (writes_pending_ == 0) {
     finish(kExitOk);
     return;
@@ -312,7 +329,8 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       inherited_.clear();
       return;
     case MessageType::Ready:
-      control_failed(kExitSoftware, "unexpected Ready message from the supervisor");
+    case MessageType::ConfigError:
+      control_failed(kExitSoftware, "unexpected worker-only message from the supervisor");
       return;
   }
 }

@@ -59,6 +59,11 @@ constexpr int kExitOk = 0;
 constexpr int kExitSoftware = 70;
 constexpr int kExitConfig = 78;
 
+// Reports a configuration error before the loop runs: on stderr, and, when
+// supervised, as a ConfigError message on the control channel, so that a
+// failed reload is logged with its reason. The caller then exits 78.
+void report_config_error(const WorkerOptions& options, const std::string& error);
+
 class Worker {
  public:
   explicit Worker(WorkerOptions options);

@@ -12,6 +12,7 @@ namespace {
 
 bool same(const ControlMessage& a, const ControlMessage& b) {
   if (a.type != b.type) return false;
+  if (a.type == MessageType::ConfigError) return a.text == b.text;
   if (a.type != MessageType::TargetState) return true;
   const TargetStateRecord &x = a.state, &y = b.state;
   return x.name == y.name && x.url == y.url && x.health == y.health && x.since_unix_ms == y.since_unix_ms &&

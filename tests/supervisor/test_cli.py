@@ -46,6 +46,16 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 78)
         self.assertTrue(r.stderr.startswith("observer: "), r.stderr)
 
+    def test_check_config_compiles_the_checks_as_the_worker_does(self):
+        # Found in review: a pattern only the worker compiles was "OK" here
+        # and then failed to run with 78.
+        d = harness.tempdir(self)
+        conf = harness.write_file(d, "observer.conf", "url=http://127.0.0.1:9/\nbody_regex=([a-\n")
+        r = run([SUPERVISOR, "-check-config", "-config", conf])
+        self.assertEqual(r.returncode, 78, r.stdout)
+        self.assertIn("observer.conf:2: body_regex: bad regular expression", r.stderr)
+        self.assertNotIn("configuration OK", r.stdout)
+
     def test_version_and_help_exit_0(self):
         r = run([SUPERVISOR, "-version"])
         self.assertEqual(r.returncode, 0)

@@ -84,6 +84,25 @@ class Reload(unittest.TestCase):
         self.assertEqual(worker_children(p.pid), [old])
         self.assertEqual(p.count(r"Started worker"), 1)
 
+    def test_sighup_with_a_bad_pattern_keeps_old_worker_and_logs_why(self):
+        # Only the worker compiles patterns: its ConfigError message carries
+        # the reason into the supervisor's "Reload failed" line.
+        srv = harness.HttpServer(self)
+        d = harness.tempdir(self)
+        conf = harness.write_file(d, "observer.conf", "url=%s\ntick=100ms\n" % srv.url("/ok"))
+        p = self.start([SUPERVISOR, "-config", conf])
+        [old] = wait_workers(self, p.pid, 1)
+        write_atomically(conf, "url=%s\ntick=100ms\nbody_regex=([a-\n" % srv.url("/ok"))
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        failed = p.wait_line(r"Reload failed: ", start=n)
+        self.assertIn("observer.conf:3: body_regex: bad regular expression", failed)
+        self.assertIn("keeps running", failed)
+        h1 = srv.hits("/ok")
+        time.sleep(1.0)
+        self.assertGreaterEqual(srv.hits("/ok"), h1 + 5, "the old worker stopped probing")
+        self.assertEqual(worker_children(p.pid), [old])
+
     def test_hundred_sighups_end_with_one_worker_on_newest_config(self):
         srv = harness.HttpServer(self)
         d = harness.tempdir(self)

@@ -25,7 +25,7 @@ void state_round_trips_when_fed_byte_by_byte(void**) {
   ControlMessage in;
   in.type = MessageType::TargetState;
   in.state = sample_state();
-  std::string wire = encode_message(in) + encode_message({MessageType::StateEnd, {}});
+  std::string wire = encode_message(in) + encode_message({MessageType::StateEnd, {}, {}});
   ControlDecoder dec;
   std::string err;
   ControlMessage out;
@@ -47,8 +47,29 @@ void state_round_trips_when_fed_byte_by_byte(void**) {
   assert_false(dec.next(&out));
 }
 
+void config_error_carries_its_message(void**) {
+  ControlMessage in;
+  in.type = MessageType::ConfigError;
+  in.text = "a.conf:2: body_regex: bad regular expression";
+  std::string wire = encode_message(in);
+  ControlDecoder dec;
+  std::string err;
+  ControlMessage out;
+  assert_true(dec.feed(wire.data(), wire.size(), &err));
+  assert_true(dec.next(&out));
+  assert_int_equal(static_cast<int>(out.type), static_cast<int>(MessageType::ConfigError));
+  assert_string_equal(out.text.c_str(), in.text.c_str());
+  // Trailing bytes past the message are a malformed frame.
+  std::string padded = wire + "x";
+  uint32_t len = static_cast<uint32_t>(padded.size() - 8);
+  std::memcpy(&padded[4], &len, 4);
+  ControlDecoder dec2;
+  assert_false(dec2.feed(padded.data(), padded.size(), &err));
+  assert_contains(err, "malformed config-error");
+}
+
 void partial_message_waits_for_the_rest(void**) {
-  std::string wire = encode_message({MessageType::Ready, {}});
+  std::string wire = encode_message({MessageType::Ready, {}, {}});
   ControlDecoder dec;
   std::string err;
   ControlMessage out;
@@ -124,6 +145,7 @@ void state_payload_must_be_exactly_its_fields(void**) {
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(state_round_trips_when_fed_byte_by_byte),
+      cmocka_unit_test(config_error_carries_its_message),
       cmocka_unit_test(partial_message_waits_for_the_rest),
       cmocka_unit_test(unknown_type_ends_the_channel),
       cmocka_unit_test(ready_with_a_payload_is_rejected),

@@ -21,7 +21,7 @@ import time
 
 from harness import Proc, clean_env
 
-READY, TARGET_STATE, STATE_END = 1, 2, 3
+READY, TARGET_STATE, STATE_END, CONFIG_ERROR = 1, 2, 3, 4
 UNKNOWN, UP, DOWN = 0, 1, 2
 
 
@@ -111,6 +111,10 @@ class ControlPeer:
                     msg = {"type": kind}
                     if kind == TARGET_STATE:
                         msg.update(decode_state(payload))
+                    elif kind == CONFIG_ERROR:
+                        (length,) = struct.unpack_from("=H", payload)
+                        assert n == 2 + length, "config-error frame must be exactly its text"
+                        msg["text"] = payload[2:].decode("utf-8", "replace")
                     else:
                         assert n == 0, "message type %d must be empty" % kind
                     return msg

@@ -13,7 +13,7 @@ sys.path.insert(0, os.environ.get("OBS_TEST_SUPPORT", os.path.join(HERE, "..", "
 sys.path.insert(0, HERE)
 
 from harness import WORKER, HttpServer, pid_alive, tempdir, wait_for, write_file  # noqa: E402
-from control_peer import DOWN, READY, STATE_END, TARGET_STATE, UP, ControlPeer  # noqa: E402
+from control_peer import CONFIG_ERROR, DOWN, READY, STATE_END, TARGET_STATE, UP, ControlPeer  # noqa: E402
 
 
 class Supervised(unittest.TestCase):
@@ -33,6 +33,10 @@ class Supervised(unittest.TestCase):
         p = self.start("-url=ftp://example.invalid/", "-tick=1s")
         self.assertEqual(p.wait_exit(5), 78)
         self.assertIn("observer: ", p.stderr_text())
+        # The reason goes to the supervisor too (for its "Reload failed"
+        # line), and nothing else: no READY.
+        msg = self.peer.expect(CONFIG_ERROR, timeout=2)
+        self.assertIn("flag -url", msg["text"])
         self.assertIsNone(self.peer.read_message(2), "no READY from a worker with a bad config")
 
     def test_bad_body_regex_is_a_config_error_naming_the_key(self):

@@ -43,8 +43,7 @@ Supervisor::Supervisor(uv_loop_t* loop, SupervisorSetup setup)
       line_options_(line_options_for(setup_.config.global, setup_.env)),
       out_(STDOUT_FILENO, kStdoutBacklogBytes, drop_notice_for(line_options_)),
       log_(&out_, line_options_) {
-  shutdown_timeout_ = setup_.config.global.shutdown_timeout;
-  reload_timeout_ = setup_.config.global.reload_timeout;
+  applied_global_ = setup_.config.global;
 }
 
 Supervisor::~Supervisor() { workers_.clear(); }
@@ -66,7 +65,7 @@ int Supervisor::run() {
     notifier_.send(sd_watchdog_message());
     uv_timer_start(watchdog_timer_.get(), &Supervisor::on_uv_watchdog_timer, ms, ms);
   }
-  if (!start_candidate(&error)) {
+  if (!start_candidate(applied_global_, &error)) {
     std::fprintf(stderr, "observer: cannot start the worker %s: %s\n", setup_.worker_path.c_str(), error.c_str());
     exit_code_ = kExitSoftware;
     workers_.clear();
@@ -114,8 +113,7 @@ void Supervisor::close_handles() {
 }
 
 void Supervisor::apply_global(const GlobalConfig& global) {
-  shutdown_timeout_ = global.shutdown_timeout;
-  reload_timeout_ = global.reload_timeout;
+  applied_global_ = global;
   line_options_ = line_options_for(global, setup_.env);
   log_.set_options(line_options_);
 }
@@ -162,10 +160,9 @@ void Supervisor::reload() {
     if (candidate_ == nullptr) finish_reload("Reload failed: " + error);
     return;
   }
-  apply_global(invocation.config.global);
   if (candidate_ != nullptr) supersede(candidate_);
   uv_timer_stop(restart_timer_.get());
-  if (!start_candidate(&error)) {
+  if (!start_candidate(invocation.config.global, &error)) {
     log_.error("Reload failed: cannot start the worker: " + error + ".");
     finish_reload("Reload failed: cannot start the worker: " + error);
     if (current_ == nullptr) schedule_restart(milliseconds(0), "No worker is running");
@@ -185,7 +182,7 @@ void Supervisor::begin_stop(int exit_code) {
   notifier_.send(sd_stopping_message("Stopping"));
   uv_timer_stop(restart_timer_.get());
   uv_timer_stop(ready_timer_.get());
-  for (auto& w : workers_) w->terminate(shutdown_timeout_);
+  for (auto& w : workers_) w->terminate(applied_global_.shutdown_timeout);
   uv_timer_start(reap_timer_.get(), &Supervisor::on_uv_reap_timer, 0, 0);
 }
 
@@ -219,14 +216,15 @@ WorkerProcess* Supervisor::spawn_worker(std::string* error) {
   return w;
 }
 
-bool Supervisor::start_candidate(std::string* error) {
+bool Supervisor::start_candidate(const GlobalConfig& global, std::string* error) {
   WorkerProcess* w = spawn_worker(error);
   if (w == nullptr) return false;
   w->role = WorkerRole::Starting;
   candidate_ = w;
+  candidate_global_ = global;
   // With nobody to hand state over, the hand-over is empty.
   if (current_ == nullptr) end_inbound(w);
-  uv_timer_start(ready_timer_.get(), &Supervisor::on_uv_ready_timer, to_ms(reload_timeout_), 0);
+  uv_timer_start(ready_timer_.get(), &Supervisor::on_uv_ready_timer, to_ms(global.reload_timeout), 0);
   return true;
 }
 
@@ -245,6 +243,7 @@ void Supervisor::on_worker_ready(WorkerProcess* w) {
 }
 
 void Supervisor::promote(WorkerProcess* w) {
+  apply_global(candidate_global_);
   candidate_ = nullptr;
   current_ = w;
   w->role = WorkerRole::Current;
@@ -261,6 +260,8 @@ void Supervisor::promote(WorkerProcess* w) {
 
 void Supervisor::take_over(WorkerProcess* successor) {
   WorkerProcess* old = current_;
+  Nanos old_bound = applied_global_.shutdown_timeout;  // what the old worker was configured with
+  apply_global(candidate_global_);
   candidate_ = nullptr;
   current_ = successor;
   successor->role = WorkerRole::Current;
@@ -268,7 +269,7 @@ void Supervisor::take_over(WorkerProcess* successor) {
   old->successor = successor->serial();
   log_.info("Reloaded: worker " + pid_text(successor) + " takes over from worker " + pid_text(old) + ".",
             {pid_field(successor), {"old_pid", std::to_string(old->pid()), true}});
-  old->terminate(shutdown_timeout_);
+  old->terminate(old_bound);
   finish_reload("Reloaded. Running, worker pid " + std::to_string(successor->pid()));
 }
 
@@ -284,7 +285,7 @@ void Supervisor::end_inbound(WorkerProcess* w) {
 void Supervisor::supersede(WorkerProcess* w) {
   if (candidate_ == w) candidate_ = nullptr;
   w->role = WorkerRole::Superseded;
-  w->terminate(shutdown_timeout_);
+  w->terminate(applied_global_.shutdown_timeout);
 }
 
 void Supervisor::finish_reload(const std::string& status) {
@@ -386,7 +387,7 @@ void Supervisor::on_uv_restart_timer(uv_timer_t* timer) {
   auto* self = static_cast<Supervisor*>(timer->data);
   if (self == nullptr || self->stopping_ || self->current_ != nullptr || self->candidate_ != nullptr) return;
   std::string error;
-  if (!self->start_candidate(&error))
+  if (!self->start_candidate(self->applied_global_, &error))
     self->schedule_restart(milliseconds(0), "Cannot start the worker: " + error);
 }
 
@@ -396,7 +397,7 @@ void Supervisor::on_uv_ready_timer(uv_timer_t* timer) {
   WorkerProcess* w = self->candidate_;
   // Waiting means ready: only a worker still Starting can be late.
   if (w->role != WorkerRole::Starting) return;
-  std::string what = "worker " + pid_text(w) + " was not ready within " + format_duration(self->reload_timeout_);
+  std::string what = "worker " + pid_text(w) + " was not ready within " + format_duration(self->candidate_global_.reload_timeout);
   self->supersede(w);
   if (self->current_ != nullptr) {
     self->log_.error("Reload failed: the new " + what + "; worker " + pid_text(self->current_) + " keeps running.",

@@ -84,7 +84,9 @@ class Supervisor : public WorkerEvents {
   bool init_handles(std::string* error);
   void apply_global(const GlobalConfig& global);
   WorkerProcess* spawn_worker(std::string* error);
-  bool start_candidate(std::string* error);
+  // Spawns a worker that, once current, brings `global` into force (a failed
+  // reload must leave the supervisor's own settings as they were).
+  bool start_candidate(const GlobalConfig& global, std::string* error);
   void reload();
   void begin_stop(int exit_code);
   void promote(WorkerProcess* worker);
@@ -126,8 +128,8 @@ class Supervisor : public WorkerEvents {
   bool stopping_ = false;
   std::chrono::steady_clock::time_point first_stop_signal_{};
   int exit_code_ = kExitOk;
-  Nanos shutdown_timeout_{};
-  Nanos reload_timeout_{};
+  GlobalConfig applied_global_;    // the settings in force
+  GlobalConfig candidate_global_;  // the settings of candidate_'s configuration
 };
 
 }  // namespace observer

@@ -7,7 +7,7 @@ import signal
 import time
 import unittest
 
-from supervisor_support import (FakeInstall, harness, pid_of, supervisor_env, wait_workers, worker_children,
+from supervisor_support import (TS, FakeInstall, harness, pid_of, supervisor_env, wait_workers, worker_children,
                                 zombies_of)
 
 SUPERVISOR = harness.SUPERVISOR
@@ -102,6 +102,25 @@ class Reload(unittest.TestCase):
         time.sleep(1.0)
         self.assertGreaterEqual(srv.hits("/ok"), h1 + 5, "the old worker stopped probing")
         self.assertEqual(worker_children(p.pid), [old])
+
+    def test_failed_reload_leaves_the_supervisors_settings_alone(self):
+        # Found in review: a reload whose worker then failed had already
+        # switched the supervisor to the new log_format.
+        srv = harness.HttpServer(self)
+        d = harness.tempdir(self)
+        conf = harness.write_file(d, "observer.conf", "url=%s\ntick=100ms\n" % srv.url("/ok"))
+        p = self.start([SUPERVISOR, "-config", conf])
+        wait_workers(self, p.pid, 1)
+        write_atomically(conf, "log_format=json\nurl=%s\ntick=100ms\nbody_regex=([a-\n" % srv.url("/ok"))
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        failed = p.wait_line(r"Reload failed: ", start=n)
+        self.assertRegex(failed, "^" + TS, "the failed config's log_format was applied")
+        write_atomically(conf, "log_format=json\nurl=%s\ntick=100ms\n" % srv.url("/ok"))
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        ok = p.wait_line(r"Reloaded: ", start=n)
+        self.assertTrue(ok.startswith("{"), "a good reload brings its log_format into force: " + ok)
 
     def test_hundred_sighups_end_with_one_worker_on_newest_config(self):
         srv = harness.HttpServer(self)

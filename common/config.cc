@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <unordered_map>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -174,6 +176,8 @@ bool read_file(const std::string& path, FileLayers* layers, std::string* error) 
     layers->section_lines[s.name] = s.line;
     layers->sections.emplace_back(s.name, RawValues());
   }
+  std::unordered_map<std::string, size_t> section_index;
+  for (size_t i = 0; i < layers->sections.size(); ++i) section_index.emplace(layers->sections[i].first, i);
   for (const IniEntry& e : doc.entries) {
     std::string where = path + ":" + std::to_string(e.line);
     const KeyInfo* info = find_key(e.key);
@@ -189,13 +193,13 @@ bool read_file(const std::string& path, FileLayers* layers, std::string* error) 
     }
     RawValues* target = &layers->top;
     if (!e.section.empty()) {
-      auto it = std::find_if(layers->sections.begin(), layers->sections.end(),
-                             [&](const auto& s) { return s.first == e.section; });
-      if (it == layers->sections.end()) {  // the INI reader saw a section the scan did not
+      // O(1) per key: a linear scan here made 10 000 sections cost 50M compares.
+      auto idx = section_index.find(e.section);
+      if (idx == section_index.end()) {  // the INI reader saw a section the scan did not
         *error = where + ": cannot place key \"" + e.key + "\" in section [" + e.section + "]";
         return false;
       }
-      target = &it->second;
+      target = &layers->sections[idx->second].second;
     }
     auto dup = target->find(e.key);
     if (dup != target->end()) {

@@ -3,6 +3,7 @@
 #include <cassert>
 #include <chrono>
 #include <cstring>
+#include <unordered_map>
 
 #include "schedule.h"
 
@@ -141,6 +142,7 @@ void Engine::start_probe(Target* t, int64_t lag_us) {
   }
   p->id = t->index;
   t->probe = std::move(p);
+  ++in_flight_;
   t->probe_lag_us = lag_us;
 }
 
@@ -152,6 +154,7 @@ void Engine::on_probe_done(CURL* easy, CURLcode code) {
   multi_->remove(easy);
   ProbeResult r = p->finish(code);
   t->probe.reset();
+  --in_flight_;
   report(t, r);
   maybe_idle();
 }
@@ -200,15 +203,15 @@ void Engine::log_change(const Target& t, const StateChange& c) {
 void Engine::end_handover(const std::vector<TargetStateRecord>& inherited) {
   if (!holding_) return;
   holding_ = false;
+  // By identity (name + url): a nested scan was O(targets x records).
+  std::unordered_map<std::string, const TargetStateRecord*> by_identity;
+  by_identity.reserve(inherited.size());
+  for (const TargetStateRecord& r : inherited) by_identity.emplace(r.name + '\n' + r.url, &r);
   for (auto& t : targets_) {
     const TargetConfig& c = t->config();
     TargetState base(c.name, c.url, c.failure_threshold, c.success_threshold);
-    for (const TargetStateRecord& r : inherited) {
-      if (base.same_identity(r)) {
-        base.restore(r);
-        break;
-      }
-    }
+    auto it = by_identity.find(c.name + '\n' + c.url);
+    if (it != by_identity.end()) base.restore(*it->second);
     std::vector<StateChange> changes = t->held.replay_onto(&base);
     t->state = std::move(base);
     t->held = HeldOutcomes();
@@ -244,6 +247,7 @@ void Engine::abort() {
     if (!t->probe) continue;
     multi_->remove(t->probe->easy());
     t->probe.reset();
+    --in_flight_;
   }
   maybe_idle();
 }
@@ -264,10 +268,8 @@ std::vector<TargetStateRecord> Engine::export_states() const {
 }
 
 size_t Engine::in_flight() const {
-  size_t n = 0;
-  for (const auto& t : targets_)
-    if (t->probe) ++n;
-  return n;
+  // A count, not a scan: maybe_idle() asks after every probe while retiring.
+  return in_flight_;
 }
 
 }  // namespace observer

@@ -91,6 +91,7 @@ class Engine {
   bool holding_ = false;
   bool retiring_ = false;
   bool closed_ = false;
+  size_t in_flight_ = 0;  // targets whose probe is on the multi handle
   std::function<void()> on_idle_;
 };
 

@@ -287,14 +287,9 @@ const RawValue* get(const RawValues& raw, const std::string& key) {
   return it == raw.end() ? nullptr : &it->second;
 }
 
-bool convert_target(const std::string& name, const RawValues& raw, TargetConfig* t,
-                    std::string* error) {
-  t->name = name;
-  t->raw = raw;
-  const RawValue* v = get(raw, "url");
-  if (!check_url("url", *v, error)) return false;
-  t->url = v->text;
-  t->display_url = redact_url(t->url);
+// What a probe is compared with: status, headers, body, timing, certificate.
+bool convert_expectations(const RawValues& raw, TargetConfig* t, std::string* error) {
+  const RawValue* v = nullptr;
   if ((v = get(raw, "status")) != nullptr) {
     std::string why;
     if (!StatusSpec::parse(v->text, &t->status, &why)) {
@@ -302,12 +297,29 @@ bool convert_target(const std::string& name, const RawValues& raw, TargetConfig*
       return false;
     }
   }
-  if (!parse_positive_duration("tick", *get(raw, "tick"), &t->tick, error)) return false;
   if ((v = get(raw, "server")) != nullptr) t->server = v->text;
   if ((v = get(raw, "content_type")) != nullptr) t->content_type = v->text;
+  if ((v = get(raw, "body_contains")) != nullptr) t->body_contains = v->text;
+  if ((v = get(raw, "body_regex")) != nullptr) t->body_regex = v->text;
+  if ((v = get(raw, "max_response_time")) != nullptr) {
+    Nanos d{};
+    if (!parse_positive_duration("max_response_time", *v, &d, error)) return false;
+    t->max_response_time = d;
+  }
+  if ((v = get(raw, "cert_min_days")) != nullptr) {
+    int days = 0;
+    if (!parse_int("cert_min_days", *v, 0, 36500, &days, error)) return false;
+    t->cert_min_days = days;
+  }
+  return true;
+}
+
+// How the probe is sent: method, User-Agent, timeout, redirects, connection,
+// TLS and the body cap.
+bool convert_request(const RawValues& raw, TargetConfig* t, std::string* error) {
   t->user_agent = get(raw, "user_agent")->text;
   if (t->user_agent.empty()) t->user_agent = std::string("observer/") + OBSERVER_VERSION;
-  v = get(raw, "method");
+  const RawValue* v = get(raw, "method");
   t->method = v->text;
   if (t->method.empty() || t->method.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos) {
     *error = cite("method", *v) + ": invalid method \"" + v->text + "\" (upper-case letters, e.g. GET or HEAD)";
@@ -338,34 +350,25 @@ bool convert_target(const std::string& name, const RawValues& raw, TargetConfig*
   if (!parse_bool("insecure", *get(raw, "insecure"), &t->insecure, error)) return false;
   if ((v = get(raw, "ca_file")) != nullptr) t->ca_file = v->text;
   v = get(raw, "max_body");
-  {
-    std::string why;
-    if (!parse_size(v->text, &t->max_body, &why)) {
-      *error = cite("max_body", *v) + ": " + why;
-      return false;
-    }
+  std::string why;
+  if (!parse_size(v->text, &t->max_body, &why)) {
+    *error = cite("max_body", *v) + ": " + why;
+    return false;
   }
-  if ((v = get(raw, "body_contains")) != nullptr) t->body_contains = v->text;
-  if ((v = get(raw, "body_regex")) != nullptr) t->body_regex = v->text;
-  if ((v = get(raw, "max_response_time")) != nullptr) {
-    Nanos d{};
-    if (!parse_positive_duration("max_response_time", *v, &d, error)) return false;
-    t->max_response_time = d;
-  }
-  if ((v = get(raw, "cert_min_days")) != nullptr) {
-    int days = 0;
-    if (!parse_int("cert_min_days", *v, 0, 36500, &days, error)) return false;
-    t->cert_min_days = days;
-  }
-  if (!parse_int("failure_threshold", *get(raw, "failure_threshold"), 1, 1000, &t->failure_threshold, error)) return false;
-  if (!parse_int("success_threshold", *get(raw, "success_threshold"), 1, 1000, &t->success_threshold, error)) return false;
+  return true;
+}
+
+// The header.NAME, header_regex.NAME and request_header.NAME families.
+bool convert_header_families(const RawValues& raw, TargetConfig* t, std::string* error) {
   for (const auto& entry : raw) {
     const std::string& key = entry.first;
     const RawValue& value = entry.second;
     auto suffix = [&key](const char* prefix) { return key.substr(std::char_traits<char>::length(prefix)); };
-    if (key.rfind("header.", 0) == 0) t->header_checks.push_back({suffix("header."), value.text, false});
-    else if (key.rfind("header_regex.", 0) == 0) t->header_checks.push_back({suffix("header_regex."), value.text, true});
-    else if (key.rfind("request_header.", 0) == 0) {
+    if (key.rfind("header.", 0) == 0) {
+      t->header_checks.push_back({suffix("header."), value.text, false});
+    } else if (key.rfind("header_regex.", 0) == 0) {
+      t->header_checks.push_back({suffix("header_regex."), value.text, true});
+    } else if (key.rfind("request_header.", 0) == 0) {
       std::string h = suffix("request_header.");
       if (h.find_first_of(": \t\r\n") != std::string::npos || value.text.find_first_of("\r\n") != std::string::npos) {
         *error = cite(key, value) + ": header names may not contain ':' or white space, nor values line breaks";
@@ -375,6 +378,21 @@ bool convert_target(const std::string& name, const RawValues& raw, TargetConfig*
     }
   }
   return true;
+}
+
+bool convert_target(const std::string& name, const RawValues& raw, TargetConfig* t,
+                    std::string* error) {
+  t->name = name;
+  t->raw = raw;
+  const RawValue* url = get(raw, "url");
+  if (!check_url("url", *url, error)) return false;
+  t->url = url->text;
+  t->display_url = redact_url(t->url);
+  if (!parse_positive_duration("tick", *get(raw, "tick"), &t->tick, error)) return false;
+  return convert_expectations(raw, t, error) && convert_request(raw, t, error) &&
+         parse_int("failure_threshold", *get(raw, "failure_threshold"), 1, 1000, &t->failure_threshold, error) &&
+         parse_int("success_threshold", *get(raw, "success_threshold"), 1, 1000, &t->success_threshold, error) &&
+         convert_header_families(raw, t, error);
 }
 
 bool convert_global(const RawValues& raw, GlobalConfig* g, std::string* error) {

@@ -54,6 +54,7 @@ range_file=/proc/sys/net/ipv4/ip_local_port_range
 old_range=$(cat $range_file)
 restore() { echo "$old_range" | $sudo tee $range_file >/dev/null 2>&1 || true; }
 trap restore EXIT
+trap 'restore; exit 130' INT TERM
 if echo "15000 64999" | $sudo tee $range_file >/dev/null 2>&1; then
   echo "bench: ip_local_port_range $old_range -> 15000 64999 for the run (restored at exit)" >&2
 else

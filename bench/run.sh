@@ -11,6 +11,7 @@
 # own and stops each of them by PID. --quick: a small run (well under a
 # minute) that proves the harness works; its figures mean nothing.
 set -eu
+PATH="$PATH:/usr/sbin:/sbin"  # nginx lives in /usr/sbin
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 quick=0

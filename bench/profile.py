@@ -26,7 +26,7 @@ def main():
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="observer-profile-")
     os.chmod(work, 0o755)
-    out = a.out or work
+    out = a.out or tempfile.mkdtemp(prefix="observer-perf-")
     try:
         nginx = bench.Nginx(work)
         nginx.start()
@@ -55,8 +55,9 @@ def main():
                             "--percent-limit", "3", "--sort", "symbol"], stderr=subprocess.DEVNULL)
     finally:
         bench.stop_all()
+        subprocess.run(["rm", "-rf", work])
         if not a.out:
-            subprocess.run(["rm", "-rf", work])
+            subprocess.run(["rm", "-rf", out])
 
 
 if __name__ == "__main__":

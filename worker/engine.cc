@@ -3,12 +3,16 @@
 #include <cassert>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <unordered_map>
 
 #include "schedule.h"
 
 namespace observer {
 namespace {
+
+// Probes that share one wake-up of the loop (see wakeup_grid()).
+constexpr size_t kTargetsPerWakeup = 10;
 
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -74,9 +78,13 @@ bool Engine::start(std::string* error) {
   origin_ns_ = uv_hrtime();
   int64_t wall_ns =
       std::chrono::duration_cast<Nanos>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::map<int64_t, size_t> per_tick;  // targets sharing a tick share a grid
+  for (auto& t : targets_) ++per_tick[t->config().tick.count()];
   for (auto& t : targets_) {
-    t->phase = phase_after_origin(schedule_phase(t->config().name, t->config().url, t->config().tick),
-                                  t->config().tick, wall_ns);
+    const Nanos tick = t->config().tick;
+    Nanos grid = wakeup_grid(tick, per_tick[tick.count()], kTargetsPerWakeup);
+    t->phase = phase_after_origin(snap_phase(schedule_phase(t->config().name, t->config().url, tick), grid, tick),
+                                  tick, wall_ns);
     rc = t->timer.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, t.get());
     if (rc != 0) {
       *error = std::string("uv_timer_init: ") + uv_strerror(rc);
@@ -96,8 +104,10 @@ void Engine::arm(Target* t) {
   int64_t due = slot_time(t->phase, t->config().tick, t->next_slot).count();
   int64_t now = static_cast<int64_t>(now_since_origin_ns());
   int64_t wait_ns = due > now ? due - now : 0;
-  // Round up: libuv's clock is in milliseconds and must not fire early.
-  uint64_t wait_ms = static_cast<uint64_t>((wait_ns + 999999) / 1000000);
+  // Round to the nearest ms: libuv's clock is in milliseconds, and rounding
+  // up made every probe start 0-1 ms late (p99 lag 1.8 ms at 1000/s). fire()
+  // starts a probe up to 1 ms early and waits out anything earlier.
+  uint64_t wait_ms = static_cast<uint64_t>((wait_ns + 500000) / 1000000);
   uv_timer_start(t->timer.get(), &Engine::on_uv_target_timer, wait_ms, 0);
 }
 

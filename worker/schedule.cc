@@ -17,6 +17,27 @@ Nanos schedule_phase(const std::string& name, const std::string& url, Nanos tick
   return Nanos{static_cast<int64_t>(h % static_cast<uint64_t>(tick.count()))};
 }
 
+Nanos snap_phase(Nanos phase, Nanos grid, Nanos tick) {
+  if (grid.count() <= 0 || grid >= tick) return phase;
+  return Nanos{phase.count() - phase.count() % grid.count()};
+}
+
+Nanos wakeup_grid(Nanos tick, size_t targets, size_t per_wakeup) {
+  if (targets == 0 || tick.count() <= 0) return Nanos{0};
+  int64_t g = static_cast<int64_t>(static_cast<double>(tick.count()) * static_cast<double>(per_wakeup) /
+                                   static_cast<double>(targets));
+  int64_t lo = 1000000, hi = tick.count() / 10;
+  // Few targets (under 10 x per_wakeup): each keeps its own instant, as
+  // DESIGN asks; sharing wake-ups only pays, and only stays a small burst,
+  // when there are many.
+  if (g > hi) return Nanos{0};
+  if (g < lo) g = lo;
+  // A whole number of ms, so that the grid is the same in every process
+  // that counts the same targets.
+  g -= g % 1000000;
+  return Nanos{g};
+}
+
 Nanos phase_after_origin(Nanos phase, Nanos tick, int64_t wall_at_origin_ns) {
   int64_t t = tick.count();
   if (t <= 0) return Nanos{0};

@@ -9,6 +9,7 @@
 // reload keeps the same slots: no burst and no gap. Pure arithmetic.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -18,6 +19,18 @@ namespace observer {
 
 // Stable across processes and reloads: FNV-1a of name, '\n', url, mod tick.
 Nanos schedule_phase(const std::string& name, const std::string& url, Nanos tick);
+
+// The phase snapped down to a grid, so that targets sharing a grid point
+// share one wake-up of the loop. grid <= 0 or >= tick: unchanged.
+Nanos snap_phase(Nanos phase, Nanos grid, Nanos tick);
+
+// The grid for `targets` targets that share `tick`: about `per_wakeup`
+// targets per grid point, at least 1 ms; 0 (no sharing) when that would be
+// coarser than tick/10, i.e. for fewer than 10 x per_wakeup targets. Spread to the
+// nanosecond, 200 targets at 1s cost ~150 us CPU per probe (wake-ups);
+// sharing wake-ups brings that towards ~60 us. A grid point's burst is
+// `per_wakeup` probes, which bounds the lag it adds.
+Nanos wakeup_grid(Nanos tick, size_t targets, size_t per_wakeup);
 
 // Where the wall-clock-aligned phase falls after an origin whose wall time
 // is `wall_at_origin` (ns since the epoch): the offset of slot 0, in [0, tick).

@@ -11,6 +11,9 @@ extern "C" {
 #include <cstring>
 #include <string>
 
+#include <algorithm>
+#include <map>
+
 #include "schedule.h"
 
 using namespace observer;
@@ -38,6 +41,29 @@ static void phases_of_many_targets_spread_over_the_tick(void**) {
     assert_true(b > 800);
     assert_true(b < 1200);
   }
+}
+
+// Few targets keep their own instants; many share wake-ups of about ten.
+static void wakeups_are_shared_only_among_many_targets(void**) {
+  const Nanos second = std::chrono::seconds(1);
+  assert_int_equal(wakeup_grid(second, 4, 10).count(), 0);
+  assert_int_equal(wakeup_grid(second, 99, 10).count(), 0);
+  assert_int_equal(wakeup_grid(second, 200, 10).count(), 50000000);
+  assert_int_equal(wakeup_grid(second, 100000, 10).count(), 1000000);  // never finer than 1 ms
+  assert_int_equal(snap_phase(Nanos(123456789), Nanos(50000000), second).count(), 100000000);
+  assert_int_equal(snap_phase(Nanos(123456789), Nanos(0), second).count(), 123456789);
+  // 10 000 targets at 10 s: grid points hold about ten targets each, never a burst.
+  const Nanos tick = std::chrono::seconds(10);
+  Nanos grid = wakeup_grid(tick, 10000, 10);
+  std::map<int64_t, int> per_point;
+  for (int i = 0; i < 10000; ++i) {
+    Nanos p = snap_phase(schedule_phase("t" + std::to_string(i), "http://127.0.0.1/", tick), grid, tick);
+    ++per_point[p.count()];
+  }
+  int most = 0;
+  for (const auto& kv : per_point) most = std::max(most, kv.second);
+  assert_true(per_point.size() > 800);
+  assert_true(most <= 30);
 }
 
 static void slots_never_drift(void**) {
@@ -68,6 +94,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(phase_is_stable_and_within_tick),
       cmocka_unit_test(phases_of_many_targets_spread_over_the_tick),
+      cmocka_unit_test(wakeups_are_shared_only_among_many_targets),
       cmocka_unit_test(slots_never_drift),
       cmocka_unit_test(first_slot_at_or_after),
       cmocka_unit_test(phase_follows_the_wall_clock),

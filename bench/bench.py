@@ -197,14 +197,17 @@ def schedule_phase_ns(name, url, tick_ns, targets=1):
 
 
 def wakeup_grid_ns(tick_ns, targets, per_wakeup=10):
-    """Proposed patch 0002's wakeup_grid() (worker/schedule.cc)."""
+    """worker/schedule.cc's wakeup_grid() (patch 0002, applied): 0 below
+    10 x per_wakeup targets per tick."""
     g = int(tick_ns * per_wakeup / targets)
-    g = max(min(g, tick_ns // 10), 1_000_000)
+    if g > tick_ns // 10:
+        return 0
+    g = max(g, 1_000_000)
     return g - g % 1_000_000
 
 
-# --phase-grid: replicate the grid an engine with proposed patch 0002 uses.
-PHASE_GRID_NS = lambda tick_ns, targets: 0  # noqa: E731
+# The engine's wake-up grid; --no-phase-grid models an engine before 0002.
+PHASE_GRID_NS = wakeup_grid_ns
 
 
 class Notify:
@@ -646,17 +649,17 @@ def main():
     ap.add_argument("--warmup", type=float, default=3)
     ap.add_argument("--ramp", default="12500,15000",
                     help="target counts above --targets tried at 1s for scenario 1's maximum ('' for none)")
-    ap.add_argument("--phase-grid", action="store_true",
-                    help="the engine snaps phases to proposed patch 0002's wake-up grid: replicate it")
+    ap.add_argument("--no-phase-grid", action="store_true",
+                    help="the engine predates patch 0002 (no shared wake-up grid): do not replicate it")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for observer's environment")
     ap.add_argument("--only", default="big,ramp,low,lag,wrk,bbmax,bblow,monit")
     ap.add_argument("--json", help="write every run's raw figures here")
     ap.add_argument("--report-only", metavar="JSON", help="print the table of a --json file (same options) and exit")
     a = ap.parse_args()
     a.ramp = [int(x) for x in a.ramp.split(",") if x]
-    if a.phase_grid:
+    if a.no_phase_grid:
         global PHASE_GRID_NS
-        PHASE_GRID_NS = wakeup_grid_ns
+        PHASE_GRID_NS = lambda tick_ns, targets: 0  # noqa: E731
     Observer.extra_env = dict(kv.split("=", 1) for kv in a.env)
     only = set(a.only.split(","))
 

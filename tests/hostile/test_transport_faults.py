@@ -14,20 +14,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import hostile_support as hs  # noqa: E402
-from harness import HttpServer  # noqa: E402
+from harness import HttpServer, closed_port  # noqa: E402
 
 # curl 7.88 reports an RST as a receive failure or, when poll() sees the
 # error first, as a send failure; the worker adds the OS's reason to the latter.
 RESET = (r"Probe failed: (Failure when receiving data from the peer: Recv failure: Connection reset by peer"
          r"|Failed sending data to the peer: select/poll returned error \(Connection reset by peer\))")
 
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class TransportFaults(unittest.TestCase):

@@ -75,6 +75,16 @@ def pid_alive(pid):
         return False
 
 
+def closed_port():
+    """A 127.0.0.1 port nobody listens on (bound, then released)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def _process_table():
     """(pid, state, ppid, pgid) of every process, read from /proc (Linux)."""
     out = []

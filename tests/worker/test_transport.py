@@ -4,25 +4,16 @@ stop the loop or the other targets: refused, timeout, reset, reset mid-body,
 a malformed response."""
 import os
 import signal
-import socket
 import sys
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.environ.get("OBS_TEST_SUPPORT", os.path.join(HERE, "..", "support")))
 
-from harness import WORKER, HttpServer, Proc, tempdir, wait_for, write_file  # noqa: E402
+from harness import WORKER, HttpServer, Proc, closed_port, tempdir, wait_for, write_file  # noqa: E402
 
 STAMP = r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d "
 
-
-def closed_port():
-    """A 127.0.0.1 port nobody listens on (bound then released)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def worker(test, *args):

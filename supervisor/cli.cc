@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config.h"
+#include "release_memory.h"
 #include "supervisor.h"
 #include "version.h"
 #include "worker_locator.h"
@@ -76,7 +77,9 @@ int supervisor_main(int argc, char** argv) {
   }
   setup.args = std::move(args);
   setup.env = std::move(env);
-  setup.config = std::move(invocation.config);
+  setup.global = std::move(invocation.config.global);
+  invocation.config.targets = {};  // the worker loads its own
+  release_free_memory();
 
   uv_loop_t loop;
   int rc = uv_loop_init(&loop);

@@ -1,5 +1,7 @@
 #include "supervisor.h"
 
+#include "release_memory.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -29,6 +31,21 @@ const char* env_or_null(const Environment& env, const char* key) {
   return it == env.end() ? nullptr : it->second.c_str();
 }
 
+// Loads the whole configuration to check it, keeps only the process-wide
+// settings (the targets are the worker's business) and gives the rest of the
+// memory back at once.
+bool load_global_settings(const std::vector<std::string>& args, const Environment& env, GlobalConfig* out,
+                          std::string* error) {
+  bool ok = false;
+  {
+    Invocation invocation;
+    ok = load_invocation(args, env, &invocation, error);
+    if (ok) *out = std::move(invocation.config.global);
+  }
+  release_free_memory();
+  return ok;
+}
+
 LineOptions line_options_for(const GlobalConfig& global, const Environment& env) {
   LineOptions o;
   o.style = choose_line_style(global.log_format, STDOUT_FILENO, env_or_null(env, "JOURNAL_STREAM"));
@@ -40,10 +57,10 @@ LineOptions line_options_for(const GlobalConfig& global, const Environment& env)
 Supervisor::Supervisor(uv_loop_t* loop, SupervisorSetup setup)
     : loop_(loop),
       setup_(std::move(setup)),
-      line_options_(line_options_for(setup_.config.global, setup_.env)),
+      line_options_(line_options_for(setup_.global, setup_.env)),
       out_(STDOUT_FILENO, kStdoutBacklogBytes, drop_notice_for(line_options_)),
       log_(&out_, line_options_) {
-  applied_global_ = setup_.config.global;
+  applied_global_ = setup_.global;
 }
 
 Supervisor::~Supervisor() { workers_.clear(); }
@@ -152,9 +169,9 @@ void Supervisor::reload() {
 
   // The supervisor reads the configuration too, to decline a broken one
   // with its precise message before touching any worker.
-  Invocation invocation;
+  GlobalConfig global;
   std::string error;
-  if (!load_invocation(setup_.args, setup_.env, &invocation, &error)) {
+  if (!load_global_settings(setup_.args, setup_.env, &global, &error)) {
     log_.error("Reload failed: " + error + "; the running worker keeps the previous configuration.");
     // A candidate of an earlier SIGHUP still finishes that reload.
     if (candidate_ == nullptr) finish_reload("Reload failed: " + error);
@@ -162,7 +179,7 @@ void Supervisor::reload() {
   }
   if (candidate_ != nullptr) supersede(candidate_);
   uv_timer_stop(restart_timer_.get());
-  if (!start_candidate(invocation.config.global, &error)) {
+  if (!start_candidate(global, &error)) {
     log_.error("Reload failed: cannot start the worker: " + error + ".");
     finish_reload("Reload failed: cannot start the worker: " + error);
     if (current_ == nullptr) schedule_restart(milliseconds(0), "No worker is running");

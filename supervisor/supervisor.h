@@ -53,7 +53,7 @@ struct SupervisorSetup {
   std::string worker_path;
   std::vector<std::string> args;  // the supervisor's argv[1..], passed on unchanged
   Environment env;                // the supervisor's environment
-  Config config;                  // loaded at start (the config check passed)
+  GlobalConfig global;            // loaded at start; the targets are the worker's business
 };
 
 class Supervisor : public WorkerEvents {

@@ -53,6 +53,9 @@ bool Engine::load(const Config& config, std::string* error) {
   for (const TargetConfig& c : config.targets) {
     auto t = std::make_unique<Target>(c);
     if (!compile_checks(c, &t->checks, error)) return false;
+    // Origins serve -check-config and load-time errors only; a running
+    // target does not need them (about 3 KiB each).
+    t->checks.config.raw = {};
     t->engine = this;
     t->index = targets_.size();
     targets_.push_back(std::move(t));

@@ -10,6 +10,7 @@
 
 #include "checks.h"
 #include "config.h"
+#include "release_memory.h"
 #include "version.h"
 #include "worker.h"
 
@@ -60,7 +61,10 @@ int main(int argc, char** argv) {
   int code = kExitOk;
   {
     Worker worker(options);
-    if (!worker.configure(inv.config, &error)) {
+    bool configured = worker.configure(inv.config, &error);
+    inv.config.targets = {};  // the engine has its own copy: keep one, not two
+    release_free_memory();
+    if (!configured) {
       report_config_error(options, error);
       code = kExitConfig;
     } else {

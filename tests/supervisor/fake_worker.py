@@ -28,6 +28,7 @@ It exits when the control channel reaches EOF (the supervisor died).
 """
 import fcntl
 import os
+import select
 import signal
 import struct
 import sys
@@ -78,8 +79,37 @@ def main():
 
     out = os.fdopen(1, "wb", buffering=0)
     stop = threading.Event()
+    # Reading and printing control messages happen under this lock, and the
+    # SIGTERM handler takes it and drains what is left before exiting: a
+    # message the supervisor sent before its SIGTERM is always printed (as the
+    # real worker always handles it), however loaded the machine is.
+    control_lock = threading.Lock()
+    buf = [b""]
+    names = {TARGET_STATE: b"target-state", STATE_END: b"state-end"}
+
+    def read_and_print_control():
+        """Reads what is there without blocking; False at EOF."""
+        try:
+            data = os.read(CONTROL_FD, 4096)
+        except BlockingIOError:
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            return False
+        buf[0] += data
+        while len(buf[0]) >= 8:
+            kind, _, size = struct.unpack("<HHI", buf[0][:8])
+            if len(buf[0]) < 8 + size:
+                break
+            buf[0] = buf[0][8 + size:]
+            os.write(1, b"fake %d got %s\n" % (n, names.get(kind, b"type-%d" % kind)))
+        return True
 
     def on_term(signum, frame):
+        with control_lock:
+            while select.select([CONTROL_FD], [], [], 0)[0] and read_and_print_control():
+                pass
         if mode == "partial":
             out.write(b"fake %d last words without a newline" % n)
         try:
@@ -99,22 +129,12 @@ def main():
         signal.signal(signal.SIGINT, on_term)
 
     def watch_control():
-        buf = b""
-        names = {TARGET_STATE: b"target-state", STATE_END: b"state-end"}
+        os.set_blocking(CONTROL_FD, False)
         while True:
-            try:
-                data = os.read(CONTROL_FD, 4096)
-            except OSError:
-                data = b""
-            if not data:
-                os._exit(0)
-            buf += data
-            while len(buf) >= 8:
-                kind, _, size = struct.unpack("<HHI", buf[:8])
-                if len(buf) < 8 + size:
-                    break
-                buf = buf[8 + size:]
-                os.write(1, b"fake %d got %s\n" % (n, names.get(kind, b"type-%d" % kind)))
+            select.select([CONTROL_FD], [], [])
+            with control_lock:
+                if not read_and_print_control():
+                    os._exit(0)
 
     threading.Thread(target=watch_control, daemon=True).start()
     if mode.startswith("ready_after="):

@@ -121,8 +121,13 @@ class Output(unittest.TestCase):
         reader = os.fdopen(r, "rb")
         self.addCleanup(reader.close)
         [worker] = wait_workers(self, proc.pid, 1)
-        with open("/proc/%d/cmdline" % worker, "rb") as f:
-            argv = f.read().split(b"\0")
+
+        def exec_argv():
+            # Right after fork the child still shows the supervisor's argv.
+            with open("/proc/%d/cmdline" % worker, "rb") as f:
+                argv = f.read().split(b"\0")
+            return argv if any(a.startswith(b"--supervised=") for a in argv) else None
+        argv = harness.wait_for(exec_argv, 10, what="the worker to exec")
         self.assertIn(b"--journal", argv)
         self.assertIn(b"--supervised=%d" % proc.pid, argv)
         lines = []

@@ -19,20 +19,24 @@ const char* level_name(Level level) {
   return "info";
 }
 
-LineStyle choose_line_style(LogFormat format, int stdout_fd, const char* journal_stream) {
-  if (journal_stream != nullptr && format == LogFormat::Text) {
-    unsigned long long dev = 0, ino = 0;
-    struct stat st {};
-    if (std::sscanf(journal_stream, "%llu:%llu", &dev, &ino) == 2 && fstat(stdout_fd, &st) == 0 &&
-        static_cast<unsigned long long>(st.st_dev) == dev && static_cast<unsigned long long>(st.st_ino) == ino)
-      return LineStyle::Journal;
-  }
+LineStyle line_style_for(LogFormat format, bool journald) {
   switch (format) {
     case LogFormat::Logfmt: return LineStyle::Logfmt;
     case LogFormat::Json: return LineStyle::Json;
     case LogFormat::Text: break;
   }
-  return LineStyle::Text;
+  return journald ? LineStyle::Journal : LineStyle::Text;
+}
+
+LineStyle choose_line_style(LogFormat format, int stdout_fd, const char* journal_stream) {
+  bool journald = false;
+  if (journal_stream != nullptr) {
+    unsigned long long dev = 0, ino = 0;
+    struct stat st {};
+    journald = std::sscanf(journal_stream, "%llu:%llu", &dev, &ino) == 2 && fstat(stdout_fd, &st) == 0 &&
+               static_cast<unsigned long long>(st.st_dev) == dev && static_cast<unsigned long long>(st.st_ino) == ino;
+  }
+  return line_style_for(format, journald);
 }
 
 namespace {

@@ -42,6 +42,10 @@ struct LineOptions {
   bool name_target = false;  // text/journal: prefix "[target] " (more than one target)
 };
 
+// The style of `format`: the text format becomes journald's when `journald`
+// (the reader is the journal), the structured formats stay as they are.
+LineStyle line_style_for(LogFormat format, bool journald);
+
 // The style to use for stdout: journald's when JOURNAL_STREAM names stdout's
 // device and inode (see sd-daemon(3)), else the configured format.
 LineStyle choose_line_style(LogFormat format, int stdout_fd, const char* journal_stream);

@@ -84,11 +84,8 @@ void release_stop_signals() {
 LineOptions line_options_for(const Config& config, const WorkerOptions& options) {
   LineOptions o;
   if (options.supervised) {
-    switch (config.global.log_format) {
-      case LogFormat::Text: o.style = options.journal ? LineStyle::Journal : LineStyle::Text; break;
-      case LogFormat::Logfmt: o.style = LineStyle::Logfmt; break;
-      case LogFormat::Json: o.style = LineStyle::Json; break;
-    }
+    // stdout is the supervisor's pipe: it told us whether its own is the journal.
+    o.style = line_style_for(config.global.log_format, options.journal);
   } else {
     o.style = choose_line_style(config.global.log_format, STDOUT_FILENO, std::getenv("JOURNAL_STREAM"));
   }

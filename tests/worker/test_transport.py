@@ -15,7 +15,6 @@ from harness import WORKER, HttpServer, Proc, closed_port, tempdir, wait_for, wr
 STAMP = r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d "
 
 
-
 def worker(test, *args):
     return Proc(test, [WORKER] + list(args))
 

@@ -169,10 +169,10 @@ void Engine::start_probe(Target* t, int64_t lag_us) {
   std::string error;
   bool started = false;
   if (t->http) {
-    auto p = std::make_unique<NativeProbe>(http_.get(), t->http.get());
-    p->id = t->index;
-    started = p->start(&error);
-    if (started) t->native = std::move(p);
+    t->native = std::make_unique<NativeProbe>(http_.get(), t->http.get());
+    t->native->id = t->index;
+    t->native->start();  // never tells its end from inside start()
+    started = true;
   } else {
     started = start_curl_probe(t, t->config(), &error);
   }
@@ -212,7 +212,7 @@ void Engine::on_native_done(NativeProbe* p) {
   Target* t = targets_[p->id].get();
   assert(t->native.get() == p);
   ProbeResult r = p->take_result();
-  Nanos first_hop = p->elapsed();
+  Nanos first_hop = r.total_time;
   t->native.reset();
   if (continue_redirect(t, &r, first_hop)) return;  // the probe goes on through libcurl
   probe_ended(t, r);
@@ -225,9 +225,9 @@ void Engine::on_native_done(NativeProbe* p) {
 // (not a redirect to follow, or a failure recorded in it).
 bool Engine::continue_redirect(Target* t, ProbeResult* first, Nanos first_hop) {
   const TargetConfig& c = t->config();
+  if (!c.follow_redirects || !first->transport_ok || first->status < 300 || first->status > 399) return false;
   const std::string* location = first->header("Location");
-  if (!c.follow_redirects || !first->transport_ok || first->status < 300 || first->status > 399 || location == nullptr)
-    return false;
+  if (location == nullptr) return false;
   if (c.max_redirects == 0) {
     first->set_failure(TransportCode::TooManyRedirects, "Maximum (0) redirects followed");
     return false;
@@ -272,6 +272,10 @@ void Engine::report(Target* t, const ProbeResult& r) {
   const TargetConfig& c = t->config();
   int64_t now_ms = unix_ms_now();
   std::vector<Finding> findings = evaluate(t->checks, r, now_ms / 1000);
+  if (findings.empty()) {  // the common case: nothing to log, nothing to build
+    record_outcome(t, ProbeOutcome{true, {}, now_ms});
+    return;
+  }
   std::vector<LogField> common = {
       str("url", c.display_url),
       num("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(r.total_time).count()),

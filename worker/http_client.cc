@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <cstring>
@@ -36,26 +37,118 @@ std::string os_reason(int uv_error) { return std::strerror(-uv_error); }
 HttpClient::HttpClient(uv_loop_t* loop, DoneFn done)
     : loop_(loop), done_(std::move(done)), resolver_(loop), read_buffer_(new char[kReadBufferBytes]) {}
 
-bool HttpClient::init(std::string* error) { return resolver_.init(error); }
+// Probes are destroyed before their client (the engine aborts them first).
+HttpClient::~HttpClient() { assert(deferred_.empty()); }
+
+bool HttpClient::init(std::string* error) {
+  auto timer_init = [this](uv_timer_t* t) { return uv_timer_init(loop_, t); };
+  int rc = deadline_timer_.init(timer_init, this);
+  if (rc == 0) rc = deferred_timer_.init(timer_init, this);
+  if (rc != 0) {
+    *error = std::string("uv_timer_init: ") + uv_strerror(rc);
+    return false;
+  }
+  return resolver_.init(error);
+}
+
+void HttpClient::join_deadlines(NativeProbe* p) {
+  Deadlines* d = nullptr;
+  for (Deadlines& x : deadlines_)
+    if (x.timeout == p->target_->timeout) d = &x;
+  if (d == nullptr) {
+    deadlines_.push_back(Deadlines{p->target_->timeout, nullptr, nullptr});
+    d = &deadlines_.back();
+  }
+  p->deadlines_ = d;
+  p->prev_ = d->tail;
+  p->next_ = nullptr;
+  if (d->tail != nullptr) d->tail->next_ = p;
+  else d->head = p;
+  d->tail = p;
+  // Only an earlier deadline than the one the timer waits for moves it.
+  uint64_t deadline = p->deadline_ns();
+  if (armed_for_ns_ == 0 || deadline < armed_for_ns_) arm_deadline_timer(p->start_ns_);
+}
+
+// Leaving does not move the timer: it fires at the old deadline, finds the
+// head still early, and waits for that one.
+void HttpClient::leave_deadlines(NativeProbe* p) {
+  Deadlines* d = p->deadlines_;
+  if (d == nullptr) return;
+  if (p->prev_ != nullptr) p->prev_->next_ = p->next_;
+  else d->head = p->next_;
+  if (p->next_ != nullptr) p->next_->prev_ = p->prev_;
+  else d->tail = p->prev_;
+  p->deadlines_ = nullptr;
+  p->prev_ = p->next_ = nullptr;
+}
+
+void HttpClient::arm_deadline_timer(uint64_t now_ns) {
+  uint64_t earliest = 0;
+  for (const Deadlines& d : deadlines_)
+    if (d.head != nullptr && (earliest == 0 || d.head->deadline_ns() < earliest)) earliest = d.head->deadline_ns();
+  armed_for_ns_ = earliest;
+  if (earliest == 0) {
+    uv_timer_stop(deadline_timer_.get());
+    return;
+  }
+  // libuv's clock is in whole ms and may lag behind uv_hrtime(): a timer
+  // that comes early finds the head not yet due and is set again.
+  uint64_t wait_ms = earliest > now_ns ? (earliest - now_ns + 999999) / 1000000 : 0;
+  uv_timer_start(deadline_timer_.get(), &HttpClient::on_uv_deadline, wait_ms, 0);
+}
+
+void HttpClient::on_uv_deadline(uv_timer_t* handle) {
+  auto* self = static_cast<HttpClient*>(handle->data);
+  if (self != nullptr) self->expire(uv_hrtime());
+}
+
+void HttpClient::expire(uint64_t now_ns) {
+  armed_for_ns_ = 0;
+  for (Deadlines& d : deadlines_) {
+    // timed_out() ends the probe: it leaves the FIFO, and the engine may
+    // destroy it. Nothing else changes the FIFOs meanwhile.
+    while (d.head != nullptr && d.head->deadline_ns() <= now_ns) d.head->timed_out();
+  }
+  arm_deadline_timer(now_ns);
+}
+
+void HttpClient::defer_finish(NativeProbe* p) {
+  p->deferred_ = true;
+  deferred_.push_back(p);
+  uv_timer_start(deferred_timer_.get(), &HttpClient::on_uv_deferred, 0, 0);
+}
+
+void HttpClient::forget_deferred(NativeProbe* p) {
+  if (!p->deferred_) return;
+  p->deferred_ = false;
+  deferred_.erase(std::find(deferred_.begin(), deferred_.end(), p));
+}
+
+void HttpClient::on_uv_deferred(uv_timer_t* handle) {
+  auto* self = static_cast<HttpClient*>(handle->data);
+  if (self == nullptr) return;
+  // One at a time: finishing one may destroy it (and it leaves the list).
+  while (!self->deferred_.empty()) {
+    NativeProbe* p = self->deferred_.front();
+    self->forget_deferred(p);
+    p->finish();
+  }
+}
 
 NativeProbe::NativeProbe(HttpClient* client, const HttpTarget* target) : client_(client), target_(target) {}
 
 NativeProbe::~NativeProbe() {
   if (lookup_ != 0) client_->resolver_.cancel(lookup_);
+  client_->leave_deadlines(this);
+  client_->forget_deferred(this);
   close_connection();
-  // timer_ closes itself; its memory goes in the close callback.
 }
 
-bool NativeProbe::start(std::string* error) {
+void NativeProbe::start() {
   start_ns_ = uv_hrtime();
-  int rc = timer_.init([this](uv_timer_t* t) { return uv_timer_init(client_->loop_, t); }, this);
-  if (rc != 0) {
-    *error = std::string("uv_timer_init: ") + uv_strerror(rc);
-    return false;
-  }
-  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(target_->timeout).count();
-  uv_timer_start(timer_.get(), &NativeProbe::on_uv_timer, static_cast<uint64_t>(ms < 1 ? 1 : ms), 0);
   parser_.start(target_->head, target_->max_body, &result_);
+  client_->join_deadlines(this);
   if (target_->numeric) {
     addresses_.assign(1, target_->address);
     connect_next();
@@ -63,7 +156,10 @@ bool NativeProbe::start(std::string* error) {
     phase_ = Phase::Resolving;
     lookup_ = client_->resolver_.lookup(target_->host, target_->port, target_->ip_version, this);
   }
-  return true;
+}
+
+uint64_t NativeProbe::deadline_ns() const {
+  return start_ns_ + static_cast<uint64_t>(std::max<int64_t>(target_->timeout.count(), 1000000));
 }
 
 Nanos NativeProbe::elapsed() const { return Nanos{static_cast<int64_t>(uv_hrtime() - start_ns_)}; }
@@ -101,6 +197,15 @@ void NativeProbe::connect_next() {
     c->tcp.data = c;
     c->connect.data = c;
     rc = uv_tcp_connect(&c->connect, &c->tcp, reinterpret_cast<const sockaddr*>(&addr), &NativeProbe::on_uv_connect);
+    if (rc != 0) {
+      last_connect_error_ = rc;
+      c->close();
+      continue;
+    }
+    // Reading starts now, not once connected: libuv then registers the
+    // socket for both events in one epoll_ctl, and one more switches it to
+    // reading alone (instead of a failed ADD and a MOD after the connect).
+    rc = uv_read_start(c->stream(), &NativeProbe::on_uv_alloc, &NativeProbe::on_uv_read);
     if (rc != 0) {
       last_connect_error_ = rc;
       c->close();
@@ -151,8 +256,6 @@ void NativeProbe::send_request() {
       return;
     }
   }
-  int rc = uv_read_start(conn_->stream(), &NativeProbe::on_uv_alloc, &NativeProbe::on_uv_read);
-  if (rc != 0) fail_with(TransportCode::RecvError, "Recv failure: " + os_reason(rc));
 }
 
 void NativeProbe::on_uv_written(uv_write_t* req, int status) {
@@ -200,24 +303,6 @@ void NativeProbe::read(ssize_t nread, const char* data) {
   if (s != ResponseParser::State::More) finish();
 }
 
-void NativeProbe::on_uv_timer(uv_timer_t* handle) {
-  auto* self = static_cast<NativeProbe*>(handle->data);
-  if (self == nullptr) return;
-  if (self->failure_pending_) {
-    self->finish();
-    return;
-  }
-  // The loop's clock, which the timer follows, may lag behind the probe's
-  // start (taken with uv_hrtime): the whole timeout is waited out.
-  int64_t left = std::chrono::duration_cast<std::chrono::milliseconds>(self->target_->timeout).count() -
-                 self->elapsed_ms();
-  if (left > 0) {
-    uv_timer_start(handle, &NativeProbe::on_uv_timer, static_cast<uint64_t>(left), 0);
-    return;
-  }
-  self->timed_out();
-}
-
 // curl 7.88's words for the phase the probe was in.
 void NativeProbe::timed_out() {
   std::string after = "after " + std::to_string(elapsed_ms()) + " milliseconds";
@@ -244,8 +329,7 @@ void NativeProbe::fail_with(TransportCode code, const std::string& detail) {
 
 void NativeProbe::fail_later(TransportCode code, const std::string& detail) {
   result_.set_failure(code, detail);
-  failure_pending_ = true;
-  uv_timer_start(timer_.get(), &NativeProbe::on_uv_timer, 0, 0);
+  client_->defer_finish(this);
 }
 
 void NativeProbe::close_connection() {
@@ -259,7 +343,8 @@ void NativeProbe::close_connection() {
 void NativeProbe::finish() {
   if (phase_ == Phase::Done) return;
   phase_ = Phase::Done;
-  if (timer_) uv_timer_stop(timer_.get());
+  client_->leave_deadlines(this);
+  client_->forget_deferred(this);
   if (lookup_ != 0) {
     client_->resolver_.cancel(lookup_);
     lookup_ = 0;

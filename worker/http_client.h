@@ -9,7 +9,7 @@
 // one starts, so one buffer serves every connection). NativeProbe is one
 // probe: resolve (names only) -> connect to each address in turn until one
 // answers -> write the request once -> read and parse the response -> close.
-// A uv_timer bounds the whole probe by the target's timeout.
+// The target's timeout bounds the whole probe (HttpClient's deadlines).
 //
 // The engine owns each NativeProbe and is told through HttpClient's DoneFn
 // when one has its result; never from inside start(). The DoneFn may
@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,6 +42,7 @@ class HttpClient {
   using DoneFn = std::function<void(NativeProbe* probe)>;
 
   HttpClient(uv_loop_t* loop, DoneFn done);
+  ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
@@ -50,10 +52,35 @@ class HttpClient {
   friend class NativeProbe;
   static constexpr size_t kReadBufferBytes = 64 * 1024;
 
+  // Probes waiting for their timeout, one FIFO per timeout value: they
+  // start in time order, so each FIFO is in deadline order and its head is
+  // the next to expire. Joining and leaving are O(1), and one uv_timer
+  // serves them all: per probe, libuv's timer heap (which holds every
+  // target's schedule timer) is not touched.
+  struct Deadlines {
+    Nanos timeout{};
+    NativeProbe* head = nullptr;
+    NativeProbe* tail = nullptr;
+  };
+
+  void join_deadlines(NativeProbe* p);
+  void leave_deadlines(NativeProbe* p);
+  void arm_deadline_timer(uint64_t now_ns);
+  void expire(uint64_t now_ns);
+  void defer_finish(NativeProbe* p);
+  void forget_deferred(NativeProbe* p);
+  static void on_uv_deadline(uv_timer_t* handle);
+  static void on_uv_deferred(uv_timer_t* handle);
+
   uv_loop_t* loop_;
   DoneFn done_;
   Resolver resolver_;
   std::unique_ptr<char[]> read_buffer_;
+  std::deque<Deadlines> deadlines_;  // few: one per distinct timeout; never moved
+  UvHandle<uv_timer_t> deadline_timer_;
+  uint64_t armed_for_ns_ = 0;  // uv_hrtime() the deadline timer is set for; 0: not set
+  std::vector<NativeProbe*> deferred_;  // to finish on the next turn of the loop
+  UvHandle<uv_timer_t> deferred_timer_;
 };
 
 class NativeProbe : private Resolver::Client {
@@ -64,18 +91,19 @@ class NativeProbe : private Resolver::Client {
   NativeProbe(const NativeProbe&) = delete;
   NativeProbe& operator=(const NativeProbe&) = delete;
 
-  // Begins the probe. False (and `error`) only when its timer could not be
-  // made; every network failure is a result, told through DoneFn.
-  bool start(std::string* error);
+  // Begins the probe. Every failure is a result, told through DoneFn (for
+  // one found here, on the next turn of the loop).
+  void start();
 
   // The result, once DoneFn was called.
   ProbeResult take_result() { return std::move(result_); }
-  // Time since start() (the first hop's time when a redirect continues).
+  // Time since start().
   Nanos elapsed() const;
 
   uint64_t id = 0;  // free for the owner (e.g. which target)
 
  private:
+  friend class HttpClient;  // its deadline FIFOs and deferred list link probes
   struct Connection;
   enum class Phase { Resolving, Connecting, Waiting, Done };
 
@@ -87,6 +115,7 @@ class NativeProbe : private Resolver::Client {
   void timed_out();
   void fail_with(TransportCode code, const std::string& detail);
   void fail_later(TransportCode code, const std::string& detail);
+  uint64_t deadline_ns() const;
   void finish();
   void close_connection();
   int64_t elapsed_ms() const;
@@ -95,13 +124,11 @@ class NativeProbe : private Resolver::Client {
   static void on_uv_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_uv_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_uv_written(uv_write_t* req, int status);
-  static void on_uv_timer(uv_timer_t* handle);
 
   HttpClient* client_;
   const HttpTarget* target_;
   ProbeResult result_;
   ResponseParser parser_;
-  UvHandle<uv_timer_t> timer_;
   Connection* conn_ = nullptr;  // freed in its close callback
   Phase phase_ = Phase::Resolving;
   uint64_t start_ns_ = 0;
@@ -109,7 +136,11 @@ class NativeProbe : private Resolver::Client {
   std::vector<sockaddr_storage> addresses_;
   size_t next_address_ = 0;
   int last_connect_error_ = 0;  // a negative errno
-  bool failure_pending_ = false;  // fail_later(): the timer, fired at once, ends the probe
+  // In HttpClient's deadline FIFO for target_->timeout while waiting.
+  HttpClient::Deadlines* deadlines_ = nullptr;
+  NativeProbe* prev_ = nullptr;
+  NativeProbe* next_ = nullptr;
+  bool deferred_ = false;  // in HttpClient's deferred_ (fail_later)
 };
 
 }  // namespace observer

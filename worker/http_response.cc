@@ -196,6 +196,7 @@ int ResponseParser::cb_message_begin(http_parser* p) {
   ResponseParser* self = self_of(p);
   // A new response (after a 1xx): only the final one's headers count.
   self->r_->headers.clear();
+  self->r_->headers.reserve(8);  // a typical response's count, in one allocation
   self->r_->status = 0;
   self->kept_bytes_ = 0;
   self->line_bytes_ = 0;

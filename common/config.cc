@@ -347,6 +347,13 @@ bool convert_request(const RawValues& raw, TargetConfig* t, std::string* error) 
     *error = cite("ip_version", *v) + ": invalid value \"" + v->text + "\" (any, 4 or 6)";
     return false;
   }
+  v = get(raw, "http_client");
+  if (v->text == "auto") t->http_client = HttpClientKind::Auto;
+  else if (v->text == "curl") t->http_client = HttpClientKind::Curl;
+  else {
+    *error = cite("http_client", *v) + ": invalid value \"" + v->text + "\" (auto or curl)";
+    return false;
+  }
   if (!parse_bool("insecure", *get(raw, "insecure"), &t->insecure, error)) return false;
   if ((v = get(raw, "ca_file")) != nullptr) t->ca_file = v->text;
   v = get(raw, "max_body");

@@ -38,6 +38,9 @@ std::string cite_origin(const std::string& key, const Origin& origin);
 using RawValues = std::map<std::string, RawValue>;
 
 enum class IpVersion { Any, V4, V6 };
+// Which HTTP client probes a target: auto (the native client for plain
+// http:// where it can, libcurl otherwise) or always libcurl.
+enum class HttpClientKind { Auto, Curl };
 enum class LogFormat { Text, Logfmt, Json };
 
 struct HeaderCheck {
@@ -67,6 +70,7 @@ struct TargetConfig {
   int max_redirects = 5;
   bool reuse_connections = false;
   IpVersion ip_version = IpVersion::Any;
+  HttpClientKind http_client = HttpClientKind::Auto;
   bool insecure = false;
   std::string ca_file;  // "": system store
   uint64_t max_body = 0;

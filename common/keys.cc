@@ -19,6 +19,7 @@ const std::vector<KeyInfo>& known_keys() {
       {"max_redirects", KeyScope::Target, "5", "most redirects followed", false},
       {"reuse_connections", KeyScope::Target, "false", "keep connections between probes", true},
       {"ip_version", KeyScope::Target, "any", "address family: any, 4 or 6", false},
+      {"http_client", KeyScope::Target, "auto", "auto (native HTTP/1.1 client for plain http:// where it can) or curl", false},
       {"insecure", KeyScope::Target, "false", "skip TLS certificate verification", true},
       {"ca_file", KeyScope::Target, nullptr, "PEM file of CA certificates to verify with", false},
       {"max_body", KeyScope::Target, "1MiB", "most response body bytes read (B, KiB, MiB, KB, MB)", false},

@@ -131,10 +131,10 @@ bool validate_patterns(const Config& config, std::string* error) {
 
 std::vector<Finding> evaluate(const TargetChecks& t, const ProbeResult& r, int64_t now_unix) {
   std::vector<Finding> out;
-  if (r.code != CURLE_OK) {
+  if (!r.transport_ok) {
     std::string msg = (r.tls_verify_failed ? "TLS verify failed: " : "Probe failed: ") + r.transport_error;
     out.push_back(Finding{r.tls_verify_failed ? "tls_verify" : "transport", msg,
-                          {{"error", r.transport_error, false}, {"curl_code", std::to_string(static_cast<int>(r.code)), true}}});
+                          {{"error", r.transport_error, false}, {"curl_code", std::to_string(r.curl_code), true}}});
     return out;
   }
   const TargetConfig& c = t.config;

@@ -16,7 +16,7 @@
 
 #include "config.h"
 #include "log_format.h"
-#include "probe.h"
+#include "probe_result.h"
 #include "regex.h"
 
 namespace observer {

@@ -1,5 +1,8 @@
 #include "engine.h"
 
+#include <strings.h>
+
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <cstring>
@@ -33,8 +36,12 @@ struct Engine::Target {
   Nanos phase{};
   uint64_t next_slot = 0;
   UvHandle<uv_timer_t> timer;
-  std::unique_ptr<Probe> probe;  // in flight
+  std::unique_ptr<HttpTarget> http;   // set: the native client probes this target
+  std::unique_ptr<Probe> probe;        // in flight through libcurl
+  std::unique_ptr<NativeProbe> native;  // in flight through the native client
   int64_t probe_lag_us = 0;
+
+  bool probing() const { return probe || native; }
 
   explicit Target(const TargetConfig& c)
       : state(c.name, c.url, c.failure_threshold, c.success_threshold) {}
@@ -50,12 +57,19 @@ Engine::~Engine() {
 
 bool Engine::load(const Config& config, std::string* error) {
   targets_.clear();
+  // Read once: libcurl reads the same variables for every transfer.
+  const std::string proxy = proxy_variable_set();
   for (const TargetConfig& c : config.targets) {
     auto t = std::make_unique<Target>(c);
     if (!compile_checks(c, &t->checks, error)) return false;
     // Origins serve -check-config and load-time errors only; a running
     // target does not need them (about 3 KiB each).
     t->checks.config.raw = {};
+    if (native_unsuitable(c, proxy).empty()) {
+      auto http = std::make_unique<HttpTarget>();
+      std::string why_not;
+      if (build_http_target(c, http.get(), &why_not)) t->http = std::move(http);
+    }
     t->engine = this;
     t->index = targets_.size();
     targets_.push_back(std::move(t));
@@ -70,7 +84,14 @@ bool Engine::load(const Config& config, std::string* error) {
   multi_->on_socket_error([](CURL* easy, int err) {
     if (Probe* p = Probe::from_easy(easy)) p->note_socket_error(std::strerror(err));
   });
-  return multi_->init(error);
+  http_ = std::make_unique<HttpClient>(loop_, [this](NativeProbe* p) { on_native_done(p); });
+  return multi_->init(error) && http_->init(error);
+}
+
+size_t Engine::native_target_count() const {
+  size_t n = 0;
+  for (const auto& t : targets_) n += t->http ? 1 : 0;
+  return n;
 }
 
 uint64_t Engine::now_since_origin_ns() const { return uv_hrtime() - origin_ns_; }
@@ -130,7 +151,7 @@ void Engine::fire(Target* t) {
     return;
   }
   int64_t lag_us = std::chrono::duration_cast<std::chrono::microseconds>(now - due).count();
-  if (t->probe) {
+  if (t->probing()) {
     log_->log(Level::Warning, t->config().name,
               "Probe still running at the next tick (timeout " + format_duration(t->config().timeout) +
                   ", tick " + format_duration(tick) + "); skipped this tick",
@@ -146,17 +167,31 @@ void Engine::fire(Target* t) {
 
 void Engine::start_probe(Target* t, int64_t lag_us) {
   std::string error;
-  std::unique_ptr<Probe> p = Probe::create(t->config(), &error);
-  if (p && !multi_->add(p->easy(), &error)) p.reset();
-  if (!p) {
+  bool started = false;
+  if (t->http) {
+    t->native = std::make_unique<NativeProbe>(http_.get(), t->http.get());
+    t->native->id = t->index;
+    t->native->start();  // never tells its end from inside start()
+    started = true;
+  } else {
+    started = start_curl_probe(t, t->config(), &error);
+  }
+  if (!started) {
     log_->log(Level::Error, t->config().name, "Probe could not start: " + error, {str("url", t->config().display_url)});
     record_outcome(t, ProbeOutcome{false, "probe could not start: " + error, unix_ms_now()});
     return;
   }
-  p->id = t->index;
-  t->probe = std::move(p);
   ++in_flight_;
   t->probe_lag_us = lag_us;
+}
+
+bool Engine::start_curl_probe(Target* t, const TargetConfig& config, std::string* error) {
+  std::unique_ptr<Probe> p = Probe::create(config, error);
+  if (p && !multi_->add(p->easy(), error)) p.reset();
+  if (!p) return false;
+  p->id = t->index;
+  t->probe = std::move(p);
+  return true;
 }
 
 void Engine::on_probe_done(CURL* easy, CURLcode code) {
@@ -167,6 +202,67 @@ void Engine::on_probe_done(CURL* easy, CURLcode code) {
   multi_->remove(easy);
   ProbeResult r = p->finish(code);
   t->probe.reset();
+  probe_ended(t, r);
+}
+
+// Called from inside the probe's own callback; the probe does nothing more
+// after it, so it may be destroyed here.
+void Engine::on_native_done(NativeProbe* p) {
+  assert(p->id < targets_.size());
+  Target* t = targets_[p->id].get();
+  assert(t->native.get() == p);
+  ProbeResult r = p->take_result();
+  Nanos first_hop = r.total_time;
+  t->native.reset();
+  if (continue_redirect(t, &r, first_hop)) return;  // the probe goes on through libcurl
+  probe_ended(t, r);
+}
+
+// A redirect answered to the native client is followed as libcurl follows
+// one, by libcurl itself: a continuation transfer from the Location, with
+// one redirect fewer left and the time left of the probe's timeout, so the
+// first URL is requested once. False when `first` is the result as it is
+// (not a redirect to follow, or a failure recorded in it).
+bool Engine::continue_redirect(Target* t, ProbeResult* first, Nanos first_hop) {
+  const TargetConfig& c = t->config();
+  if (!c.follow_redirects || !first->transport_ok || first->status < 300 || first->status > 399) return false;
+  const std::string* location = first->header("Location");
+  if (location == nullptr) return false;
+  if (c.max_redirects == 0) {
+    first->set_failure(TransportCode::TooManyRedirects, "Maximum (0) redirects followed");
+    return false;
+  }
+  TargetConfig next = c;
+  if (!resolve_location(c.url, *location, &next.url)) {
+    first->set_failure(TransportCode::UrlMalformat, "");
+    return false;
+  }
+  next.max_redirects = c.max_redirects - 1;
+  next.timeout = c.timeout - first_hop;
+  if (next.timeout < std::chrono::milliseconds(1)) next.timeout = std::chrono::milliseconds(1);
+  // Credentials go only where libcurl would send them after a redirect:
+  // back to the same scheme, host and port.
+  if (!same_origin(c.url, next.url)) {
+    auto& h = next.request_headers;
+    h.erase(std::remove_if(h.begin(), h.end(),
+                           [](const auto& kv) {
+                             return strcasecmp(kv.first.c_str(), "Authorization") == 0 ||
+                                    strcasecmp(kv.first.c_str(), "Cookie") == 0;
+                           }),
+            h.end());
+  } else {
+    next.url = with_credentials_of(c.url, next.url);
+  }
+  std::string error;
+  if (!start_curl_probe(t, next, &error)) {
+    first->set_failure(TransportCode::UrlMalformat, "the redirect could not be followed: " + error);
+    return false;
+  }
+  t->probe->continue_after(first_hop, c.max_redirects);
+  return true;
+}
+
+void Engine::probe_ended(Target* t, const ProbeResult& r) {
   --in_flight_;
   report(t, r);
   maybe_idle();
@@ -176,6 +272,10 @@ void Engine::report(Target* t, const ProbeResult& r) {
   const TargetConfig& c = t->config();
   int64_t now_ms = unix_ms_now();
   std::vector<Finding> findings = evaluate(t->checks, r, now_ms / 1000);
+  if (findings.empty()) {  // the common case: nothing to log, nothing to build
+    record_outcome(t, ProbeOutcome{true, {}, now_ms});
+    return;
+  }
   std::vector<LogField> common = {
       str("url", c.display_url),
       num("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(r.total_time).count()),
@@ -257,9 +357,12 @@ void Engine::on_uv_idle_check(uv_timer_t* handle) {
 
 void Engine::abort() {
   for (auto& t : targets_) {
-    if (!t->probe) continue;
-    multi_->remove(t->probe->easy());
-    t->probe.reset();
+    if (!t->probing()) continue;
+    if (t->probe) {
+      multi_->remove(t->probe->easy());
+      t->probe.reset();
+    }
+    t->native.reset();  // closes its socket and timer
     --in_flight_;
   }
   maybe_idle();
@@ -272,6 +375,7 @@ void Engine::close() {
   for (auto& t : targets_) t->timer.close();
   idle_check_.close();
   multi_.reset();  // curl_multi_cleanup; socket watchers close their uv_polls
+  http_.reset();   // the resolver's async handle; late lookups are dropped
 }
 
 std::vector<TargetStateRecord> Engine::export_states() const {

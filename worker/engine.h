@@ -1,7 +1,12 @@
 // Engine: the probe loop of one worker. It owns every target (its compiled
-// checks, UP/DOWN state, schedule timer and in-flight probe) and the curl
-// multi handle that runs the probes on the caller's libuv loop. The Worker
-// (worker.h) drives it: load, start, end_handover, retire or abort, close.
+// checks, UP/DOWN state, schedule timer and in-flight probe) and the two
+// HTTP clients that run probes on the caller's libuv loop: the native
+// HTTP/1.1 client (http_client.h) for plain http:// targets where it can,
+// and libcurl's multi handle for every other target (https, a proxy in the
+// environment, reuse_connections, http_client=curl) and for what follows a
+// native probe's redirect. The client is chosen per target at load. The
+// Worker (worker.h) drives it: load, start, end_handover, retire or abort,
+// close.
 //
 // Life cycle:  load -> start -> [end_handover] -> retire -> (idle) -> close
 //                                               \-> abort -> close
@@ -25,6 +30,7 @@
 #include "config.h"
 #include "control.h"
 #include "curl_multi_uv.h"
+#include "http_client.h"
 #include "logger.h"
 #include "probe.h"
 #include "target_state.h"
@@ -65,6 +71,8 @@ class Engine {
   std::vector<TargetStateRecord> export_states() const;
   size_t in_flight() const;
   size_t target_count() const { return targets_.size(); }
+  // Targets the native client probes (the rest go through libcurl).
+  size_t native_target_count() const;
 
  private:
   struct Target;
@@ -75,7 +83,11 @@ class Engine {
   void arm(Target* t);
   void fire(Target* t);
   void start_probe(Target* t, int64_t lag_us);
+  bool start_curl_probe(Target* t, const TargetConfig& config, std::string* error);
   void on_probe_done(CURL* easy, CURLcode code);
+  void on_native_done(NativeProbe* p);
+  bool continue_redirect(Target* t, ProbeResult* first, Nanos first_hop);
+  void probe_ended(Target* t, const ProbeResult& r);
   void report(Target* t, const ProbeResult& r);
   void record_outcome(Target* t, ProbeOutcome outcome);
   void log_change(const Target& t, const StateChange& c);
@@ -86,6 +98,7 @@ class Engine {
   Logger* log_;
   std::vector<std::unique_ptr<Target>> targets_;
   std::unique_ptr<CurlMultiUv> multi_;
+  std::unique_ptr<HttpClient> http_;
   UvHandle<uv_timer_t> idle_check_;
   uint64_t origin_ns_ = 0;
   bool holding_ = false;

@@ -2,34 +2,50 @@
 
 #include <strings.h>
 
+#include <chrono>
 #include <cstring>
 #include <ctime>
 
 namespace observer {
 namespace {
 
-// Response headers kept per probe; beyond it they are ignored (curl has its
-// own limit on a single header line).
-constexpr size_t kMaxHeaderBytes = 64 * 1024;
-
-std::string trim(std::string s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-}
-
 bool starts_with_nocase(const std::string& s, const char* prefix) {
   size_t n = std::char_traits<char>::length(prefix);
   return s.size() >= n && strncasecmp(s.c_str(), prefix, n) == 0;
 }
 
-}  // namespace
+// The native client reports curl's numbers (probe_result.h): keep them true.
+#define OBS_SAME_CODE(ours, theirs) \
+  static_assert(static_cast<int>(TransportCode::ours) == static_cast<int>(theirs), #ours)
+OBS_SAME_CODE(UnsupportedProtocol, CURLE_UNSUPPORTED_PROTOCOL);
+OBS_SAME_CODE(UrlMalformat, CURLE_URL_MALFORMAT);
+OBS_SAME_CODE(CouldntResolveHost, CURLE_COULDNT_RESOLVE_HOST);
+OBS_SAME_CODE(CouldntConnect, CURLE_COULDNT_CONNECT);
+OBS_SAME_CODE(WeirdServerReply, CURLE_WEIRD_SERVER_REPLY);
+OBS_SAME_CODE(PartialFile, CURLE_PARTIAL_FILE);
+OBS_SAME_CODE(OutOfMemory, CURLE_OUT_OF_MEMORY);
+OBS_SAME_CODE(OperationTimedOut, CURLE_OPERATION_TIMEDOUT);
+OBS_SAME_CODE(TooManyRedirects, CURLE_TOO_MANY_REDIRECTS);
+OBS_SAME_CODE(GotNothing, CURLE_GOT_NOTHING);
+OBS_SAME_CODE(SendError, CURLE_SEND_ERROR);
+OBS_SAME_CODE(RecvError, CURLE_RECV_ERROR);
+#undef OBS_SAME_CODE
 
-const std::string* ProbeResult::header(const std::string& name) const {
-  for (const auto& [k, v] : headers)
-    if (strcasecmp(k.c_str(), name.c_str()) == 0) return &v;
-  return nullptr;
+// curl counts a timeout's milliseconds from the start of its own transfer;
+// a continuation's probe started `add_ms` earlier ("... after 512
+// milliseconds ..." -> "... after 640 milliseconds ...").
+std::string shift_elapsed_ms(const std::string& msg, int64_t add_ms) {
+  static constexpr const char kAfter[] = "after ";
+  size_t at = msg.find(kAfter);
+  if (at == std::string::npos || add_ms <= 0) return msg;
+  size_t digits = at + sizeof kAfter - 1;
+  size_t end = msg.find_first_not_of("0123456789", digits);
+  if (end == digits || end == std::string::npos) return msg;
+  int64_t ms = std::stoll(msg.substr(digits, end - digits)) + add_ms;
+  return msg.substr(0, digits) + std::to_string(ms) + msg.substr(end);
 }
+
+}  // namespace
 
 #define OBS_SETOPT(opt, val)                                                   \
   do {                                                                         \
@@ -140,25 +156,29 @@ size_t Probe::cb_curl_header(char* data, size_t size, size_t nmemb, void* userp)
   }
   if (line == "\r\n" || line == "\n") p->header_block_ended_ = true;
   size_t colon = line.find(':');
-  if (colon == std::string::npos || p->header_bytes_ + n > kMaxHeaderBytes) return n;
+  if (colon == std::string::npos || p->header_bytes_ + n > kMaxKeptHeaderBytes) return n;
   p->header_bytes_ += n;
-  p->result_.headers.emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+  p->result_.headers.emplace_back(trim_blanks(line.substr(0, colon)), trim_blanks(line.substr(colon + 1)));
   return n;
 }
 
 ProbeResult Probe::finish(CURLcode code) {
   ProbeResult& r = result_;
-  r.code = code;
-  if (code == CURLE_WRITE_ERROR && r.body_truncated) r.code = CURLE_OK;
-  if (r.code != CURLE_OK) {
+  if (code == CURLE_WRITE_ERROR && r.body_truncated) code = CURLE_OK;
+  r.transport_ok = code == CURLE_OK;
+  r.curl_code = static_cast<int>(code);
+  if (!r.transport_ok) {
     r.transport_error = curl_easy_strerror(code);
     // curl 7.88 refuses a header line over its 100 KiB limit with a bare
     // CURLE_OUT_OF_MEMORY and no message; the probe knows the header block
     // never ended, so it can say what really happened.
-    if (code == CURLE_OUT_OF_MEMORY && !header_block_ended_)
-      r.transport_error = "Response header too large (over curl's 100 KiB limit for one header)";
+    if (code == CURLE_OUT_OF_MEMORY && !header_block_ended_) r.transport_error = kHeaderTooLarge;
     std::string detail = error_buffer_;
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
+    int64_t hop_ms = std::chrono::duration_cast<std::chrono::milliseconds>(first_hop_).count();
+    if (configured_max_redirects_ >= 0 && code == CURLE_TOO_MANY_REDIRECTS)
+      detail = "Maximum (" + std::to_string(configured_max_redirects_) + ") redirects followed";
+    if (configured_max_redirects_ >= 0 && code == CURLE_OPERATION_TIMEDOUT) detail = shift_elapsed_ms(detail, hop_ms);
     if (!detail.empty() && detail != r.transport_error) r.transport_error += ": " + detail;
     // curl 7.88 often ends in a generic phrase ("Couldn't connect to
     // server"); the OS's own reason says which: refused, unreachable, reset.
@@ -173,7 +193,8 @@ ProbeResult Probe::finish(CURLcode code) {
   curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &r.status);
   curl_off_t us = 0;
   if (curl_easy_getinfo(easy_, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK) r.total_time = std::chrono::microseconds(us);
-  if (want_cert_ && r.code == CURLE_OK) read_cert_expiry();
+  r.total_time += first_hop_;
+  if (want_cert_ && r.transport_ok) read_cert_expiry();
   return std::move(result_);
 }
 
@@ -194,7 +215,7 @@ void Probe::read_cert_expiry() {
 
 bool parse_cert_date(const std::string& text, int64_t* out) {
   struct tm tm {};
-  std::string s = trim(text);
+  std::string s = trim_blanks(text);
   // OpenSSL's ASN1_TIME_print: "Jan  2 15:04:05 2030 GMT".
   const char* end = strptime(s.c_str(), "%b %d %H:%M:%S %Y", &tm);
   if (end == nullptr) {

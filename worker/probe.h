@@ -19,25 +19,9 @@
 #include <vector>
 
 #include "config.h"
+#include "probe_result.h"
 
 namespace observer {
-
-struct ProbeResult {
-  CURLcode code = CURLE_OK;     // CURLE_OK also when only the body cap cut the transfer
-  std::string transport_error;  // "" when code == CURLE_OK: curl's reason and detail
-  bool tls_verify_failed = false;
-  long status = 0;
-  // Headers of the last response (after redirects), in arrival order.
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // at most max_body bytes
-  bool body_truncated = false;
-  Nanos total_time{};
-  std::optional<int64_t> cert_expiry_unix;  // leaf certificate's notAfter, when asked and known
-  bool is_https = false;
-
-  // Case-insensitive lookup of the first header named `name`.
-  const std::string* header(const std::string& name) const;
-};
 
 class Probe {
  public:
@@ -58,6 +42,15 @@ class Probe {
   // Collects the result once curl reported the transfer done with `code`.
   ProbeResult finish(CURLcode code);
 
+  // This transfer continues a probe whose first request (`first_hop` long)
+  // was made by the native client and answered with a redirect: its time is
+  // added to total_time and to a timeout's milliseconds, and a redirect
+  // limit is reported as the target's own (`configured_max_redirects`).
+  void continue_after(Nanos first_hop, int configured_max_redirects) {
+    first_hop_ = first_hop;
+    configured_max_redirects_ = configured_max_redirects;
+  }
+
   uint64_t id = 0;  // free for the owner (e.g. which target)
 
  private:
@@ -73,7 +66,9 @@ class Probe {
   size_t header_bytes_ = 0;
   bool want_cert_ = false;
   std::string socket_error_;
-  bool header_block_ended_ = false;  // the blank line after the last response's headers came
+  bool header_block_ended_ = false;
+  Nanos first_hop_{};
+  int configured_max_redirects_ = -1;  // -1: not a continuation  // the blank line after the last response's headers came
   ProbeResult result_;
 };
 

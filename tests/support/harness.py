@@ -28,11 +28,19 @@ WORKER = os.environ.get("OBS_TEST_WORKER", "")
 SUPPORT = os.environ.get("OBS_TEST_SUPPORT", os.path.dirname(os.path.abspath(__file__)))
 
 
+# Variables that would send a probe through a proxy (libcurl honours them,
+# and any of them makes the worker probe every target with libcurl). A test
+# sets one only on purpose: test traffic never leaves the machine.
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                   "no_proxy", "NO_PROXY")
+
+
 def clean_env(**extra):
-    """The environment for an observer process: no OBSERVER_*, NOTIFY_SOCKET
-    or JOURNAL_STREAM leaking in from the caller, plus `extra`."""
+    """The environment for an observer process: no OBSERVER_*, NOTIFY_SOCKET,
+    JOURNAL_STREAM or proxy variable leaking in from the caller, plus `extra`."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("OBSERVER_") and k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID")}
+           if not k.startswith("OBSERVER_") and k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID")
+           and k not in PROXY_VARIABLES}
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -272,3 +280,81 @@ class Proc:
         for t in self._threads:
             t.join(5)
         self._close_pipes()
+
+
+class RawServer:
+    """A bare TCP server on 127.0.0.1 (or ::1) that records every request's
+    exact bytes and answers each with `reply(request_bytes)` (bytes), then
+    closes; `hold=True` keeps the connection open after the reply (until the
+    client goes or the server stops). For what http_server.py cannot show:
+    the request as sent, and replies it cannot make."""
+
+    def __init__(self, test, reply, host="127.0.0.1", hold=False):
+        import socket
+        self.reply = reply
+        self.hold = hold
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(128)
+        self.sock.settimeout(0.1)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self._requests = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        test.addCleanup(self.stop)
+
+    def url(self, path="/"):
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "http://%s:%d%s" % (host, self.port, path)
+
+    def requests(self):
+        with self._lock:
+            return list(self._requests)
+
+    def _serve(self):
+        import socket
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        import socket
+        conn.settimeout(5)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data and len(data) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            with self._lock:
+                self._requests.append(data)
+            conn.sendall(self.reply(data))
+            if self.hold:
+                conn.settimeout(0.1)
+                while not self._stop.is_set():
+                    try:
+                        if not conn.recv(4096):
+                            break
+                    except socket.timeout:
+                        continue
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self):
+        self._stop.set()
+        self.sock.close()
+        self._thread.join(5)
+

@@ -13,6 +13,7 @@ extern "C" {
 
 #include "checks.h"
 #include "config.h"
+#include "probe.h"
 
 using namespace observer;
 
@@ -122,12 +123,11 @@ static void certificate_days(void**) {
 static void transport_failure_is_one_finding(void**) {
   auto c = load({"-status=200", "-server=x"});
   ProbeResult r;
-  r.code = CURLE_COULDNT_CONNECT;
-  r.transport_error = "Couldn't connect to server: Failed to connect to 127.0.0.1 port 1";
+  r.set_failure(TransportCode::CouldntConnect, "Failed to connect to 127.0.0.1 port 1");
   auto m = messages(c, r);
   assert_int_equal(m.size(), 1);
   assert_string_equal(m[0].c_str(), "Probe failed: Couldn't connect to server: Failed to connect to 127.0.0.1 port 1");
-  r.code = CURLE_PEER_FAILED_VERIFICATION;
+  r.transport_ok = false;
   r.tls_verify_failed = true;
   r.transport_error = "SSL peer certificate or SSH remote key was not OK";
   assert_string_equal(messages(c, r)[0].c_str(), "TLS verify failed: SSL peer certificate or SSH remote key was not OK");

@@ -1,0 +1,121 @@
+// What the native client sends (the bytes libcurl sends for the same target,
+// plus Connection: close), which targets it may probe, and how a redirect's
+// Location is resolved.
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+extern "C" {
+#include <cmocka.h>
+}
+
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "http_request.h"
+
+using namespace observer;
+
+static TargetConfig target(std::vector<std::string> args) {
+  Invocation inv;
+  std::string err;
+  if (!load_invocation(args, {}, &inv, &err)) fail_msg("config: %s", err.c_str());
+  return inv.config.targets.at(0);
+}
+
+static HttpTarget built(std::vector<std::string> args) {
+  HttpTarget h;
+  std::string why;
+  if (!build_http_target(target(std::move(args)), &h, &why)) fail_msg("not native: %s", why.c_str());
+  return h;
+}
+
+static void default_request_bytes(void**) {
+  HttpTarget h = built({"-url=http://127.0.0.1:8080/a/../b?x=1&y=2#frag", "-user_agent=ua/1"});
+  assert_string_equal(h.request.c_str(),
+                      "GET /b?x=1&y=2 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: ua/1\r\nAccept: */*\r\n"
+                      "Connection: close\r\n\r\n");
+  assert_true(h.numeric);
+  assert_int_equal(h.port, 8080);
+  assert_int_equal(h.address.ss_family, AF_INET);
+  h = built({"-url=http://127.0.0.1:80", "-user_agent=ua", "-method=HEAD"});
+  assert_string_equal(h.request.c_str(),
+                      "HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: ua\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+  assert_true(h.head);
+}
+
+static void ipv6_literal_and_names(void**) {
+  HttpTarget h = built({"-url=http://[::1]:8080/", "-user_agent=ua"});
+  assert_string_equal(h.host.c_str(), "::1");
+  assert_true(h.numeric);
+  assert_int_equal(h.address.ss_family, AF_INET6);
+  assert_non_null(std::strstr(h.request.c_str(), "\r\nHost: [::1]:8080\r\n"));
+  h = built({"-url=http://localhost:81/", "-user_agent=ua"});
+  assert_false(h.numeric);
+  assert_string_equal(h.host.c_str(), "localhost");
+  assert_non_null(std::strstr(h.request.c_str(), "\r\nHost: localhost:81\r\n"));
+}
+
+static void request_headers_replace_defaults_like_curl(void**) {
+  HttpTarget h = built({"-url=http://alice:p%40ss@127.0.0.1:9/", "-user_agent=ua", "-request_header.X-A=1",
+                        "-request_header.Accept=", "-request_header.Host=example.test", "-request_header.X-Empty="});
+  // libcurl: defaults in place (a custom Host keeps Host's place), then the
+  // custom headers; an empty one is "Name:". Keys come sorted from config.
+  assert_string_equal(h.request.c_str(),
+                      "GET / HTTP/1.1\r\nHost: example.test\r\nAuthorization: Basic YWxpY2U6cEBzcw==\r\n"
+                      "User-Agent: ua\r\nAccept:\r\nX-A: 1\r\nX-Empty:\r\nConnection: close\r\n\r\n");
+  h = built({"-url=http://alice:pw@127.0.0.1:9/", "-user_agent=ua", "-request_header.Authorization=Bearer t",
+             "-request_header.User-Agent=mine", "-request_header.Connection=keep-alive"});
+  assert_string_equal(h.request.c_str(),
+                      "GET / HTTP/1.1\r\nHost: 127.0.0.1:9\r\nAccept: */*\r\nAuthorization: Bearer t\r\n"
+                      "Connection: keep-alive\r\nUser-Agent: mine\r\n\r\n");
+}
+
+static void which_targets_the_native_client_probes(void**) {
+  assert_string_equal(native_unsuitable(target({"-url=http://127.0.0.1/"}), "").c_str(), "");
+  assert_string_equal(native_unsuitable(target({"-url=HTTP://127.0.0.1/"}), "").c_str(), "");
+  assert_string_equal(native_unsuitable(target({"-url=https://127.0.0.1/"}), "").c_str(), "not a plain http:// URL");
+  assert_string_equal(native_unsuitable(target({"-url=http://127.0.0.1/", "-http_client=curl"}), "").c_str(),
+                      "http_client=curl");
+  assert_string_equal(native_unsuitable(target({"-url=http://127.0.0.1/", "-reuse_connections"}), "").c_str(),
+                      "reuse_connections=true");
+  assert_string_equal(native_unsuitable(target({"-url=http://127.0.0.1/"}), "http_proxy").c_str(),
+                      "http_proxy is set");
+  HttpTarget h;
+  std::string why;
+  assert_false(build_http_target(target({"-url=http://127.0.0.1/", "-ip_version=6"}), &h, &why));
+  assert_false(build_http_target(target({"-url=http://[fe80::1%25eth0]/"}), &h, &why));
+}
+
+static void location_resolves_against_the_request_url(void**) {
+  std::string out;
+  assert_true(resolve_location("http://127.0.0.1:8/a/b?q=1", "/final?x=2", &out));
+  assert_string_equal(out.c_str(), "http://127.0.0.1:8/final?x=2");
+  assert_true(resolve_location("http://127.0.0.1:8/a/b?q=1", "c", &out));
+  assert_string_equal(out.c_str(), "http://127.0.0.1:8/a/c");
+  assert_true(resolve_location("http://127.0.0.1:8/a", "https://example.test/z", &out));
+  assert_string_equal(out.c_str(), "https://example.test/z");
+  assert_true(resolve_location("http://127.0.0.1:8/a", "file:///etc/passwd", &out));
+  assert_string_equal(out.c_str(), "file:///etc/passwd");
+  assert_true(same_origin("http://127.0.0.1/a", "HTTP://127.0.0.1:80/b"));
+  assert_false(same_origin("http://127.0.0.1/a", "http://127.0.0.1:81/b"));
+  assert_false(same_origin("http://127.0.0.1/a", "https://127.0.0.1/b"));
+  assert_string_equal(with_credentials_of("http://u:p@127.0.0.1/a", "http://127.0.0.1/b").c_str(),
+                      "http://u:p@127.0.0.1/b");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(default_request_bytes),
+      cmocka_unit_test(ipv6_literal_and_names),
+      cmocka_unit_test(request_headers_replace_defaults_like_curl),
+      cmocka_unit_test(which_targets_the_native_client_probes),
+      cmocka_unit_test(location_resolves_against_the_request_url),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}

@@ -1,5 +1,7 @@
 #include "curl_multi_uv.h"
 
+#include "curl_library.h"
+
 #include <sys/socket.h>
 
 #include <cassert>
@@ -23,6 +25,7 @@ CurlMultiUv::~CurlMultiUv() {
 }
 
 bool CurlMultiUv::init(std::string* error) {
+  if (!load_curl_library(error)) return false;
   multi_ = curl_multi_init();
   if (multi_ == nullptr) {
     *error = "curl_multi_init failed";

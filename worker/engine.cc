@@ -80,12 +80,25 @@ bool Engine::load(const Config& config, std::string* error) {
     *error = std::string("uv_timer_init: ") + uv_strerror(rc);
     return false;
   }
-  multi_ = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, CURLcode code) { on_probe_done(easy, code); });
-  multi_->on_socket_error([](CURL* easy, int err) {
+  http_ = std::make_unique<HttpClient>(loop_, [this](NativeProbe* p) { on_native_done(p); });
+  if (!http_->init(error)) return false;
+  // libcurl is loaded now if a target needs it from the start (a failure to
+  // load it is then a start-up error), else only when a redirect first
+  // leads a native probe on to curl: a plain-http worker never maps it.
+  bool needs_curl = false;
+  for (const auto& t : targets_) needs_curl = needs_curl || !t->http;
+  return !needs_curl || ensure_multi(error);
+}
+
+bool Engine::ensure_multi(std::string* error) {
+  if (multi_) return true;
+  auto multi = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, CURLcode code) { on_probe_done(easy, code); });
+  multi->on_socket_error([](CURL* easy, int err) {
     if (Probe* p = Probe::from_easy(easy)) p->note_socket_error(std::strerror(err));
   });
-  http_ = std::make_unique<HttpClient>(loop_, [this](NativeProbe* p) { on_native_done(p); });
-  return multi_->init(error) && http_->init(error);
+  if (!multi->init(error)) return false;
+  multi_ = std::move(multi);
+  return true;
 }
 
 size_t Engine::native_target_count() const {
@@ -186,6 +199,7 @@ void Engine::start_probe(Target* t, int64_t lag_us) {
 }
 
 bool Engine::start_curl_probe(Target* t, const TargetConfig& config, std::string* error) {
+  if (!ensure_multi(error)) return false;
   std::unique_ptr<Probe> p = Probe::create(config, error);
   if (p && !multi_->add(p->easy(), error)) p.reset();
   if (!p) return false;

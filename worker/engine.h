@@ -83,6 +83,8 @@ class Engine {
   void arm(Target* t);
   void fire(Target* t);
   void start_probe(Target* t, int64_t lag_us);
+  // Creates the multi handle (loading libcurl) on first need.
+  bool ensure_multi(std::string* error);
   bool start_curl_probe(Target* t, const TargetConfig& config, std::string* error);
   void on_probe_done(CURL* easy, CURLcode code);
   void on_native_done(NativeProbe* p);
@@ -97,7 +99,7 @@ class Engine {
   uv_loop_t* loop_;
   Logger* log_;
   std::vector<std::unique_ptr<Target>> targets_;
-  std::unique_ptr<CurlMultiUv> multi_;
+  std::unique_ptr<CurlMultiUv> multi_;  // created by ensure_multi() when a probe first needs curl
   std::unique_ptr<HttpClient> http_;
   UvHandle<uv_timer_t> idle_check_;
   uint64_t origin_ns_ = 0;

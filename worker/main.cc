@@ -6,10 +6,9 @@
 #include <string>
 #include <vector>
 
-#include <curl/curl.h>
-
 #include "checks.h"
 #include "config.h"
+#include "curl_library.h"
 #include "release_memory.h"
 #include "version.h"
 #include "worker.h"
@@ -54,10 +53,6 @@ int main(int argc, char** argv) {
       break;
   }
 
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    std::fprintf(stderr, "observer-worker: curl_global_init failed\n");
-    return kExitSoftware;
-  }
   int code = kExitOk;
   {
     Worker worker(options);
@@ -71,6 +66,6 @@ int main(int argc, char** argv) {
       code = worker.run();
     }
   }
-  curl_global_cleanup();
+  cleanup_curl_library();  // libcurl is loaded only if a target needed it
   return code;
 }

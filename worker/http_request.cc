@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <strings.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -97,21 +98,156 @@ bool numeric_address(const std::string& host, uint16_t port, sockaddr_storage* o
   return false;
 }
 
-std::string build_request(const TargetConfig& t, CURLU* u, const std::string& host_port) {
-  std::string path = url_part(u, CURLUPART_PATH);
+// A plain http:// URL taken apart without libcurl, so that a worker whose
+// targets are all plain http never loads it (curl_library.h). Only the
+// forms whose request libcurl would send byte for byte the same are
+// accepted (dot segments removed as libcurl does); anything else libcurl
+// would rewrite (an escaped dot, a non-canonical
+// IPv4 or IPv6 address, upper case or a trailing dot in the host, a zone id,
+// non-ASCII or control bytes, a bad %-escape, an odd port) is refused, and
+// the target stays with libcurl.
+struct PlainHttpUrl {
+  std::string host;  // as it goes in Host:, brackets kept for IPv6
+  long port = 80;
+  std::string target;  // path (at least "/") and ?query: the request line's
+  bool has_user = false;
+  std::string user, password;  // %-decoded
+};
+
+bool percent_decode(const std::string& in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      *out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(in[i + 2])))
+      return false;
+    *out += static_cast<char>(std::strtol(in.substr(i + 1, 2).c_str(), nullptr, 16));
+    i += 2;
+  }
+  return true;
+}
+
+bool plain_url_bytes(const std::string& s) {
+  for (unsigned char c : s)
+    if (c <= 0x20 || c >= 0x7f || c == '\\') return false;
+  return true;
+}
+
+bool canonical_address(int family, const std::string& text) {
+  unsigned char buf[sizeof(in6_addr)];
+  char back[INET6_ADDRSTRLEN];
+  return inet_pton(family, text.c_str(), buf) == 1 && inet_ntop(family, buf, back, sizeof back) != nullptr &&
+         text == back;
+}
+
+bool split_host(const std::string& hostport, PlainHttpUrl* u) {
+  std::string port_text;
+  if (!hostport.empty() && hostport[0] == '[') {
+    size_t close = hostport.find(']');
+    if (close == std::string::npos || !canonical_address(AF_INET6, hostport.substr(1, close - 1))) return false;
+    u->host = hostport.substr(0, close + 1);
+    if (close + 1 < hostport.size()) {
+      if (hostport[close + 1] != ':') return false;
+      port_text = hostport.substr(close + 2);
+      if (port_text.empty()) return false;
+    }
+  } else {
+    size_t colon = hostport.find(':');
+    u->host = hostport.substr(0, colon);
+    if (colon != std::string::npos) {
+      port_text = hostport.substr(colon + 1);
+      if (port_text.empty()) return false;
+    }
+    if (u->host.empty() || u->host.back() == '.' || u->host.front() == '.') return false;
+    bool dotted_digits = true;
+    for (char c : u->host) {
+      if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '.' ||
+            c == '-' || c == '_'))
+        return false;
+      dotted_digits = dotted_digits && (std::isdigit(static_cast<unsigned char>(c)) || c == '.');
+    }
+    // libcurl rewrites 127.1, 0x7f.1, 2130706433 and friends to dotted quads.
+    if (dotted_digits && !canonical_address(AF_INET, u->host)) return false;
+  }
+  if (!port_text.empty()) {
+    if (port_text.size() > 5 || port_text[0] == '0' ||
+        port_text.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    u->port = std::strtol(port_text.c_str(), nullptr, 10);
+    if (u->port < 1 || u->port > 65535) return false;
+  }
+  return true;
+}
+
+// RFC 3986 5.2.4, as libcurl applies it to a URL's path.
+std::string remove_dot_segments(std::string in) {
+  std::string out;
+  while (!in.empty()) {
+    if (in.compare(0, 3, "../") == 0) {
+      in.erase(0, 3);
+    } else if (in.compare(0, 2, "./") == 0) {
+      in.erase(0, 2);
+    } else if (in.compare(0, 3, "/./") == 0) {
+      in.erase(0, 2);
+    } else if (in == "/.") {
+      in = "/";
+    } else if (in.compare(0, 4, "/../") == 0 || in == "/..") {
+      in = in.size() == 3 ? "/" : in.substr(3);
+      size_t last = out.rfind('/');
+      out.erase(last == std::string::npos ? 0 : last);
+    } else if (in == "." || in == "..") {
+      in.clear();
+    } else {
+      size_t next = in.find('/', 1);
+      out += in.substr(0, next);
+      in.erase(0, next == std::string::npos ? in.size() : next);
+    }
+  }
+  return out;
+}
+
+bool split_plain_http_url(const std::string& url, PlainHttpUrl* u) {
+  if (url.size() < 7 || strncasecmp(url.c_str(), "http://", 7) != 0 || !plain_url_bytes(url)) return false;
+  std::string rest = url.substr(7);
+  size_t auth_end = rest.find_first_of("/?#");
+  std::string authority = rest.substr(0, auth_end);
+  std::string tail = auth_end == std::string::npos ? "" : rest.substr(auth_end);
+  size_t at = authority.rfind('@');
+  if (at != std::string::npos) {
+    std::string info = authority.substr(0, at);
+    size_t colon = info.find(':');
+    u->has_user = true;
+    if (!percent_decode(info.substr(0, colon), &u->user)) return false;
+    if (colon != std::string::npos && !percent_decode(info.substr(colon + 1), &u->password)) return false;
+    authority = authority.substr(at + 1);
+  }
+  if (!split_host(authority, u)) return false;
+  tail = tail.substr(0, tail.find('#'));  // a fragment is never sent
+  size_t q = tail.find('?');
+  std::string path = tail.substr(0, q);
+  std::string query = q == std::string::npos ? "" : tail.substr(q);
+  // An escaped dot ("%2e") is one more rule to agree with libcurl on: leave it to libcurl.
+  if (strcasestr(path.c_str(), "%2e") != nullptr) return false;
+  path = remove_dot_segments(path);
   if (path.empty()) path = "/";
-  std::string query = url_part(u, CURLUPART_QUERY);
-  std::string method = t.method;
-  std::string req = method + " " + path + (query.empty() ? "" : "?" + query) + " HTTP/1.1\r\n";
+  std::string unused;
+  if (!percent_decode(path, &unused) || !percent_decode(query, &unused)) return false;
+  u->target = path + (query.size() > 1 ? query : "");
+  return true;
+}
+
+std::string build_request(const TargetConfig& t, const PlainHttpUrl& u) {
+  std::string host_port = u.port == 80 ? u.host : u.host + ":" + std::to_string(u.port);
+  std::string req = t.method + " " + u.target + " HTTP/1.1\r\n";
   // The defaults first, each unless a request_header.NAME replaces it;
   // libcurl keeps Host in its place with the custom value.
   if (const auto* h = custom_header(t, "Host")) req += header_line("Host", h->second);
   else req += "Host: " + host_port + "\r\n";
-  if (has_url_part(u, CURLUPART_USER) && custom_header(t, "Authorization") == nullptr) {
-    std::string user = url_part(u, CURLUPART_USER, CURLU_URLDECODE);
-    std::string password = url_part(u, CURLUPART_PASSWORD, CURLU_URLDECODE);
-    req += "Authorization: Basic " + base64(user + ":" + password) + "\r\n";
-  }
+  if (u.has_user && custom_header(t, "Authorization") == nullptr)
+    req += "Authorization: Basic " + base64(u.user + ":" + u.password) + "\r\n";
   if (custom_header(t, "User-Agent") == nullptr) req += "User-Agent: " + t.user_agent + "\r\n";
   if (custom_header(t, "Accept") == nullptr) req += "Accept: */*\r\n";
   for (const auto& [name, value] : t.request_headers)
@@ -140,31 +276,14 @@ std::string native_unsuitable(const TargetConfig& t, const std::string& proxy_va
 }
 
 bool build_http_target(const TargetConfig& t, HttpTarget* out, std::string* why_not) {
-  UrlHandle u = parse_url(t.url);
-  if (!u) {
-    *why_not = "libcurl's URL parser refused the URL";
+  PlainHttpUrl u;
+  if (!split_plain_http_url(t.url, &u)) {
+    *why_not = "a URL form libcurl would rewrite (a non-canonical address, upper case, an escaped dot, …)";
     return false;
   }
-  std::string host = url_part(u.get(), CURLUPART_HOST);
-  if (host.empty() || has_url_part(u.get(), CURLUPART_ZONEID)) {
-    *why_not = "the host is empty or has an IPv6 zone";
-    return false;
-  }
-  for (unsigned char c : host) {
-    if (c >= 0x80) {
-      *why_not = "an international host name (libcurl converts it)";
-      return false;
-    }
-  }
-  std::string port_text = url_part(u.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  long port = std::strtol(port_text.c_str(), nullptr, 10);
-  if (port <= 0 || port > 65535) {
-    *why_not = "no usable port";
-    return false;
-  }
-  bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
-  out->host = bracketed ? host.substr(1, host.size() - 2) : host;
-  out->port = static_cast<uint16_t>(port);
+  bool bracketed = u.host.front() == '[';
+  out->host = bracketed ? u.host.substr(1, u.host.size() - 2) : u.host;
+  out->port = static_cast<uint16_t>(u.port);
   out->numeric = numeric_address(out->host, out->port, &out->address);
   if (out->numeric && t.ip_version != IpVersion::Any &&
       (out->address.ss_family == AF_INET) != (t.ip_version == IpVersion::V4)) {
@@ -175,7 +294,7 @@ bool build_http_target(const TargetConfig& t, HttpTarget* out, std::string* why_
   out->head = t.method == "HEAD";
   out->max_body = t.max_body;
   out->timeout = t.timeout;
-  out->request = build_request(t, u.get(), port == 80 ? host : host + ":" + std::to_string(port));
+  out->request = build_request(t, u);
   return true;
 }
 

@@ -109,6 +109,39 @@ static void location_resolves_against_the_request_url(void**) {
                       "http://u:p@127.0.0.1/b");
 }
 
+static std::string request_line(const std::string& url) {
+  HttpTarget h = built({"-url=" + url, "-user_agent=ua"});
+  return h.request.substr(0, h.request.find("\r\n"));
+}
+
+static bool native(const std::string& url) {
+  HttpTarget h;
+  std::string why;
+  return build_http_target(target({"-url=" + url}), &h, &why);
+}
+
+// The URL is split without libcurl (a plain-http worker never loads it);
+// what libcurl would rewrite is either rewritten the same way or left to it.
+static void urls_split_without_libcurl(void**) {
+  assert_string_equal(request_line("http://127.0.0.1/a/./b/../c/.").c_str(), "GET /a/c/ HTTP/1.1");
+  assert_string_equal(request_line("http://127.0.0.1/../../x").c_str(), "GET /x HTTP/1.1");
+  assert_string_equal(request_line("http://127.0.0.1?q=1").c_str(), "GET /?q=1 HTTP/1.1");
+  assert_string_equal(request_line("http://127.0.0.1/p?").c_str(), "GET /p HTTP/1.1");
+  assert_string_equal(request_line("http://127.0.0.1/%41b?x=%2F#f").c_str(), "GET /%41b?x=%2F HTTP/1.1");
+  assert_true(native("http://host-name_1.example:8080/"));
+  assert_false(native("http://Example.com/"));     // libcurl keeps or folds case: not ours to guess
+  assert_false(native("http://127.1/"));           // libcurl makes it 127.0.0.1
+  assert_false(native("http://2130706433/"));
+  assert_false(native("http://[0:0::1]/"));        // not the canonical ::1
+  assert_false(native("http://[fe80::1%25eth0]/"));  // a zone id
+  assert_false(native("http://example.com./"));
+  assert_false(native("http://127.0.0.1:080/"));
+  assert_false(native("http://127.0.0.1:/"));
+  assert_false(native("http://127.0.0.1/%2e%2e/x"));
+  assert_false(native("http://127.0.0.1/bad%zz"));
+  assert_false(native("http://127.0.0.1/caf\xc3\xa9"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(default_request_bytes),
@@ -116,6 +149,7 @@ int main(void) {
       cmocka_unit_test(request_headers_replace_defaults_like_curl),
       cmocka_unit_test(which_targets_the_native_client_probes),
       cmocka_unit_test(location_resolves_against_the_request_url),
+      cmocka_unit_test(urls_split_without_libcurl),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -64,6 +64,22 @@ class RequestBytes(unittest.TestCase):
                          [l.replace(str(curl.port), "PORT") for l in c])
         self.assertIn("Authorization: Basic Ym9iOnB3", n)
 
+    def test_url_forms_reach_the_server_as_libcurl_sends_them(self):
+        # The native client splits URLs itself (so that it never loads
+        # libcurl); for every form it accepts, the request line and Host must
+        # be libcurl's.
+        for tail in ["/a/./b/../c/.", "?q=1", "/%41b?x=%2F#frag", "/../../x"]:
+            native = RawServer(self, ok_reply())
+            curl = RawServer(self, ok_reply())
+            worker(self, "-url=http://u%%40x:p@127.0.0.1:%d%s" % (native.port, tail), "-tick=300ms")
+            worker(self, "-url=http://u%%40x:p@127.0.0.1:%d%s" % (curl.port, tail), "-tick=300ms",
+                   "-http_client=curl")
+            wait_for(lambda: native.requests() and curl.requests(), 5, what="a probe from each client")
+            n = [l.replace(str(native.port), "PORT") for l in head_lines(native.requests()[0])]
+            c = [l.replace(str(curl.port), "PORT") for l in head_lines(curl.requests()[0])]
+            n.remove("Connection: close")
+            self.assertEqual(n, c, tail)
+
     def test_http_client_curl_still_probes_and_checks(self):
         srv = HttpServer(self)
         p = worker(self, "-url=" + srv.url("/c?status=503"), "-tick=200ms", "-status=200", "-http_client=curl",
@@ -161,6 +177,40 @@ class Addresses(unittest.TestCase):
         line = p.wait_line(r"Probe failed: ", timeout=5)
         self.assertRegex(line, r"Probe failed: Couldn't connect to server: Failed to connect to localhost port %d "
                                r"after \d+ ms: Couldn't connect to server \(Connection refused\)$" % port)
+
+
+def maps_libcurl(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return "/libcurl" in f.read()
+
+
+class LazyLibcurl(unittest.TestCase):
+    """The worker loads libcurl only when a target needs it: a plain-http
+    configuration never maps it (nor OpenSSL, GnuTLS, … that it pulls in)."""
+
+    def test_plain_http_targets_never_load_libcurl(self):
+        srv = HttpServer(self)
+        p = worker(self, "-url=" + srv.url("/plain"), "-tick=100ms", "-status=200")
+        wait_for(lambda: srv.hits("/plain") >= 3, 5, what="three probes")
+        self.assertFalse(maps_libcurl(p.pid), "a plain-http worker mapped libcurl")
+        self.assertEqual(p.lines(), [])
+
+    def test_a_curl_target_loads_libcurl_at_start(self):
+        srv = HttpServer(self)
+        p = worker(self, "-url=" + srv.url("/viacurl"), "-tick=100ms", "-status=200", "-http_client=curl")
+        wait_for(lambda: srv.hits("/viacurl") >= 2, 5, what="two probes")
+        self.assertTrue(maps_libcurl(p.pid))
+        self.assertEqual(p.lines(), [])
+
+    def test_a_redirect_loads_libcurl_when_it_first_comes(self):
+        srv = HttpServer(self)
+        srv.set("/later", redirect="/final")
+        p = worker(self, "-url=" + srv.url("/later"), "-tick=150ms", "-status=200")
+        wait_for(lambda: srv.hits("/later") >= 2, 5, what="two probes")
+        self.assertTrue(maps_libcurl(p.pid))
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual([l for l in p.lines() if "exiting" not in l], [])
 
 
 class Proxy(unittest.TestCase):

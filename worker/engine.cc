@@ -24,10 +24,13 @@ LogField str(const char* key, std::string v) { return LogField{key, std::move(v)
 
 }  // namespace
 
+// Kept small: a worker holds one per target for its whole life. What
+// targets share (settings, compiled checks) is shared, not copied.
 struct Engine::Target {
   Engine* engine = nullptr;
   size_t index = 0;
-  TargetChecks checks;
+  TargetConfig target;  // its origins dropped
+  std::shared_ptr<const TargetChecks> checks;
   TargetState state;
   HeldOutcomes held;
   Nanos phase{};
@@ -36,9 +39,12 @@ struct Engine::Target {
   std::unique_ptr<Probe> probe;  // in flight
   int64_t probe_lag_us = 0;
 
-  explicit Target(const TargetConfig& c)
-      : state(c.name, c.url, c.failure_threshold, c.success_threshold) {}
-  const TargetConfig& config() const { return checks.config; }
+  Target(TargetConfig c, std::shared_ptr<const TargetChecks> compiled)
+      : target(std::move(c)),
+        checks(std::move(compiled)),
+        state(target.name, target.url, settings().failure_threshold, settings().success_threshold) {}
+  const TargetConfig& config() const { return target; }
+  const TargetSettings& settings() const { return *target.settings; }
 };
 
 Engine::Engine(uv_loop_t* loop, Logger* log) : loop_(loop), log_(log) {}
@@ -48,14 +54,17 @@ Engine::~Engine() {
   close();
 }
 
-bool Engine::load(const Config& config, std::string* error) {
+bool Engine::load(std::vector<TargetConfig> targets, std::string* error) {
   targets_.clear();
-  for (const TargetConfig& c : config.targets) {
-    auto t = std::make_unique<Target>(c);
-    if (!compile_checks(c, &t->checks, error)) return false;
+  targets_.reserve(targets.size());
+  ChecksCache compiled;
+  for (TargetConfig& c : targets) {
+    std::shared_ptr<const TargetChecks> checks = compiled.get(c, error);
+    if (!checks) return false;
     // Origins serve -check-config and load-time errors only; a running
-    // target does not need them (about 3 KiB each).
-    t->checks.config.raw = {};
+    // target does not need them.
+    c.drop_origins();
+    auto t = std::make_unique<Target>(std::move(c), std::move(checks));
     t->engine = this;
     t->index = targets_.size();
     targets_.push_back(std::move(t));
@@ -82,9 +91,9 @@ bool Engine::start(std::string* error) {
   int64_t wall_ns =
       std::chrono::duration_cast<Nanos>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::map<int64_t, size_t> per_tick;  // targets sharing a tick share a grid
-  for (auto& t : targets_) ++per_tick[t->config().tick.count()];
+  for (auto& t : targets_) ++per_tick[t->settings().tick.count()];
   for (auto& t : targets_) {
-    const Nanos tick = t->config().tick;
+    const Nanos tick = t->settings().tick;
     Nanos grid = wakeup_grid(tick, per_tick[tick.count()], kTargetsPerWakeup);
     t->phase = phase_after_origin(snap_phase(schedule_phase(t->config().name, t->config().url, tick), grid, tick),
                                   tick, wall_ns);
@@ -93,10 +102,10 @@ bool Engine::start(std::string* error) {
       *error = std::string("uv_timer_init: ") + uv_strerror(rc);
       return false;
     }
-    if (t->config().cert_min_days && t->config().url.compare(0, 8, "https://") != 0)
+    if (t->settings().cert_min_days && t->config().url.compare(0, 8, "https://") != 0)
       log_->log(Level::Warning, t->config().name,
                 "cert_min_days is set but the URL is not https; the certificate check applies only after a redirect to https",
-                {str("url", t->config().display_url)});
+                {str("url", t->config().display_url())});
     t->next_slot = 0;
     arm(t.get());
   }
@@ -104,7 +113,7 @@ bool Engine::start(std::string* error) {
 }
 
 void Engine::arm(Target* t) {
-  int64_t due = slot_time(t->phase, t->config().tick, t->next_slot).count();
+  int64_t due = slot_time(t->phase, t->settings().tick, t->next_slot).count();
   int64_t now = static_cast<int64_t>(now_since_origin_ns());
   int64_t wait_ns = due > now ? due - now : 0;
   // Round to the nearest ms: libuv's clock is in milliseconds, and rounding
@@ -121,7 +130,7 @@ void Engine::on_uv_target_timer(uv_timer_t* handle) {
 
 void Engine::fire(Target* t) {
   if (retiring_) return;
-  const Nanos tick = t->config().tick;
+  const Nanos tick = t->settings().tick;
   Nanos now{static_cast<int64_t>(now_since_origin_ns())};
   Nanos due = slot_time(t->phase, tick, t->next_slot);
   // libuv's loop clock may be coarser than the schedule: wait out the rest.
@@ -132,9 +141,9 @@ void Engine::fire(Target* t) {
   int64_t lag_us = std::chrono::duration_cast<std::chrono::microseconds>(now - due).count();
   if (t->probe) {
     log_->log(Level::Warning, t->config().name,
-              "Probe still running at the next tick (timeout " + format_duration(t->config().timeout) +
+              "Probe still running at the next tick (timeout " + format_duration(t->settings().timeout) +
                   ", tick " + format_duration(tick) + "); skipped this tick",
-              {str("url", t->config().display_url), str("event", "tick_skipped")});
+              {str("url", t->config().display_url()), str("event", "tick_skipped")});
   } else {
     start_probe(t, lag_us);
   }
@@ -149,7 +158,7 @@ void Engine::start_probe(Target* t, int64_t lag_us) {
   std::unique_ptr<Probe> p = Probe::create(t->config(), &error);
   if (p && !multi_->add(p->easy(), &error)) p.reset();
   if (!p) {
-    log_->log(Level::Error, t->config().name, "Probe could not start: " + error, {str("url", t->config().display_url)});
+    log_->log(Level::Error, t->config().name, "Probe could not start: " + error, {str("url", t->config().display_url())});
     record_outcome(t, ProbeOutcome{false, "probe could not start: " + error, unix_ms_now()});
     return;
   }
@@ -175,9 +184,9 @@ void Engine::on_probe_done(CURL* easy, CURLcode code) {
 void Engine::report(Target* t, const ProbeResult& r) {
   const TargetConfig& c = t->config();
   int64_t now_ms = unix_ms_now();
-  std::vector<Finding> findings = evaluate(t->checks, r, now_ms / 1000);
+  std::vector<Finding> findings = evaluate(*t->checks, r, now_ms / 1000);
   std::vector<LogField> common = {
-      str("url", c.display_url),
+      str("url", c.display_url()),
       num("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(r.total_time).count()),
       num("lag_us", t->probe_lag_us)};
   if (r.status != 0) common.push_back(num("status", r.status));
@@ -206,10 +215,10 @@ void Engine::log_change(const Target& t, const StateChange& c) {
   const std::string& name = t.config().name;
   if (c.to == TargetHealth::Down) {
     log_->log(Level::Error, name, "DOWN: " + c.reason,
-              {str("state", "down"), str("reason", c.reason), str("url", t.config().display_url)});
+              {str("state", "down"), str("reason", c.reason), str("url", t.config().display_url())});
   } else if (c.to == TargetHealth::Up) {
     log_->log(Level::Notice, name, "UP after " + format_outage(c.down_for_ms),
-              {str("state", "up"), num("down_ms", c.down_for_ms), str("url", t.config().display_url)});
+              {str("state", "up"), num("down_ms", c.down_for_ms), str("url", t.config().display_url())});
   }
 }
 
@@ -222,7 +231,7 @@ void Engine::end_handover(const std::vector<TargetStateRecord>& inherited) {
   for (const TargetStateRecord& r : inherited) by_identity.emplace(r.name + '\n' + r.url, &r);
   for (auto& t : targets_) {
     const TargetConfig& c = t->config();
-    TargetState base(c.name, c.url, c.failure_threshold, c.success_threshold);
+    TargetState base(c.name, c.url, t->settings().failure_threshold, t->settings().success_threshold);
     auto it = by_identity.find(c.name + '\n' + c.url);
     if (it != by_identity.end()) base.restore(*it->second);
     std::vector<StateChange> changes = t->held.replay_onto(&base);

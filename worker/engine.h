@@ -39,8 +39,9 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Compiles every target's checks. A false return is a config error (78).
-  bool load(const Config& config, std::string* error);
+  // Takes the targets and compiles their checks (once per distinct
+  // settings). A false return is a config error (78).
+  bool load(std::vector<TargetConfig> targets, std::string* error);
 
   // Holds back state-change lines until end_handover() (call before start).
   void hold_transitions() { holding_ = true; }

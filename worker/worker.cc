@@ -139,7 +139,7 @@ void report_config_error(const WorkerOptions& options, const std::string& error)
   }
 }
 
-bool Worker::configure(const Config& config, std::string* error) {
+bool Worker::configure(Config config, std::string* error) {
   if (loop_init_error_ != 0) {
     *error = std::string("uv_loop_init: ") + uv_strerror(loop_init_error_);
     return false;
@@ -148,7 +148,7 @@ bool Worker::configure(const Config& config, std::string* error) {
   writer_ = std::make_unique<LineWriter>(STDOUT_FILENO, kMaxQueuedLogBytes, drop_notice_for(lo));
   log_ = std::make_unique<Logger>(writer_.get(), lo);
   engine_ = std::make_unique<Engine>(&loop_, log_.get());
-  if (!engine_->load(config, error)) return false;
+  if (!engine_->load(std::move(config.targets), error)) return false;
   // The supervisor SIGKILLs a worker shutdown_timeout after its SIGTERM. A
   // probe's own timeout may be longer, so in-flight probes get a little less
   // than that bound and are then aborted: the state is always handed over

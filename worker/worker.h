@@ -71,9 +71,10 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Sets up logging and the engine. False is a configuration error (78),
-  // or (rarely) a failure to set up the loop, which is reported the same way.
-  bool configure(const Config& config, std::string* error);
+  // Sets up logging and the engine, which takes the targets. False is a
+  // configuration error (78), or (rarely) a failure to set up the loop,
+  // which is reported the same way.
+  bool configure(Config config, std::string* error);
 
   // Runs the loop until the worker exits; returns the exit code.
   int run();

@@ -47,10 +47,10 @@ std::string load_err(std::vector<std::string> args, Environment env = {}) {
   return err;
 }
 
-const RawValue& raw(const TargetConfig& t, const char* key) {
-  auto it = t.raw.find(key);
-  if (it == t.raw.end()) fail_msg("no raw value for %s", key);
-  return it->second;
+RawValue raw(const TargetConfig& t, const char* key) {
+  std::optional<RawValue> v = t.value(key);
+  if (!v) fail_msg("no raw value for %s", key);
+  return *v;
 }
 
 // tests/data/seed.conf is the seed project's observer.conf, byte for byte.
@@ -62,12 +62,12 @@ void seed_file_loads_unchanged(void**) {
   assert_int_equal(c.targets.size(), 1);
   const TargetConfig& t = c.targets[0];
   assert_string_equal(t.url.c_str(), "https://ieftimov.com");
-  assert_true(t.status.matches(500));
-  assert_false(t.status.matches(200));
-  assert_int_equal(t.tick.count(), 30000000000LL);
-  assert_string_equal(t.server->c_str(), "cloudflare");
-  assert_string_equal(t.content_type->c_str(), "text/html; charset=utf-8");
-  assert_string_equal(t.user_agent.substr(0, 9).c_str(), "observer/");
+  assert_true(t.settings->status.matches(500));
+  assert_false(t.settings->status.matches(200));
+  assert_int_equal(t.settings->tick.count(), 30000000000LL);
+  assert_string_equal(t.settings->server->c_str(), "cloudflare");
+  assert_string_equal(t.settings->content_type->c_str(), "text/html; charset=utf-8");
+  assert_string_equal(t.settings->user_agent.substr(0, 9).c_str(), "observer/");
   assert_string_equal(raw(t, "status").origin.describe().c_str(), (f.path() + ":1").c_str());
   assert_string_equal(raw(t, "user_agent").origin.describe().c_str(), (f.path() + ":6").c_str());
 }
@@ -77,17 +77,17 @@ void tick_precedence_is_flag_env_file_default(void**) {
   TempFile f("url=http://127.0.0.1:1/\ntick=3s\n");
   Environment env = {{"OBSERVER_TICK", "5s"}};
   Config c = load_ok({"-check-config", "-config", f.path(), "-tick=7s"}, env);
-  assert_int_equal(c.targets[0].tick.count(), 7000000000LL);
+  assert_int_equal(c.targets[0].settings->tick.count(), 7000000000LL);
   assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), "flag -tick");
   c = load_ok({"-config", f.path()}, env);
-  assert_int_equal(c.targets[0].tick.count(), 5000000000LL);
+  assert_int_equal(c.targets[0].settings->tick.count(), 5000000000LL);
   assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), "env OBSERVER_TICK");
   c = load_ok({"-config", f.path()});
-  assert_int_equal(c.targets[0].tick.count(), 3000000000LL);
+  assert_int_equal(c.targets[0].settings->tick.count(), 3000000000LL);
   assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), (f.path() + ":2").c_str());
   TempFile no_tick("url=http://127.0.0.1:1/\n");
   c = load_ok({"-config", no_tick.path()});
-  assert_int_equal(c.targets[0].tick.count(), 60000000000LL);
+  assert_int_equal(c.targets[0].settings->tick.count(), 60000000000LL);
   assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), "default");
 }
 
@@ -112,9 +112,9 @@ void flags_accept_every_go_form(void**) {
 
 void bool_flag_needs_no_value(void**) {
   Config c = load_ok({"-insecure", "-url=http://127.0.0.1:1/"});
-  assert_true(c.targets[0].insecure);
+  assert_true(c.targets[0].settings->insecure);
   c = load_ok({"-insecure=false", "-url=http://127.0.0.1:1/"});
-  assert_false(c.targets[0].insecure);
+  assert_false(c.targets[0].settings->insecure);
 }
 
 void flag_and_env_override_every_section_but_not_urls(void**) {
@@ -122,11 +122,11 @@ void flag_and_env_override_every_section_but_not_urls(void**) {
   Config c = load_ok({"-config", f.path(), "-tick=1s"});
   assert_int_equal(c.targets.size(), 2);
   assert_string_equal(c.targets[0].name.c_str(), "a");
-  assert_int_equal(c.targets[0].tick.count(), 1000000000LL);
-  assert_int_equal(c.targets[1].tick.count(), 1000000000LL);
+  assert_int_equal(c.targets[0].settings->tick.count(), 1000000000LL);
+  assert_int_equal(c.targets[1].settings->tick.count(), 1000000000LL);
   c = load_ok({"-config", f.path()});
-  assert_int_equal(c.targets[0].tick.count(), 20000000000LL);
-  assert_int_equal(c.targets[1].tick.count(), 10000000000LL);  // top-level default
+  assert_int_equal(c.targets[0].settings->tick.count(), 20000000000LL);
+  assert_int_equal(c.targets[1].settings->tick.count(), 10000000000LL);  // top-level default
   // A URL flag adds the top-level target; sections keep their own URLs.
   c = load_ok({"-config", f.path(), "-url=http://127.0.0.1:1/top"});
   assert_int_equal(c.targets.size(), 3);
@@ -177,7 +177,7 @@ void long_line_is_reported_not_cut(void**) {
   std::string value(kIniMaxLineLength - 4, 'a');  // "url=" + value: exactly at the limit
   TempFile ok("url=http://127.0.0.1:1/\nbody_contains=" + value.substr(0, kIniMaxLineLength - 14) + "\n");
   Config c = load_ok({"-config", ok.path()});
-  assert_int_equal(c.targets[0].body_contains->size(), kIniMaxLineLength - 14);
+  assert_int_equal(c.targets[0].settings->body_contains->size(), kIniMaxLineLength - 14);
   TempFile f("url=http://127.0.0.1:1/\nbody_contains=" + std::string(300, 'b') + "\n");
   std::string err = load_err({"-config", f.path()});
   assert_contains(err, f.path() + ":2: line is 314 characters long");
@@ -204,7 +204,7 @@ void inline_comment_in_a_value_is_reported_not_cut(void**) {
   // The seed's own "text/html; charset=utf-8" has no space before ';' and stays whole.
   TempFile seed("url=http://127.0.0.1:1/\ncontent_type=text/html; charset=utf-8\n; a comment line\n");
   Config cfg = load_ok({"-config", seed.path()});
-  assert_string_equal(cfg.targets[0].content_type->c_str(), "text/html; charset=utf-8");
+  assert_string_equal(cfg.targets[0].settings->content_type->c_str(), "text/html; charset=utf-8");
 }
 
 void indented_continuation_line_is_reported(void**) {
@@ -236,9 +236,9 @@ void global_key_in_a_section_is_an_error(void**) {
 
 void timeout_is_clamped_by_default_and_checked_when_set(void**) {
   Config c = load_ok({"-url=http://127.0.0.1:1/", "-tick=2s"});
-  assert_int_equal(c.targets[0].timeout.count(), 2000000000LL);
+  assert_int_equal(c.targets[0].settings->timeout.count(), 2000000000LL);
   c = load_ok({"-url=http://127.0.0.1:1/"});
-  assert_int_equal(c.targets[0].timeout.count(), 10000000000LL);
+  assert_int_equal(c.targets[0].settings->timeout.count(), 10000000000LL);
   assert_contains(load_err({"-url=http://127.0.0.1:1/", "-tick=2s", "-timeout=3s"}), "is longer than tick");
 }
 
@@ -246,10 +246,10 @@ void dynamic_header_keys_are_collected(void**) {
   TempFile f("url=http://127.0.0.1:1/\nheader.X-Foo=bar\nheader_regex.Server=^nginx\nrequest_header.Authorization=Bearer s3cret\n");
   Config c = load_ok({"-config", f.path()});
   const TargetConfig& t = c.targets[0];
-  assert_int_equal(t.header_checks.size(), 2);
-  assert_int_equal(t.request_headers.size(), 1);
-  assert_string_equal(t.request_headers[0].first.c_str(), "Authorization");
-  assert_string_equal(t.request_headers[0].second.c_str(), "Bearer s3cret");
+  assert_int_equal(t.settings->header_checks.size(), 2);
+  assert_int_equal(t.settings->request_headers.size(), 1);
+  assert_string_equal(t.settings->request_headers[0].first.c_str(), "Authorization");
+  assert_string_equal(t.settings->request_headers[0].second.c_str(), "Bearer s3cret");
 }
 
 void check_config_shows_values_origins_and_masks_secrets(void**) {

@@ -1,7 +1,5 @@
 #include "supervisor.h"
 
-#include "release_memory.h"
-
 #include <signal.h>
 #include <unistd.h>
 
@@ -31,19 +29,12 @@ const char* env_or_null(const Environment& env, const char* key) {
   return it == env.end() ? nullptr : it->second.c_str();
 }
 
-// Loads the whole configuration to check it, keeps only the process-wide
-// settings (the targets are the worker's business) and gives the rest of the
-// memory back at once.
+// The process-wide settings of the configuration as it is now. Only the top
+// level of the file is read: the sections are the new worker's to check.
 bool load_global_settings(const std::vector<std::string>& args, const Environment& env, GlobalConfig* out,
                           std::string* error) {
-  bool ok = false;
-  {
-    Invocation invocation;
-    ok = load_invocation(args, env, &invocation, error);
-    if (ok) *out = std::move(invocation.config.global);
-  }
-  release_free_memory();
-  return ok;
+  Action action = Action::Run;
+  return load_process_settings(args, env, &action, out, error);
 }
 
 LineOptions line_options_for(const GlobalConfig& global, const Environment& env) {
@@ -167,8 +158,8 @@ void Supervisor::reload() {
     notifier_.send(sd_reloading_message(monotonic_usec_now(), "Reloading configuration"));
   }
 
-  // The supervisor reads the configuration too, to decline a broken one
-  // with its precise message before touching any worker.
+  // The supervisor reads the top of the configuration too, to decline a
+  // broken one with its precise message before touching any worker.
   GlobalConfig global;
   std::string error;
   if (!load_global_settings(setup_.args, setup_.env, &global, &error)) {

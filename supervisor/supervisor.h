@@ -5,9 +5,12 @@
 //
 //   start    spawn a worker, send it an empty hand-over (StateEnd); its
 //            Ready makes it current (and sends READY=1 the first time).
-//   SIGHUP   re-check the config (a broken one declines the reload); spawn a
-//            candidate. When it is Ready the current worker retires (SIGTERM)
-//            and its TargetState records and StateEnd are forwarded to the
+//   SIGHUP   re-read the process-wide settings (flags, environment, the
+//            file up to its first [section]; a broken one declines the
+//            reload); spawn a candidate, which checks the sections and
+//            reports an error in them with a ConfigError message. When
+//            it is Ready the current worker retires (SIGTERM) and its
+//            TargetState records and StateEnd are forwarded to the
 //            candidate, which becomes current. A newer SIGHUP supersedes a
 //            candidate that has not taken over (SIGTERM, state discarded). A
 //            current worker whose own inbound hand-over is still running is

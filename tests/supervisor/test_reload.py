@@ -3,6 +3,7 @@
 changes nothing, bursts end with one worker on the newest config, and a
 DOWN target stays DOWN across the hand-over."""
 import os
+import re
 import signal
 import time
 import unittest
@@ -102,6 +103,26 @@ class Reload(unittest.TestCase):
         time.sleep(1.0)
         self.assertGreaterEqual(srv.hits("/ok"), h1 + 5, "the old worker stopped probing")
         self.assertEqual(worker_children(p.pid), [old])
+
+    def test_sighup_with_an_error_in_the_last_of_10000_sections_names_its_line(self):
+        # The supervisor reads only the top of the file; the new worker finds
+        # the error and its ConfigError message carries file:line.
+        srv = harness.HttpServer(self)
+        d = harness.tempdir(self)
+        sections = "".join("[t%d]\nurl=%s\n" % (i, srv.url("/t%d" % i)) for i in range(10000))
+        conf = harness.write_file(d, "big.conf", "tick=1h\n" + sections)
+        p = self.start([SUPERVISOR, "-config", conf])
+        [old] = wait_workers(self, p.pid, 1)
+        write_atomically(conf, "tick=1h\n" + sections.replace("url=%s\n" % srv.url("/t9999"), "url=ftp://x/\n"))
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        failed = p.wait_line(r"Reload failed: ", start=n, timeout=30)
+        self.assertRegex(failed, r"Reload failed: the new worker \(pid \d+\) exited with status 78 before it was ready "
+                                 r"\(%s:%d: url: \"ftp://x/\" is not an http:// or https:// URL\); "
+                                 r"worker \(pid %d\) keeps running\.$" % (re.escape(conf), 3 + 2 * 9999, old))
+        self.assertEqual(worker_children(p.pid), [old])
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(), 0)
 
     def test_failed_reload_leaves_the_supervisors_settings_alone(self):
         # Found in review: a reload whose worker then failed had already

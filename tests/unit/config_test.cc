@@ -134,6 +134,113 @@ void flag_and_env_override_every_section_but_not_urls(void**) {
   assert_string_equal(c.targets[1].url.c_str(), "http://127.0.0.1:1/a");
 }
 
+// Every layer at once, for a section target: flag > env > its section > top
+// level > default, with each value's origin; a section's url is its own.
+void precedence_holds_for_every_layer_of_a_section(void**) {
+  TempFile f("tick=10s\nstatus=200\nserver=top\nmethod=HEAD\nurl=http://127.0.0.1:1/top\n"
+             "[a]\nurl=http://127.0.0.1:1/a\nserver=a\nmethod=POST\ncontent_type=text/a\n"
+             "[b]\nurl=http://127.0.0.1:1/b\n");
+  Environment env = {{"OBSERVER_SERVER", "env"}, {"OBSERVER_METHOD", "PUT"}, {"OBSERVER_URL", "http://127.0.0.1:1/env"}};
+  Config c = load_ok({"-config", f.path(), "-method=DELETE"}, env);
+  assert_int_equal(c.targets.size(), 3);
+  const TargetConfig& top = c.targets[0];
+  const TargetConfig& a = c.targets[1];
+  const TargetConfig& b = c.targets[2];
+  assert_string_equal(top.url.c_str(), "http://127.0.0.1:1/env");
+  assert_string_equal(raw(top, "url").origin.describe().c_str(), "env OBSERVER_URL");
+  assert_string_equal(a.url.c_str(), "http://127.0.0.1:1/a");
+  assert_string_equal(raw(a, "url").origin.describe().c_str(), (f.path() + ":7").c_str());
+  // flag over env over section
+  assert_string_equal(a.settings->method.c_str(), "DELETE");
+  assert_string_equal(raw(a, "method").origin.describe().c_str(), "flag -method");
+  // env over section and top level
+  assert_string_equal(a.settings->server->c_str(), "env");
+  assert_string_equal(raw(b, "server").origin.describe().c_str(), "env OBSERVER_SERVER");
+  // section over top level; another section does not see it
+  assert_string_equal(a.settings->content_type->c_str(), "text/a");
+  assert_string_equal(raw(a, "content_type").origin.describe().c_str(), (f.path() + ":10").c_str());
+  assert_false(b.settings->content_type.has_value());
+  assert_false(b.value("content_type").has_value());
+  // top level over default
+  assert_int_equal(b.settings->tick.count(), 10000000000LL);
+  assert_string_equal(raw(b, "tick").origin.describe().c_str(), (f.path() + ":1").c_str());
+  assert_string_equal(raw(b, "status").text.c_str(), "200");
+  // default
+  assert_string_equal(raw(b, "max_body").origin.describe().c_str(), "default");
+  assert_string_equal(raw(b, "max_body").text.c_str(), "1MiB");
+  // a global key is no target's
+  assert_false(b.value("log_format").has_value());
+}
+
+// Sections that set the same values share their settings; the origins they
+// report stay their own.
+void sections_with_the_same_values_share_settings_but_not_origins(void**) {
+  TempFile f("[a]\nurl=http://127.0.0.1:1/a\ntick=5s\n[b]\nurl=http://127.0.0.1:1/b\n"
+             "[c]\ntick=5s\nurl=http://127.0.0.1:1/c\n[d]\nurl=http://127.0.0.1:1/d\ntick=7s\n");
+  Config c = load_ok({"-config", f.path()});
+  assert_int_equal(c.targets.size(), 4);
+  assert_ptr_equal(c.targets[0].settings.get(), c.targets[2].settings.get());
+  assert_ptr_not_equal(c.targets[0].settings.get(), c.targets[1].settings.get());
+  assert_ptr_not_equal(c.targets[0].settings.get(), c.targets[3].settings.get());
+  assert_int_equal(c.targets[1].settings->tick.count(), 60000000000LL);
+  assert_int_equal(c.targets[3].settings->tick.count(), 7000000000LL);
+  assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), (f.path() + ":3").c_str());
+  assert_string_equal(raw(c.targets[2], "tick").origin.describe().c_str(), (f.path() + ":7").c_str());
+  assert_string_equal(raw(c.targets[2], "url").origin.describe().c_str(), (f.path() + ":8").c_str());
+  // The timeout capped at a section's own tick is that section's.
+  TempFile g("tick=2s\n[a]\nurl=http://127.0.0.1:1/a\n[b]\nurl=http://127.0.0.1:1/b\ntick=20s\n");
+  c = load_ok({"-config", g.path()});
+  assert_int_equal(c.targets[0].settings->timeout.count(), 2000000000LL);
+  assert_string_equal(raw(c.targets[0], "timeout").origin.describe().c_str(), "default, capped at tick");
+  assert_int_equal(c.targets[1].settings->timeout.count(), 10000000000LL);
+  assert_string_equal(raw(c.targets[1], "timeout").origin.describe().c_str(), "default");
+}
+
+// The supervisor reads the flags, the environment and the file up to its
+// first [section]: what is wrong there it reports itself, the sections are
+// the worker's.
+void process_settings_check_all_but_the_sections(void**) {
+  auto settings = [](std::vector<std::string> args, Environment env, GlobalConfig* g, std::string* err) {
+    Action action = Action::Run;
+    return load_process_settings(args, env, &action, g, err);
+  };
+  GlobalConfig g;
+  std::string err;
+  TempFile ok("log_format=json\nreload_timeout=3s\n[a]\nurl=http://127.0.0.1:1/a\n");
+  assert_true(settings({"-config", ok.path(), "-shutdown_timeout=4s"}, {}, &g, &err));
+  assert_int_equal(static_cast<int>(g.log_format), static_cast<int>(LogFormat::Json));
+  assert_int_equal(g.reload_timeout.count(), 3000000000LL);
+  assert_int_equal(g.shutdown_timeout.count(), 4000000000LL);
+  // A broken section is not read here (the worker reports it) ...
+  TempFile section_bad("log_format=json\n[a]\nurl=http://127.0.0.1:1/a\nstauts=200\n[b]\nno url here\n");
+  assert_true(settings({"-config", section_bad.path()}, {}, &g, &err));
+  // ... but everything before the first section is.
+  TempFile top_bad("stauts=200\n[a]\nurl=http://127.0.0.1:1/a\n");
+  assert_false(settings({"-config", top_bad.path()}, {}, &g, &err));
+  assert_contains(err, top_bad.path() + ":1: unknown key \"stauts\"");
+  TempFile top_value_bad("url=http://127.0.0.1:1/\ntick=5x\n[a]\nurl=http://127.0.0.1:1/a\n");
+  assert_false(settings({"-config", top_value_bad.path()}, {}, &g, &err));
+  assert_contains(err, top_value_bad.path() + ":2: tick: invalid duration");
+  // A flag's value applies to every target: checked even with sections only.
+  assert_false(settings({"-config", ok.path(), "-tick=soon"}, {}, &g, &err));
+  assert_contains(err, "flag -tick: invalid duration");
+  assert_false(settings({"-config", ok.path()}, {{"OBSERVER_STATUS", "2zz"}}, &g, &err));
+  assert_contains(err, "OBSERVER_STATUS: invalid status");
+  // A top-level value that every section overrides stays the sections' business.
+  TempFile overridden("tick=soon\n[a]\nurl=http://127.0.0.1:1/a\ntick=1s\n");
+  assert_true(settings({"-config", overridden.path()}, {}, &g, &err));
+  // No sections and no URL: the same message as the worker's.
+  TempFile none("tick=5s\n");
+  assert_false(settings({"-config", none.path()}, {}, &g, &err));
+  assert_contains(err, "OBSERVER_URL");
+  assert_false(settings({"-config", "/nonexistent/observer.conf"}, {}, &g, &err));
+  assert_contains(err, "/nonexistent/observer.conf: cannot open");
+  // -check-config, -help, -version: nothing but the flags is read.
+  Action action = Action::Run;
+  assert_true(load_process_settings({"-check-config", "-config", "/nonexistent"}, {}, &action, &g, &err));
+  assert_int_equal(static_cast<int>(action), static_cast<int>(Action::CheckConfig));
+}
+
 void missing_url_names_all_three_ways(void**) {
   std::string err = load_err({});
   assert_contains(err, "-url=");
@@ -316,6 +423,9 @@ int main() {
       cmocka_unit_test(flags_accept_every_go_form),
       cmocka_unit_test(bool_flag_needs_no_value),
       cmocka_unit_test(flag_and_env_override_every_section_but_not_urls),
+      cmocka_unit_test(precedence_holds_for_every_layer_of_a_section),
+      cmocka_unit_test(sections_with_the_same_values_share_settings_but_not_origins),
+      cmocka_unit_test(process_settings_check_all_but_the_sections),
       cmocka_unit_test(missing_url_names_all_three_ways),
       cmocka_unit_test(section_without_url_is_an_error_with_its_line),
       cmocka_unit_test(unknown_key_suggests_the_closest),

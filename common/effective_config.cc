@@ -64,15 +64,17 @@ ValueRef stored(const std::string& text, Origin::Kind kind, int line, const std:
 
 // flag/env > the target's section > top level > default; a section's url is
 // its own.
-ValueRef find_value(const TargetConfig& t, std::string_view key) {
-  const KeyInfo* info = find_key(key);
+// `info` is find_key(key)'s.
+ValueRef find_value(const TargetConfig& t, std::string_view key, const KeyInfo* info) {
   const SharedLayers* shared = t.origins.shared.get();
   if (info == nullptr || info->scope != KeyScope::Target || shared == nullptr) return ValueRef();
   if (key == "url" && t.in_section())
     return t.origins.url_line != 0 ? stored(t.url, Origin::Kind::File, t.origins.url_line, nullptr) : ValueRef();
-  auto over = shared->overrides.find(std::string(key));
-  if (over != shared->overrides.end())
-    return stored(over->second.text, over->second.origin.kind, 0, &over->second.origin.where);
+  if (!shared->overrides.empty()) {
+    auto over = shared->overrides.find(std::string(key));
+    if (over != shared->overrides.end())
+      return stored(over->second.text, over->second.origin.kind, 0, &over->second.origin.where);
+  }
   const FileValue* v = t.in_section() ? find_in(t.origins.own, key) : nullptr;
   if (v == nullptr) v = find_in(shared->top, key);
   if (v != nullptr) return stored(v->text, Origin::Kind::File, v->line, nullptr);
@@ -108,7 +110,7 @@ void append_origin(const ValueRef& r, const std::string& path, std::string* out)
 std::vector<std::string> family_keys(const TargetConfig& t, std::string_view prefix) {
   std::vector<std::string> keys;
   auto take = [&](const std::string& k) {
-    if (k.size() > prefix.size() && k.compare(0, prefix.size(), prefix) == 0) keys.push_back(k);
+    if (k.size() > prefix.size() && std::string_view(k).substr(0, prefix.size()) == prefix) keys.push_back(k);
   };
   for (const auto& kv : t.origins.shared->overrides) take(kv.first);
   for (const FileValue& v : t.origins.shared->top) take(v.key);
@@ -145,24 +147,44 @@ void append_line(std::string_view key, size_t width, const ValueRef& r, const st
   *out += ")\n";
 }
 
-void render_target(const TargetConfig& t, std::string* out) {
-  std::vector<std::string> keys;
-  for (const KeyInfo& k : known_keys()) {
-    if (k.scope != KeyScope::Target) continue;
-    std::string_view name = k.name;
-    if (name.back() == '.') {
-      for (std::string& f : family_keys(t, name)) keys.push_back(std::move(f));
-    } else {
-      keys.emplace_back(name);
+// The keys -check-config shows for a target, in order, with their entries
+// in the key table. Without header families (most targets) the list is the
+// same for every target: `plain` is built once and reused.
+class TargetKeys {
+ public:
+  TargetKeys() {
+    for (const KeyInfo& k : known_keys())
+      if (k.scope == KeyScope::Target && std::string_view(k.name).back() != '.') plain_width_ = std::max(plain_width_, std::string_view(k.name).size());
+  }
+
+  void render(const TargetConfig& t, std::string* out) {
+    keys_.clear();
+    size_t width = plain_width_;
+    for (const KeyInfo& k : known_keys()) {
+      if (k.scope != KeyScope::Target) continue;
+      std::string_view name = k.name;
+      if (name.back() != '.') {
+        keys_.push_back({std::string(), &k});
+        continue;
+      }
+      for (std::string& f : family_keys(t, name)) {
+        width = std::max(width, f.size());
+        keys_.push_back({std::move(f), &k});
+      }
+    }
+    *out += "target [";
+    *out += t.name;
+    *out += "]:\n";
+    for (const auto& [family_key, info] : keys_) {
+      std::string_view key = family_key.empty() ? std::string_view(info->name) : std::string_view(family_key);
+      append_line(key, width, find_value(t, key, info), t.origins.shared->path, out);
     }
   }
-  size_t width = 0;
-  for (const auto& k : keys) width = std::max(width, k.size());
-  *out += "target [";
-  *out += t.name;
-  *out += "]:\n";
-  for (const auto& k : keys) append_line(k, width, find_value(t, k), t.origins.shared->path, out);
-}
+
+ private:
+  size_t plain_width_ = 0;
+  std::vector<std::pair<std::string, const KeyInfo*>> keys_;  // "" for a plain key
+};
 
 void render_global(const GlobalConfig& g, std::string* out) {
   std::vector<std::string_view> keys;
@@ -187,7 +209,7 @@ void render_global(const GlobalConfig& g, std::string* out) {
 }  // namespace
 
 std::optional<RawValue> TargetConfig::value(std::string_view key) const {
-  ValueRef r = find_value(*this, key);
+  ValueRef r = find_value(*this, key, find_key(key));
   if (!r.set) return std::nullopt;
   RawValue v;
   v.text = r.value();
@@ -203,8 +225,9 @@ void write_effective_config(const Config& config, const std::function<void(const
   std::string out = "config file: " + (config.config_path.empty() ? "(none)" : config.config_path) + "\n";
   out += "global:\n";
   render_global(config.global, &out);
+  TargetKeys keys;
   for (const TargetConfig& t : config.targets) {
-    render_target(t, &out);
+    keys.render(t, &out);
     if (out.size() >= kChunk) {
       sink(out);
       out.clear();

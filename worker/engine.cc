@@ -38,6 +38,7 @@ struct Engine::Target {
   UvHandle<uv_timer_t> timer;
   std::unique_ptr<Probe> probe;  // in flight
   int64_t probe_lag_us = 0;
+  bool inherited = false;  // took a record of the hand-over
 
   Target(TargetConfig c, std::shared_ptr<const TargetChecks> compiled)
       : target(std::move(c)),
@@ -222,20 +223,38 @@ void Engine::log_change(const Target& t, const StateChange& c) {
   }
 }
 
-void Engine::end_handover(const std::vector<TargetStateRecord>& inherited) {
+size_t Engine::identity_hash(const std::string& name, const std::string& url) {
+  std::hash<std::string> h;
+  return h(name) * 31 + h(url);
+}
+
+void Engine::inherit(const TargetStateRecord& record) {
+  if (!holding_) return;
+  // By identity (name + url), indexed on the first record: a scan per record
+  // was O(targets x records). Hashes only, so the index costs no strings.
+  if (by_identity_.empty()) {
+    by_identity_.reserve(targets_.size());
+    for (auto& t : targets_) by_identity_.emplace(identity_hash(t->config().name, t->config().url), t.get());
+  }
+  auto [first, last] = by_identity_.equal_range(identity_hash(record.name, record.url));
+  for (auto it = first; it != last; ++it) {
+    Target* t = it->second;
+    // While holding, a target's state is untouched (outcomes are held), so
+    // the record simply becomes it; a second record for the same target
+    // changes nothing.
+    if (!t->state.same_identity(record) || t->inherited) continue;
+    t->state.restore(record);
+    t->inherited = true;
+    return;
+  }
+}
+
+void Engine::end_handover() {
   if (!holding_) return;
   holding_ = false;
-  // By identity (name + url): a nested scan was O(targets x records).
-  std::unordered_map<std::string, const TargetStateRecord*> by_identity;
-  by_identity.reserve(inherited.size());
-  for (const TargetStateRecord& r : inherited) by_identity.emplace(r.name + '\n' + r.url, &r);
+  by_identity_ = {};
   for (auto& t : targets_) {
-    const TargetConfig& c = t->config();
-    TargetState base(c.name, c.url, t->settings().failure_threshold, t->settings().success_threshold);
-    auto it = by_identity.find(c.name + '\n' + c.url);
-    if (it != by_identity.end()) base.restore(*it->second);
-    std::vector<StateChange> changes = t->held.replay_onto(&base);
-    t->state = std::move(base);
+    std::vector<StateChange> changes = t->held.replay_onto(&t->state);
     t->held = HeldOutcomes();
     for (const StateChange& ch : changes) log_change(*t, ch);
   }
@@ -283,10 +302,15 @@ void Engine::close() {
   multi_.reset();  // curl_multi_cleanup; socket watchers close their uv_polls
 }
 
-std::vector<TargetStateRecord> Engine::export_states() const {
-  std::vector<TargetStateRecord> out;
-  for (const auto& t : targets_) out.push_back(t->state.to_record());
-  return out;
+std::string Engine::encode_states() const {
+  std::string wire;
+  ControlMessage m;
+  m.type = MessageType::TargetState;
+  for (const auto& t : targets_) {
+    m.state = t->state.to_record();
+    wire += encode_message(m);
+  }
+  return wire;
 }
 
 size_t Engine::in_flight() const {

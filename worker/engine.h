@@ -1,7 +1,8 @@
 // Engine: the probe loop of one worker. It owns every target (its compiled
 // checks, UP/DOWN state, schedule timer and in-flight probe) and the curl
 // multi handle that runs the probes on the caller's libuv loop. The Worker
-// (worker.h) drives it: load, start, end_handover, retire or abort, close.
+// (worker.h) drives it: load, start, inherit + end_handover, retire or abort,
+// close.
 //
 // Life cycle:  load -> start -> [end_handover] -> retire -> (idle) -> close
 //                                               \-> abort -> close
@@ -19,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "checks.h"
@@ -50,10 +52,13 @@ class Engine {
   // Arms every target's timer; the schedule's origin is now.
   bool start(std::string* error);
 
-  // Takes the inherited records (identity name+url) as the targets' starting
-  // state, replays what was probed since start and logs the changes that
-  // replay produces. Records matching no target are ignored.
-  void end_handover(const std::vector<TargetStateRecord>& inherited);
+  // While transitions are held: takes one record of the hand-over
+  // (identity name+url) as its target's starting state, as it arrives. A
+  // record matching no target is ignored; so is a second one for a target.
+  void inherit(const TargetStateRecord& record);
+  // Replays what was probed since start onto each target's state (inherited
+  // or fresh) and logs the changes that replay produces.
+  void end_handover();
 
   // Stops scheduling; `on_idle` runs (from the loop, never from inside this
   // call or a curl callback) once no probe is in flight.
@@ -63,7 +68,8 @@ class Engine {
   // Closes every handle. Call after abort(); no probe may be in flight.
   void close();
 
-  std::vector<TargetStateRecord> export_states() const;
+  // Every target's state as TargetState control messages, in target order.
+  std::string encode_states() const;
   size_t in_flight() const;
   size_t target_count() const { return targets_.size(); }
 
@@ -82,10 +88,12 @@ class Engine {
   void log_change(const Target& t, const StateChange& c);
   void maybe_idle();
   uint64_t now_since_origin_ns() const;
+  static size_t identity_hash(const std::string& name, const std::string& url);
 
   uv_loop_t* loop_;
   Logger* log_;
   std::vector<std::unique_ptr<Target>> targets_;
+  std::unordered_multimap<size_t, Target*> by_identity_;  // during the hand-over only
   std::unique_ptr<CurlMultiUv> multi_;
   UvHandle<uv_timer_t> idle_check_;
   uint64_t origin_ns_ = 0;

@@ -182,6 +182,26 @@ class Reload(unittest.TestCase):
         up = p.wait_line(r"UP after", start=n)
         self.assertEqual(p.count(r"UP after"), 1, up)
 
+    def test_every_down_target_of_2000_stays_down_across_reload(self):
+        # 2000 records are many reads and writes on both control channels
+        # (each side writes them coalesced, the new worker takes them as
+        # they arrive): none may be lost, or its target goes DOWN again.
+        port = harness.closed_port()
+        n = 2000
+        sections = "".join("[t%d]\nurl=http://127.0.0.1:%d/t%d\n" % (i, port, i) for i in range(n))
+        conf = harness.write_file(harness.tempdir(self), "o.conf", "tick=5s\ntimeout=1s\n" + sections)
+        p = self.start([SUPERVISOR, "-config", conf])
+        harness.wait_for(lambda: p.count(r"\] DOWN: ") >= n, 30, what="every target to go DOWN")
+        n_lines = len(p.lines())
+        p.signal(signal.SIGHUP)
+        p.wait_line(r"retired: exited with status 0\.", start=n_lines, timeout=20)
+        time.sleep(6)  # more than a tick of the new worker's failing probes
+        downs = p.count(r"\] DOWN: ")
+        self.assertEqual(downs, n, "%d targets went DOWN a second time after the hand-over" % (downs - n))
+        self.assertEqual(p.count(r" UP"), 0)
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(), 0)
+
     def test_state_survives_a_reload_while_a_probe_outlasts_shutdown_timeout(self):
         # Found in review: a probe whose timeout (5s) is longer than
         # shutdown_timeout (2s) kept the retiring worker busy until the

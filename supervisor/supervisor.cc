@@ -12,6 +12,11 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// Hand-over bytes queued for a successor past which the supervisor stops
+// reading the retiring worker until the successor has taken them: the
+// supervisor's memory does not grow with the number of targets.
+constexpr size_t kRelayQueueLimit = 64 * 1024;
+
 // Stop signals closer together than this are one request (see on_uv_signal).
 constexpr std::chrono::milliseconds kSameStopRequest(250);
 
@@ -309,10 +314,19 @@ void Supervisor::on_worker_state(WorkerProcess* w, const ControlMessage& msg) {
   if (msg.type == MessageType::StateEnd) w->outbound_ended = true;
   WorkerProcess* successor = find(w->successor);
   if (successor == nullptr || !successor->inbound_open) return;
-  if (msg.type == MessageType::TargetState)
-    successor->send(msg);
-  else
+  if (msg.type != MessageType::TargetState) {
     end_inbound(successor);
+    return;
+  }
+  successor->send(msg);
+  if (successor->queued_bytes() > kRelayQueueLimit) w->hold_reads(true);
+}
+
+void Supervisor::on_worker_drained(WorkerProcess* w) { release_relay(w); }
+
+void Supervisor::release_relay(const WorkerProcess* successor) {
+  for (auto& w : workers_)
+    if (w->role == WorkerRole::Retiring && w->successor == successor->serial()) w->hold_reads(false);
 }
 
 void Supervisor::on_worker_protocol_error(WorkerProcess* w, const std::string& error) {
@@ -321,6 +335,7 @@ void Supervisor::on_worker_protocol_error(WorkerProcess* w, const std::string& e
 
 void Supervisor::on_worker_finished(WorkerProcess* w) {
   uv_timer_start(reap_timer_.get(), &Supervisor::on_uv_reap_timer, 0, 0);
+  release_relay(w);  // nobody is left to take what is held back
   if (stopping_) {
     log_.info("Worker " + pid_text(w) + " " + w->describe_exit() + ".", {pid_field(w)});
     return;

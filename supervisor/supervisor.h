@@ -83,6 +83,7 @@ class Supervisor : public WorkerEvents {
   void on_worker_state(WorkerProcess* worker, const ControlMessage& msg) override;
   void on_worker_protocol_error(WorkerProcess* worker, const std::string& error) override;
   void on_worker_finished(WorkerProcess* worker) override;
+  void on_worker_drained(WorkerProcess* worker) override;
 
   bool init_handles(std::string* error);
   void apply_global(const GlobalConfig& global);
@@ -103,6 +104,8 @@ class Supervisor : public WorkerEvents {
   void handle_candidate_exit(WorkerProcess* worker);
   void handle_current_exit(WorkerProcess* worker);
   WorkerProcess* find(uint64_t serial) const;
+  // Resumes reading the workers whose hand-over goes to `successor`.
+  void release_relay(const WorkerProcess* successor);
   void reap_finished();
   void close_handles();
 

@@ -63,8 +63,7 @@ ValueRef stored(const std::string& text, Origin::Kind kind, int line, const std:
 }
 
 // flag/env > the target's section > top level > default; a section's url is
-// its own.
-// `info` is find_key(key)'s.
+// its own. `info` is find_key(key).
 ValueRef find_value(const TargetConfig& t, std::string_view key, const KeyInfo* info) {
   const SharedLayers* shared = t.origins.shared.get();
   if (info == nullptr || info->scope != KeyScope::Target || shared == nullptr) return ValueRef();

@@ -1,13 +1,12 @@
 #include "config.h"
 
-#include <unordered_map>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <set>
+#include <cstring>
+#include <unordered_map>
 
 #include "ini_file.h"
 #include "keys.h"
@@ -16,26 +15,6 @@
 extern char** environ;
 
 namespace observer {
-
-std::string Origin::describe() const {
-  switch (kind) {
-    case Kind::Default: return where.empty() ? "default" : "default, " + where;
-    case Kind::File: return where;
-    case Kind::Env: return "env " + where;
-    case Kind::Flag: return "flag " + where;
-  }
-  return "?";
-}
-
-std::string cite_origin(const std::string& key, const Origin& origin) {
-  switch (origin.kind) {
-    case Origin::Kind::File: return origin.where + ": " + key;
-    case Origin::Kind::Env: return origin.where;
-    case Origin::Kind::Flag: return "flag " + origin.where;
-    case Origin::Kind::Default: return "default " + key;
-  }
-  return key;
-}
 
 Environment current_environment() {
   Environment env;
@@ -149,65 +128,150 @@ bool read_env(const Environment& env, RawValues* values, std::string* config_pat
   return true;
 }
 
-struct FileLayers {
-  RawValues top;
-  std::vector<std::pair<std::string, RawValues>> sections;  // in file order
-  std::map<std::string, int> section_lines;
+std::string where_in_file(const std::string& path, int line) { return path + ":" + std::to_string(line); }
+
+// ---- the file ----------------------------------------------------------------
+
+// What the file sets: its top level, and one target per [section] with only
+// the section's own values (name, url=, the rest in file order).
+struct FileContents {
+  std::vector<FileValue> top;
+  std::vector<TargetConfig> sections;
+  bool has_sections = false;
 };
 
-bool read_file(const std::string& path, FileLayers* layers, std::string* error) {
-  IniDocument doc;
-  if (!parse_ini_file(path, &doc, error)) return false;
-  for (const IniSection& s : doc.sections) {
-    std::string where = path + ":" + std::to_string(s.line);
+// The file's [section]s: the first error among their names (empty, reserved,
+// duplicate), and where each name's keys go (its first occurrence).
+struct SectionIndex {
+  std::unordered_map<std::string_view, size_t> by_name;
+  std::string error;
+};
+
+void index_sections(const std::string& path, const std::vector<IniSection>& sections, SectionIndex* index) {
+  index->by_name.reserve(sections.size());
+  for (size_t i = 0; i < sections.size(); ++i) {
+    const IniSection& s = sections[i];
+    auto [it, inserted] = index->by_name.emplace(s.name, i);
+    if (!index->error.empty()) continue;
     if (s.name.empty()) {
-      *error = where + ": empty section name";
-      return false;
+      index->error = where_in_file(path, s.line) + ": empty section name";
+    } else if (s.name == kTopLevelTargetName) {
+      index->error = where_in_file(path, s.line) + ": section name \"" + s.name + "\" is reserved for the top-level target";
+    } else if (!inserted) {
+      index->error = where_in_file(path, s.line) + ": duplicate section [" + s.name + "], first at " +
+                     where_in_file(path, sections[it->second].line);
     }
-    if (s.name == kTopLevelTargetName) {
-      *error = where + ": section name \"" + s.name + "\" is reserved for the top-level target";
-      return false;
-    }
-    if (layers->section_lines.count(s.name) != 0) {
-      *error = where + ": duplicate section [" + s.name + "], first at " + path + ":" +
-               std::to_string(layers->section_lines[s.name]);
-      return false;
-    }
-    layers->section_lines[s.name] = s.line;
-    layers->sections.emplace_back(s.name, RawValues());
   }
-  std::unordered_map<std::string, size_t> section_index;
-  for (size_t i = 0; i < layers->sections.size(); ++i) section_index.emplace(layers->sections[i].first, i);
-  for (const IniEntry& e : doc.entries) {
-    std::string where = path + ":" + std::to_string(e.line);
-    const KeyInfo* info = find_key(e.key);
+}
+
+const FileValue* find_file_value(const std::vector<FileValue>& values, std::string_view key) {
+  for (const FileValue& v : values)
+    if (v.key == key) return &v;
+  return nullptr;
+}
+
+// Places the file's key=value pairs, one at a time, as inih reads them. Only
+// the first error counts (it is reported when the syntax and the section
+// names are fine, as a whole-file check would).
+class PairPlacer {
+ public:
+  PairPlacer(const std::string& path, const SectionIndex& index, FileContents* file)
+      : path_(path), index_(index), file_(file) {}
+
+  void place(const char* section, const char* key, const char* value, int line) {
+    if (!error_.empty()) return;
+    const KeyInfo* info = find_key(key);
     if (info == nullptr) {
-      std::string near = closest_key(e.key);
-      *error = where + ": unknown key \"" + e.key + "\"" +
-               (near.empty() ? "" : " (did you mean \"" + near + "\"?)");
-      return false;
+      std::string near = closest_key(key);
+      fail(line, std::string("unknown key \"") + key + "\"" + (near.empty() ? "" : " (did you mean \"" + near + "\"?)"));
+      return;
     }
-    if (!e.section.empty() && info->scope == KeyScope::Global) {
-      *error = where + ": \"" + e.key + "\" applies to the whole process; set it before any [section]";
-      return false;
+    if (*section != '\0' && info->scope == KeyScope::Global) {
+      fail(line, std::string("\"") + key + "\" applies to the whole process; set it before any [section]");
+      return;
     }
-    RawValues* target = &layers->top;
-    if (!e.section.empty()) {
-      // O(1) per key: a linear scan here made 10 000 sections cost 50M compares.
-      auto idx = section_index.find(e.section);
-      if (idx == section_index.end()) {  // the INI reader saw a section the scan did not
-        *error = where + ": cannot place key \"" + e.key + "\" in section [" + e.section + "]";
-        return false;
-      }
-      target = &layers->sections[idx->second].second;
+    if (*section == '\0') {
+      add(&file_->top, key, value, line);
+      return;
     }
-    auto dup = target->find(e.key);
-    if (dup != target->end()) {
-      *error = where + ": duplicate key \"" + e.key + "\", first set at " + dup->second.origin.where;
-      return false;
+    TargetConfig* target = section_of(section);
+    if (target == nullptr) {  // the INI reader saw a section the scan did not
+      fail(line, std::string("cannot place key \"") + key + "\" in section [" + section + "]");
+      return;
     }
-    (*target)[e.key] = {e.value, {Origin::Kind::File, where}};
+    if (std::strcmp(key, "url") != 0) {
+      add(&target->origins.own, key, value, line);
+    } else if (target->origins.url_line != 0) {
+      duplicate(line, key, target->origins.url_line);
+    } else {
+      target->url = value;
+      target->origins.url_line = line;
+    }
   }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  TargetConfig* section_of(const char* name) {
+    // Consecutive pairs are mostly in one section: look it up once.
+    if (last_ != nullptr && last_name_ == name) return last_;
+    auto it = index_.by_name.find(name);
+    if (it == index_.by_name.end()) return nullptr;
+    last_name_ = name;
+    last_ = &file_->sections[it->second];
+    return last_;
+  }
+
+  void add(std::vector<FileValue>* values, const char* key, const char* value, int line) {
+    if (const FileValue* dup = find_file_value(*values, key)) {
+      duplicate(line, key, dup->line);
+      return;
+    }
+    values->push_back({key, value, line});
+  }
+
+  void duplicate(int line, const char* key, int first_line) {
+    fail(line, std::string("duplicate key \"") + key + "\", first set at " + where_in_file(path_, first_line));
+  }
+
+  void fail(int line, const std::string& what) { error_ = where_in_file(path_, line) + ": " + what; }
+
+  const std::string& path_;
+  const SectionIndex& index_;
+  FileContents* file_;
+  std::string error_;
+  std::string last_name_;
+  TargetConfig* last_ = nullptr;
+};
+
+// Reads the file into its layers. With `top_level_only` it stops at the
+// first [section] (and sets has_sections).
+bool read_file(const std::string& path, bool top_level_only, FileContents* file, std::string* error) {
+  std::string text;
+  if (top_level_only ? !read_config_top_level(path, &text, &file->has_sections, error)
+                     : !read_config_text(path, &text, error))
+    return false;
+  IniScan scan;
+  if (!scan_ini_text(path, text, &scan, error)) return false;
+  SectionIndex index;
+  index_sections(path, scan.sections, &index);
+  file->sections.reserve(scan.sections.size() + 1);  // + 1: room for the top-level target in front
+  for (const IniSection& s : scan.sections) {
+    file->sections.emplace_back();
+    file->sections.back().origins.section_line = s.line;
+  }
+  PairPlacer placer(path, index, file);
+  if (!read_ini_pairs(path, text, scan, [&placer](const char* section, const char* key, const char* value, int line) {
+        placer.place(section, key, value, line);
+      }, error))
+    return false;
+  if (!index.error.empty() || !placer.error().empty()) {
+    *error = !index.error.empty() ? index.error : placer.error();
+    return false;
+  }
+  index.by_name.clear();  // it points into scan.sections' names
+  for (size_t i = 0; i < scan.sections.size(); ++i) file->sections[i].name = std::move(scan.sections[i].name);
+  if (!top_level_only) file->has_sections = !file->sections.empty();
   return true;
 }
 
@@ -257,29 +321,25 @@ bool parse_positive_duration(const std::string& key, const RawValue& v, Nanos* o
   return true;
 }
 
-bool check_url(const std::string& key, const RawValue& v, std::string* error) {
-  std::string lower;
-  for (char c : v.text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+// Why `url` cannot be probed (the caller names where it was set), or "".
+std::string url_problem(const std::string& url) {
   size_t host_at = 0;
-  if (lower.compare(0, 7, "http://") == 0) host_at = 7;
-  else if (lower.compare(0, 8, "https://") == 0) host_at = 8;
-  if (host_at == 0) {
-    *error = cite(key, v) + ": \"" + v.text + "\" is not an http:// or https:// URL";
-    return false;
-  }
+  auto starts_nocase = [&url](std::string_view prefix) {
+    if (url.size() < prefix.size()) return false;
+    for (size_t i = 0; i < prefix.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(url[i])) != prefix[i]) return false;
+    return true;
+  };
+  if (starts_nocase("http://")) host_at = 7;
+  else if (starts_nocase("https://")) host_at = 8;
+  if (host_at == 0) return "\"" + url + "\" is not an http:// or https:// URL";
   // The URL is half of a target's identity across reloads, sent whole on
   // the control channel; far past any real URL, and a clear error here.
-  if (v.text.size() > kMaxUrlLength) {
-    *error = cite(key, v) + ": URL is " + std::to_string(v.text.size()) + " characters long; the limit is " +
-             std::to_string(kMaxUrlLength);
-    return false;
-  }
-  if (host_at >= v.text.size() || v.text[host_at] == '/' ||
-      v.text.find_first_of(" \t\r\n") != std::string::npos) {
-    *error = cite(key, v) + ": \"" + v.text + "\" has no host or contains white space";
-    return false;
-  }
-  return true;
+  if (url.size() > kMaxUrlLength)
+    return "URL is " + std::to_string(url.size()) + " characters long; the limit is " + std::to_string(kMaxUrlLength);
+  if (host_at >= url.size() || url[host_at] == '/' || url.find_first_of(" \t\r\n") != std::string::npos)
+    return "\"" + url + "\" has no host or contains white space";
+  return "";
 }
 
 const RawValue* get(const RawValues& raw, const std::string& key) {
@@ -287,121 +347,120 @@ const RawValue* get(const RawValues& raw, const std::string& key) {
   return it == raw.end() ? nullptr : &it->second;
 }
 
-// What a probe is compared with: status, headers, body, timing, certificate.
-bool convert_expectations(const RawValues& raw, TargetConfig* t, std::string* error) {
-  const RawValue* v = nullptr;
-  if ((v = get(raw, "status")) != nullptr) {
-    std::string why;
-    if (!StatusSpec::parse(v->text, &t->status, &why)) {
-      *error = cite("status", *v) + ": " + why;
-      return false;
-    }
-  }
-  if ((v = get(raw, "server")) != nullptr) t->server = v->text;
-  if ((v = get(raw, "content_type")) != nullptr) t->content_type = v->text;
-  if ((v = get(raw, "body_contains")) != nullptr) t->body_contains = v->text;
-  if ((v = get(raw, "body_regex")) != nullptr) t->body_regex = v->text;
-  if ((v = get(raw, "max_response_time")) != nullptr) {
-    Nanos d{};
-    if (!parse_positive_duration("max_response_time", *v, &d, error)) return false;
-    t->max_response_time = d;
-  }
-  if ((v = get(raw, "cert_min_days")) != nullptr) {
-    int days = 0;
-    if (!parse_int("cert_min_days", *v, 0, 36500, &days, error)) return false;
-    t->cert_min_days = days;
-  }
-  return true;
+bool is_family(const std::string& key, const char* prefix) {
+  return key.compare(0, std::char_traits<char>::length(prefix), prefix) == 0;
 }
 
-// How the probe is sent: method, User-Agent, timeout, redirects, connection,
-// TLS and the body cap.
-bool convert_request(const RawValues& raw, TargetConfig* t, std::string* error) {
-  t->user_agent = get(raw, "user_agent")->text;
-  if (t->user_agent.empty()) t->user_agent = std::string("observer/") + OBSERVER_VERSION;
-  const RawValue* v = get(raw, "method");
-  t->method = v->text;
-  if (t->method.empty() || t->method.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos) {
-    *error = cite("method", *v) + ": invalid method \"" + v->text + "\" (upper-case letters, e.g. GET or HEAD)";
-    return false;
-  }
-  v = get(raw, "timeout");
-  if (!parse_positive_duration("timeout", *v, &t->timeout, error)) return false;
-  if (t->timeout > t->tick) {
-    if (v->origin.kind != Origin::Kind::Default) {
-      *error = cite("timeout", *v) + ": " + v->text + " is longer than tick (" +
-               format_duration(t->tick) + "); a probe must end before the next one starts";
-      return false;
-    }
-    t->timeout = t->tick;
-    t->raw["timeout"] = {format_duration(t->tick), {Origin::Kind::Default, "capped at tick"}};
-  }
-  if (!parse_bool("follow_redirects", *get(raw, "follow_redirects"), &t->follow_redirects, error)) return false;
-  if (!parse_int("max_redirects", *get(raw, "max_redirects"), 0, 50, &t->max_redirects, error)) return false;
-  if (!parse_bool("reuse_connections", *get(raw, "reuse_connections"), &t->reuse_connections, error)) return false;
-  v = get(raw, "ip_version");
-  if (v->text == "any") t->ip_version = IpVersion::Any;
-  else if (v->text == "4") t->ip_version = IpVersion::V4;
-  else if (v->text == "6") t->ip_version = IpVersion::V6;
-  else {
-    *error = cite("ip_version", *v) + ": invalid value \"" + v->text + "\" (any, 4 or 6)";
-    return false;
-  }
-  v = get(raw, "http_client");
-  if (v->text == "auto") t->http_client = HttpClientKind::Auto;
-  else if (v->text == "curl") t->http_client = HttpClientKind::Curl;
-  else {
-    *error = cite("http_client", *v) + ": invalid value \"" + v->text + "\" (auto or curl)";
-    return false;
-  }
-  if (!parse_bool("insecure", *get(raw, "insecure"), &t->insecure, error)) return false;
-  if ((v = get(raw, "ca_file")) != nullptr) t->ca_file = v->text;
-  v = get(raw, "max_body");
+// Converts one target value (not url=) into `s`. Checks that involve two
+// keys (timeout against tick) are convert_settings' business.
+bool convert_value(const std::string& key, const RawValue& v, TargetSettings* s, std::string* error) {
   std::string why;
-  if (!parse_size(v->text, &t->max_body, &why)) {
-    *error = cite("max_body", *v) + ": " + why;
+  auto suffix = [&key](const char* prefix) { return key.substr(std::char_traits<char>::length(prefix)); };
+  if (key == "tick") return parse_positive_duration(key, v, &s->tick, error);
+  if (key == "status") {
+    if (StatusSpec::parse(v.text, &s->status, &why)) return true;
+    *error = cite(key, v) + ": " + why;
     return false;
   }
-  return true;
-}
-
-// The header.NAME, header_regex.NAME and request_header.NAME families.
-bool convert_header_families(const RawValues& raw, TargetConfig* t, std::string* error) {
-  for (const auto& entry : raw) {
-    const std::string& key = entry.first;
-    const RawValue& value = entry.second;
-    auto suffix = [&key](const char* prefix) { return key.substr(std::char_traits<char>::length(prefix)); };
-    if (key.rfind("header.", 0) == 0) {
-      t->header_checks.push_back({suffix("header."), value.text, false});
-    } else if (key.rfind("header_regex.", 0) == 0) {
-      t->header_checks.push_back({suffix("header_regex."), value.text, true});
-    } else if (key.rfind("request_header.", 0) == 0) {
-      std::string h = suffix("request_header.");
-      if (h.find_first_of(": \t\r\n") != std::string::npos || value.text.find_first_of("\r\n") != std::string::npos) {
-        *error = cite(key, value) + ": header names may not contain ':' or white space, nor values line breaks";
-        return false;
-      }
-      t->request_headers.emplace_back(h, value.text);
+  if (key == "server") s->server = v.text;
+  else if (key == "content_type") s->content_type = v.text;
+  else if (key == "body_contains") s->body_contains = v.text;
+  else if (key == "body_regex") s->body_regex = v.text;
+  else if (key == "max_response_time") {
+    Nanos d{};
+    if (!parse_positive_duration(key, v, &d, error)) return false;
+    s->max_response_time = d;
+  } else if (key == "cert_min_days") {
+    int days = 0;
+    if (!parse_int(key, v, 0, 36500, &days, error)) return false;
+    s->cert_min_days = days;
+  } else if (key == "user_agent") {
+    s->user_agent = v.text.empty() ? std::string("observer/") + OBSERVER_VERSION : v.text;
+  } else if (key == "method") {
+    if (v.text.empty() || v.text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos) {
+      *error = cite(key, v) + ": invalid method \"" + v.text + "\" (upper-case letters, e.g. GET or HEAD)";
+      return false;
     }
+    s->method = v.text;
+  } else if (key == "timeout") {
+    return parse_positive_duration(key, v, &s->timeout, error);
+  } else if (key == "follow_redirects") {
+    return parse_bool(key, v, &s->follow_redirects, error);
+  } else if (key == "max_redirects") {
+    return parse_int(key, v, 0, 50, &s->max_redirects, error);
+  } else if (key == "reuse_connections") {
+    return parse_bool(key, v, &s->reuse_connections, error);
+  } else if (key == "ip_version") {
+    if (v.text == "any") s->ip_version = IpVersion::Any;
+    else if (v.text == "4") s->ip_version = IpVersion::V4;
+    else if (v.text == "6") s->ip_version = IpVersion::V6;
+    else {
+      *error = cite(key, v) + ": invalid value \"" + v.text + "\" (any, 4 or 6)";
+      return false;
+    }
+  } else if (key == "http_client") {
+    if (v.text == "auto") s->http_client = HttpClientKind::Auto;
+    else if (v.text == "curl") s->http_client = HttpClientKind::Curl;
+    else {
+      *error = cite(key, v) + ": invalid value \"" + v.text + "\" (auto or curl)";
+      return false;
+    }
+  } else if (key == "insecure") {
+    return parse_bool(key, v, &s->insecure, error);
+  } else if (key == "ca_file") {
+    s->ca_file = v.text;
+  } else if (key == "max_body") {
+    if (parse_size(v.text, &s->max_body, &why)) return true;
+    *error = cite(key, v) + ": " + why;
+    return false;
+  } else if (key == "failure_threshold") {
+    return parse_int(key, v, 1, 1000, &s->failure_threshold, error);
+  } else if (key == "success_threshold") {
+    return parse_int(key, v, 1, 1000, &s->success_threshold, error);
+  } else if (is_family(key, "header.")) {
+    s->header_checks.push_back({suffix("header."), v.text, false});
+  } else if (is_family(key, "header_regex.")) {
+    s->header_checks.push_back({suffix("header_regex."), v.text, true});
+  } else if (is_family(key, "request_header.")) {
+    std::string h = suffix("request_header.");
+    if (h.find_first_of(": \t\r\n") != std::string::npos || v.text.find_first_of("\r\n") != std::string::npos) {
+      *error = cite(key, v) + ": header names may not contain ':' or white space, nor values line breaks";
+      return false;
+    }
+    s->request_headers.emplace_back(h, v.text);
   }
   return true;
 }
 
-// Takes `values` by value: the target keeps them (for -check-config and
-// error messages) without another copy; 10 000 targets made that copy count.
-bool convert_target(const std::string& name, RawValues values, TargetConfig* t, std::string* error) {
-  t->name = name;
-  t->raw = std::move(values);
-  const RawValues& raw = t->raw;
-  const RawValue* url = get(raw, "url");
-  if (!check_url("url", *url, error)) return false;
-  t->url = url->text;
-  t->display_url = redact_url(t->url);
-  if (!parse_positive_duration("tick", *get(raw, "tick"), &t->tick, error)) return false;
-  return convert_expectations(raw, t, error) && convert_request(raw, t, error) &&
-         parse_int("failure_threshold", *get(raw, "failure_threshold"), 1, 1000, &t->failure_threshold, error) &&
-         parse_int("success_threshold", *get(raw, "success_threshold"), 1, 1000, &t->success_threshold, error) &&
-         convert_header_families(raw, t, error);
+// Converts a target's effective values (every key but url=, defaults
+// included) in a fixed order, so that the first error is always the same.
+bool convert_settings(const RawValues& raw, TargetSettings* s, std::string* error) {
+  static const char* const kOrder[] = {
+      "tick",    "status",  "server",           "content_type",  "body_contains",     "body_regex",
+      "max_response_time", "cert_min_days",    "user_agent",    "method",            "timeout",
+      "follow_redirects",  "max_redirects",    "reuse_connections", "ip_version",    "http_client",   "insecure",
+      "ca_file", "max_body", "failure_threshold", "success_threshold"};
+  for (const char* name : kOrder) {
+    std::string key = name;
+    const RawValue* v = get(raw, key);
+    if (v == nullptr) continue;
+    if (!convert_value(key, *v, s, error)) return false;
+    if (key != "timeout" || s->timeout <= s->tick) continue;
+    if (v->origin.kind != Origin::Kind::Default) {
+      *error = cite(key, *v) + ": " + v->text + " is longer than tick (" + format_duration(s->tick) +
+               "); a probe must end before the next one starts";
+      return false;
+    }
+    s->timeout = s->tick;
+    s->timeout_capped = true;
+  }
+  // The header families, in key order.
+  for (const auto& [key, v] : raw) {
+    if (!is_family(key, "header.") && !is_family(key, "header_regex.") && !is_family(key, "request_header."))
+      continue;
+    if (!convert_value(key, v, s, error)) return false;
+  }
+  return true;
 }
 
 bool convert_global(const RawValues& raw, GlobalConfig* g, std::string* error) {
@@ -426,17 +485,80 @@ void apply_defaults(RawValues* raw, KeyScope scope) {
   }
 }
 
-// Layers `over` on top of `base` (over wins).
-void overlay(RawValues* base, const RawValues& over, bool include_url) {
-  for (const auto& [k, v] : over)
-    if (include_url || k != "url") (*base)[k] = v;
+KeyScope scope_of(const std::string& key) { return find_key(key)->scope; }
+
+void overlay_file_values(RawValues* raw, const std::string& path, const std::vector<FileValue>& values, KeyScope scope) {
+  for (const FileValue& v : values)
+    if (v.key != "url" && scope_of(v.key) == scope)
+      (*raw)[v.key] = {v.text, {Origin::Kind::File, where_in_file(path, v.line)}};
 }
 
-RawValues only_scope(const RawValues& raw, KeyScope scope) {
-  RawValues out;
-  for (const auto& [k, v] : raw)
-    if (find_key(k)->scope == scope) out[k] = v;
-  return out;
+void overlay_overrides(RawValues* raw, const RawValues& overrides, KeyScope scope) {
+  for (const auto& [k, v] : overrides)
+    if (k != "url" && scope_of(k) == scope) (*raw)[k] = v;
+}
+
+// The effective values of a target whose section sets `own` (none for the
+// top-level target), url= aside: default < top level < own < env/flags.
+RawValues target_values(const SharedLayers& shared, const std::vector<FileValue>& own) {
+  RawValues raw;
+  apply_defaults(&raw, KeyScope::Target);
+  overlay_file_values(&raw, shared.path, shared.top, KeyScope::Target);
+  overlay_file_values(&raw, shared.path, own, KeyScope::Target);
+  overlay_overrides(&raw, shared.overrides, KeyScope::Target);
+  return raw;
+}
+
+// Converts each distinct set of section values once: targets whose sections
+// set the same keys to the same text share their settings.
+class SettingsCache {
+ public:
+  explicit SettingsCache(std::shared_ptr<const SharedLayers> shared) : shared_(std::move(shared)) {}
+
+  std::shared_ptr<const TargetSettings> get(const std::vector<FileValue>& own, std::string* error) {
+    std::string key = cache_key(own);
+    auto it = by_values_.find(key);
+    if (it != by_values_.end()) return it->second;
+    auto s = std::make_shared<TargetSettings>();
+    if (!convert_settings(target_values(*shared_, own), s.get(), error)) return nullptr;
+    by_values_.emplace(std::move(key), s);
+    return s;
+  }
+
+ private:
+  // The texts and kinds decide the conversion, never the lines.
+  static std::string cache_key(const std::vector<FileValue>& own) {
+    if (own.empty()) return std::string();
+    std::vector<const FileValue*> sorted;
+    sorted.reserve(own.size());
+    for (const FileValue& v : own) sorted.push_back(&v);
+    std::sort(sorted.begin(), sorted.end(), [](const FileValue* a, const FileValue* b) { return a->key < b->key; });
+    std::string key;
+    for (const FileValue* v : sorted) {
+      key += v->key;
+      key += '\0';
+      key += v->text;
+      key += '\0';
+    }
+    return key;
+  }
+
+  std::shared_ptr<const SharedLayers> shared_;
+  std::unordered_map<std::string, std::shared_ptr<const TargetSettings>> by_values_;
+};
+
+// Checks a target's URL (naming `url_origin()` when it is bad) and gives the
+// target its settings.
+template <class UrlOrigin>
+bool finish_target(const UrlOrigin& url_origin, SettingsCache* cache, TargetConfig* t, std::string* error) {
+  std::string why = url_problem(t->url);
+  if (!why.empty()) {
+    *error = cite_origin("url", url_origin()) + ": " + why;
+    return false;
+  }
+  if (url_has_password(t->url)) t->masked_url = redact_url(t->url);
+  t->settings = cache->get(t->origins.own, error);
+  return t->settings != nullptr;
 }
 
 std::string missing_url_message(const std::string& config_path) {
@@ -446,7 +568,76 @@ std::string missing_url_message(const std::string& config_path) {
                               : " " + config_path);
 }
 
+// The layers every target shares, and the global settings. `file` has been
+// read (or is empty when there is no file); its top level moves into the
+// shared layers.
+struct Loaded {
+  std::shared_ptr<SharedLayers> shared;
+  GlobalConfig global;
+};
+
+bool load_layers(const CommandLine& cl, const RawValues& env_values, const std::string& config_path,
+                 FileContents* file, Loaded* out, std::string* error) {
+  out->shared = std::make_shared<SharedLayers>();
+  SharedLayers& shared = *out->shared;
+  shared.path = config_path;
+  shared.top = std::move(file->top);
+  // Command line over environment: the layer that overrides every target.
+  shared.overrides = env_values;
+  for (const auto& [k, v] : cl.flags) shared.overrides[k] = v;
+
+  RawValues global;
+  apply_defaults(&global, KeyScope::Global);
+  overlay_file_values(&global, shared.path, shared.top, KeyScope::Global);
+  overlay_overrides(&global, shared.overrides, KeyScope::Global);
+  return convert_global(global, &out->global, error);
+}
+
+// The top-level target: the seed's single target. It exists when a URL is
+// set outside any section, or when there are no sections at all (and then a
+// missing URL is the error to report). Sets `*exists`.
+bool make_top_level_target(const std::shared_ptr<SharedLayers>& shared, bool has_sections, SettingsCache* cache,
+                           TargetConfig* t, bool* exists, std::string* error) {
+  Origin url_origin;
+  auto flag = shared->overrides.find("url");
+  const FileValue* top_url = find_file_value(shared->top, "url");
+  if (flag != shared->overrides.end()) {
+    t->url = flag->second.text;
+    url_origin = flag->second.origin;
+  } else if (top_url != nullptr) {
+    t->url = top_url->text;
+    url_origin = {Origin::Kind::File, where_in_file(shared->path, top_url->line)};
+  } else {
+    *exists = false;
+    if (!has_sections) *error = missing_url_message(shared->path);
+    return has_sections;
+  }
+  *exists = true;
+  t->name = kTopLevelTargetName;
+  t->origins.shared = shared;
+  return finish_target([&url_origin] { return url_origin; }, cache, t, error);
+}
+
 }  // namespace
+
+bool url_has_password(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return false;
+  size_t host_end = url.find_first_of("/?#", scheme + 3);
+  size_t at = url.rfind('@', host_end == std::string::npos ? std::string::npos : host_end);
+  if (at == std::string::npos || at < scheme) return false;
+  size_t colon = url.find(':', scheme + 3);
+  return colon != std::string::npos && colon < at;
+}
+
+std::string redact_url(const std::string& url) {
+  if (!url_has_password(url)) return url;
+  size_t scheme = url.find("://");
+  size_t host_end = url.find_first_of("/?#", scheme + 3);
+  size_t at = url.rfind('@', host_end == std::string::npos ? std::string::npos : host_end);
+  size_t colon = url.find(':', scheme + 3);
+  return url.substr(0, colon + 1) + "****" + url.substr(at);
+}
 
 bool load_invocation(const std::vector<std::string>& args, const Environment& env,
                      Invocation* out, std::string* error) {
@@ -461,66 +652,61 @@ bool load_invocation(const std::vector<std::string>& args, const Environment& en
   Config config;
   config.config_path = !cl.config_path.empty() ? cl.config_path : env_config;
 
-  FileLayers file;
-  if (!config.config_path.empty() && !read_file(config.config_path, &file, error)) return false;
+  FileContents file;
+  if (!config.config_path.empty() && !read_file(config.config_path, false, &file, error)) return false;
+  Loaded loaded;
+  if (!load_layers(cl, env_values, config.config_path, &file, &loaded, error)) return false;
+  config.global = std::move(loaded.global);
 
-  // Command line over environment: the layer that overrides every target.
-  RawValues overrides = env_values;
-  overlay(&overrides, cl.flags, true);
-
-  RawValues global;
-  apply_defaults(&global, KeyScope::Global);
-  overlay(&global, only_scope(file.top, KeyScope::Global), true);
-  overlay(&global, only_scope(overrides, KeyScope::Global), true);
-  if (!convert_global(global, &config.global, error)) return false;
-
-  RawValues target_defaults;
-  apply_defaults(&target_defaults, KeyScope::Target);
-  overlay(&target_defaults, only_scope(file.top, KeyScope::Target), true);
-  RawValues target_overrides = only_scope(overrides, KeyScope::Target);
-
-  // The top-level target: the seed's single target. It exists when a URL is
-  // set outside any section, or when there are no sections at all (and then
-  // a missing URL is the error to report).
-  config.targets.reserve(file.sections.size() + 1);
-  RawValues top = target_defaults;
-  overlay(&top, target_overrides, true);
-  if (top.count("url") != 0 || file.sections.empty()) {
-    if (top.count("url") == 0) {
-      *error = missing_url_message(config.config_path);
+  SettingsCache cache(loaded.shared);
+  TargetConfig top;
+  bool has_top = false;
+  if (!make_top_level_target(loaded.shared, file.has_sections, &cache, &top, &has_top, error)) return false;
+  for (TargetConfig& t : file.sections) {
+    t.origins.shared = loaded.shared;
+    if (t.origins.url_line == 0) {
+      *error = where_in_file(config.config_path, t.origins.section_line) + ": section [" + t.name +
+               "] has no url= (each section is a target and needs its own URL)";
       return false;
     }
-    TargetConfig t;
-    if (!convert_target(kTopLevelTargetName, std::move(top), &t, error)) return false;
-    config.targets.push_back(std::move(t));
+    auto url_origin = [&] { return Origin{Origin::Kind::File, where_in_file(config.config_path, t.origins.url_line)}; };
+    if (!finish_target(url_origin, &cache, &t, error)) return false;
   }
-  for (const auto& [name, values] : file.sections) {
-    RawValues raw = target_defaults;
-    raw.erase("url");  // a section's identity is its own
-    overlay(&raw, values, true);
-    overlay(&raw, target_overrides, false);
-    if (raw.count("url") == 0) {
-      *error = config.config_path + ":" + std::to_string(file.section_lines[name]) + ": section [" +
-               name + "] has no url= (each section is a target and needs its own URL)";
-      return false;
-    }
-    TargetConfig t;
-    if (!convert_target(name, std::move(raw), &t, error)) return false;
-    config.targets.push_back(std::move(t));
-  }
+  config.targets = std::move(file.sections);  // reserved with room for one more in front
+  if (has_top) config.targets.insert(config.targets.begin(), std::move(top));
   out->config = std::move(config);
   return true;
 }
 
-std::string redact_url(const std::string& url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  size_t host_end = url.find_first_of("/?#", scheme + 3);
-  size_t at = url.rfind('@', host_end == std::string::npos ? std::string::npos : host_end);
-  if (at == std::string::npos || at < scheme) return url;
-  size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "****" + url.substr(at);
+bool load_process_settings(const std::vector<std::string>& args, const Environment& env, Action* action,
+                           GlobalConfig* out, std::string* error) {
+  CommandLine cl;
+  if (!parse_flags(args, &cl, error)) return false;
+  *action = cl.action;
+  if (cl.action != Action::Run) return true;
+
+  RawValues env_values;
+  std::string env_config;
+  if (!read_env(env, &env_values, &env_config, error)) return false;
+  std::string config_path = !cl.config_path.empty() ? cl.config_path : env_config;
+  FileContents file;
+  if (!config_path.empty() && !read_file(config_path, true, &file, error)) return false;
+  Loaded loaded;
+  if (!load_layers(cl, env_values, config_path, &file, &loaded, error)) return false;
+
+  SettingsCache cache(loaded.shared);
+  TargetConfig top;
+  bool has_top = false;
+  if (!make_top_level_target(loaded.shared, file.has_sections, &cache, &top, &has_top, error)) return false;
+  if (!has_top) {
+    // Every target takes these as they are: a value that does not convert
+    // fails in the worker's first target.
+    TargetSettings scratch;
+    for (const auto& [key, v] : loaded.shared->overrides)
+      if (key != "url" && scope_of(key) == KeyScope::Target && !convert_value(key, v, &scratch, error)) return false;
+  }
+  *out = std::move(loaded.global);
+  return true;
 }
 
 bool parse_size(const std::string& text, uint64_t* out, std::string* error) {
@@ -555,78 +741,6 @@ bool parse_size(const std::string& text, uint64_t* out, std::string* error) {
   }
   *error = "invalid size unit in \"" + text + "\" (B, KB, KiB, MB, MiB, GB or GiB)";
   return false;
-}
-
-namespace {
-
-std::string display_value(const std::string& key, const std::string& text) {
-  if (is_secret_key(key)) return "****";
-  if (key == "url") return redact_url(text);
-  return text;
-}
-
-void render_values(const RawValues& raw, KeyScope scope, std::string* out) {
-  std::vector<std::string> keys;
-  for (const KeyInfo& k : known_keys()) {
-    if (k.scope != scope) continue;
-    std::string name = k.name;
-    if (name.back() == '.') {
-      for (const auto& [key, v] : raw)
-        if (key.rfind(name, 0) == 0) keys.push_back(key);
-    } else {
-      keys.push_back(name);
-    }
-  }
-  size_t width = 0;
-  for (const auto& k : keys) width = std::max(width, k.size());
-  for (const auto& k : keys) {
-    const RawValue* v = get(raw, k);
-    std::string line = "  " + k + std::string(width - k.size() + 2, ' ');
-    if (v == nullptr) {
-      line += "(unset, not checked)";
-    } else {
-      std::string shown = display_value(k, v->text);
-      line += (shown.empty() ? "\"\"" : shown) + "  (" + v->origin.describe() + ")";
-    }
-    *out += line + "\n";
-  }
-}
-
-}  // namespace
-
-std::string render_effective_config(const Config& config) {
-  std::string out = "config file: " + (config.config_path.empty() ? "(none)" : config.config_path) + "\n";
-  out += "global:\n";
-  render_values(config.global.raw, KeyScope::Global, &out);
-  for (const TargetConfig& t : config.targets) {
-    out += "target [" + t.name + "]:\n";
-    render_values(t.raw, KeyScope::Target, &out);
-  }
-  out += std::to_string(config.targets.size()) + (config.targets.size() == 1 ? " target" : " targets") +
-         ", configuration OK\n";
-  return out;
-}
-
-std::string usage_text(const std::string& program) {
-  std::string out = "Usage: " + program + " [-config PATH] [-check-config] [-KEY=VALUE ...]\n\n"
-                    "observer " OBSERVER_VERSION " probes HTTP targets every tick and logs every mismatch.\n\n"
-                    "Sources, highest first: flag (-key=value, -key value, --key=value), environment\n"
-                    "(OBSERVER_KEY), INI file (-config PATH or OBSERVER_CONFIG), default.\n\n"
-                    "  -config PATH     INI file: top-level keys are a target and the defaults of\n"
-                    "                   every [section]; each [section] is one more target\n"
-                    "  -check-config    print the effective configuration and its sources, then exit\n"
-                    "  -help, -version\n\nKeys:\n";
-  for (const KeyInfo& k : known_keys()) {
-    std::string name = k.name;
-    if (name.back() == '.') name += "NAME";
-    std::string def = k.default_value == nullptr ? "" : std::string(" [default: ") +
-                      (*k.default_value ? k.default_value : "\"\"") + "]";
-    std::string line = "  -" + name;
-    line += std::string(line.size() < 22 ? 22 - line.size() : 1, ' ');
-    out += line + k.help + def + (k.scope == KeyScope::Global ? " (process-wide)" : "") + "\n";
-  }
-  out += "\nExit codes: 0 stopped cleanly, 78 configuration error, 70 internal error.\n";
-  return out;
 }
 
 }  // namespace observer

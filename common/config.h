@@ -1,15 +1,21 @@
 // observer's configuration: every source (flag > OBSERVER_* environment >
 // INI file > default), merged per target, typed, with the origin of each value
-// kept for -check-config and for error messages.
+// kept for -check-config and for error messages. What targets share (the
+// defaults, the file's top level, environment and flags) is kept once; a
+// target keeps only what its own section sets.
 //
-// Both processes load it: the worker to probe, the supervisor for -help,
-// -version, -check-config, its own settings and to fail fast on a bad config.
+// The worker loads all of it (load_invocation) to probe and for
+// -check-config; the supervisor only what it needs (load_process_settings):
+// -help, -version, its own settings, and enough to fail fast on a bad one.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,12 +25,14 @@
 namespace observer {
 
 struct Origin {
-  enum class Kind { Default, File, Env, Flag };
+  enum class Kind : uint8_t { Default, File, Env, Flag };
   Kind kind = Kind::Default;
   std::string where;  // "observer.conf:3", "OBSERVER_TICK", "-tick"; "" for defaults
   std::string describe() const;  // "flag -tick", "env OBSERVER_TICK", "observer.conf:3", "default"
 };
 
+// A value with where it came from, as error messages and -check-config show
+// it. Only the few values set outside the file's sections are kept this way.
 struct RawValue {
   std::string text;
   Origin origin;
@@ -34,7 +42,7 @@ struct RawValue {
 // "observer.conf:3: tick", "OBSERVER_TICK", "flag -tick", "default tick".
 std::string cite_origin(const std::string& key, const Origin& origin);
 
-// Effective raw values of one target (or of the global settings), by key.
+// Raw values by key (the global settings; the environment and flags).
 using RawValues = std::map<std::string, RawValue>;
 
 enum class IpVersion { Any, V4, V6 };
@@ -49,10 +57,10 @@ struct HeaderCheck {
   bool is_regex = false;
 };
 
-struct TargetConfig {
-  std::string name;  // section name; "default" for the top-level target
-  std::string url;
-  std::string display_url;  // url with any password masked: the only form ever logged
+// Everything about a target but its name and URL: how it is probed and what
+// is expected. Targets whose sections set the same values (most often nothing
+// but url=) share one, converted once.
+struct TargetSettings {
   StatusSpec status;  // empty: not checked
   Nanos tick{};
   std::optional<std::string> server;
@@ -60,12 +68,13 @@ struct TargetConfig {
   std::string user_agent;  // resolved: never empty
   std::string method;
   std::vector<std::pair<std::string, std::string>> request_headers;
-  std::vector<HeaderCheck> header_checks;
+  std::vector<HeaderCheck> header_checks;  // by key, as header. and header_regex. sort
   std::optional<std::string> body_contains;
   std::optional<std::string> body_regex;
   std::optional<Nanos> max_response_time;
   std::optional<int> cert_min_days;
   Nanos timeout{};
+  bool timeout_capped = false;  // timeout is the default, cut to tick
   bool follow_redirects = true;
   int max_redirects = 5;
   bool reuse_connections = false;
@@ -76,8 +85,48 @@ struct TargetConfig {
   uint64_t max_body = 0;
   int failure_threshold = 1;
   int success_threshold = 1;
+};
 
-  RawValues raw;  // every key's effective text and origin, for -check-config
+// A value set in the file: key, text and line (the path is the config's).
+struct FileValue {
+  std::string key;
+  std::string text;
+  int line = 0;
+};
+
+// The values every target shares: the file's top level and, above every
+// file value, the environment and the flags. Defaults come from keys.h.
+struct SharedLayers {
+  std::string path;             // the config file; "" when none
+  std::vector<FileValue> top;   // before any [section], every scope, in file order
+  RawValues overrides;          // environment and flags (a flag wins over its variable)
+};
+
+// Where each of a target's values came from, without a copy of what it
+// shares: only its own section's values are its own.
+struct TargetOrigins {
+  std::shared_ptr<const SharedLayers> shared;  // null once dropped
+  std::vector<FileValue> own;  // its section's values but url=, in file order
+  int section_line = 0;        // its [section] line; 0 for the top-level target
+  int url_line = 0;            // its section's url= line; 0: none (or the top-level target)
+};
+
+struct TargetConfig {
+  std::string name;  // section name; "default" for the top-level target
+  std::string url;
+  std::string masked_url;  // url with its password masked; "" when it has none
+  std::shared_ptr<const TargetSettings> settings;
+  TargetOrigins origins;  // for -check-config and load-time messages; see drop_origins()
+
+  bool in_section() const { return origins.section_line != 0; }
+  // The url with any password masked: the only form ever logged.
+  const std::string& display_url() const { return masked_url.empty() ? url : masked_url; }
+  // The value `key` has for this target, and where it came from (flag >
+  // environment > its section > top level > default); nullopt when unset.
+  // Needs the origins.
+  std::optional<RawValue> value(std::string_view key) const;
+  // Frees what only -check-config and load-time messages need.
+  void drop_origins() { origins = TargetOrigins(); }
 };
 
 struct GlobalConfig {
@@ -111,15 +160,29 @@ Environment current_environment();
 bool load_invocation(const std::vector<std::string>& args, const Environment& env,
                      Invocation* out, std::string* error);
 
+// What the supervisor needs: the action and, to run, the process-wide
+// settings. It reads the file only up to its first [section] (the sections
+// are the worker's to check; it reports their errors on the control channel)
+// and checks everything read: flags, environment, the top level of the file,
+// the global settings, the top-level target when there is one, and each
+// flag's and variable's value. A configuration it accepts can still fail in
+// the worker; one it rejects always would. For Help, Version and
+// CheckConfig only the flags are read.
+bool load_process_settings(const std::vector<std::string>& args, const Environment& env, Action* action,
+                           GlobalConfig* out, std::string* error);
+
 // What -check-config prints: every target's effective values and origins,
-// secrets masked.
+// secrets masked. write_ hands it to `sink` in pieces of about 64 KiB.
 std::string render_effective_config(const Config& config);
+void write_effective_config(const Config& config, const std::function<void(const std::string&)>& sink);
 
 // What -help prints.
 std::string usage_text(const std::string& program);
 
 // `url` with the password of its user-info replaced by "****".
 std::string redact_url(const std::string& url);
+// Whether redact_url would change `url`.
+bool url_has_password(const std::string& url);
 
 // Parses "1MiB", "512KiB", "64KB", "1000" (bytes).
 bool parse_size(const std::string& text, uint64_t* out, std::string* error);

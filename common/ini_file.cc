@@ -2,153 +2,182 @@
 
 #include <ini.h>
 
-#include <fstream>
-#include <sstream>
+#include <stdio.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string_view>
 
 namespace observer {
 namespace {
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
-// What inih will call its handler for, line by line: lines holding a
-// name=value pair (not blank, not a comment, not a [section]).
-struct Scan {
-  std::vector<int> pair_lines;
-};
+std::string at_line(const std::string& path, int lineno) { return path + ":" + std::to_string(lineno) + ": "; }
 
-bool scan_lines(const std::string& path, const std::string& text, Scan* scan, std::string* error) {
-  int lineno = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    pos = end == std::string::npos ? text.size() : end + 1;
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (lineno == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
-    if (line.find('\0') != std::string::npos) {
-      *error = path + ":" + std::to_string(lineno) + ": line contains a NUL byte";
-      return false;
-    }
-    if (line.size() > kIniMaxLineLength) {
-      *error = path + ":" + std::to_string(lineno) + ": line is " + std::to_string(line.size()) +
-               " characters long; the INI reader's limit is " + std::to_string(kIniMaxLineLength) +
-               " and a longer line would be cut. Shorten the value (for long headers, set them with a flag)";
-      return false;
-    }
-    size_t first = 0;
-    while (first < line.size() && is_blank(line[first])) ++first;
-    if (first == line.size()) continue;
-    char c = line[first];
-    if (c == ';' || c == '#') continue;
-    if (first > 0) {
-      *error = path + ":" + std::to_string(lineno) +
-               ": line starts with white space; the INI reader would append it to the previous "
-               "value as a continuation. Remove the indentation";
-      return false;
-    }
-    std::string name;
-    if (c == '[') {
-      size_t close = line.find(']');
-      name = line.substr(1, close == std::string::npos ? std::string::npos : close - 1);
-    } else {
-      name = line.substr(0, line.find_first_of("=:"));
-    }
-    while (!name.empty() && is_blank(name.back())) name.pop_back();
-    if (name.size() > kIniMaxNameLength) {
-      *error = path + ":" + std::to_string(lineno) + ": " + (c == '[' ? "section" : "key") + " name is " +
-               std::to_string(name.size()) + " characters long; the INI reader's limit is " +
-               std::to_string(kIniMaxNameLength) + " and a longer name would be cut";
-      return false;
-    }
-    if (c == '[') continue;
-    // inih ends a value at a ';' that follows white space (an inline
-    // comment). Whether "a ; b" meant a comment or a value, cutting it
-    // silently is wrong either way: ask for one or the other.
-    size_t delim = line.find_first_of("=:");
-    if (delim != std::string::npos) {
-      for (size_t i = delim + 1; i + 1 < line.size(); ++i) {
-        if (is_blank(line[i]) && line[i + 1] == ';') {
-          *error = path + ":" + std::to_string(lineno) +
-                   ": \" ;\" in a value starts an inline comment and the INI reader would cut the value "
-                   "there. Put a comment on a line of its own; for a value that contains \" ;\", use a flag";
-          return false;
-        }
+// A [section] header as the loader places keys by it: the line must start
+// with '[' (a BOM on line 1 hides it, as it always has) and have a ']'; the
+// name is trimmed on both sides.
+void collect_section(std::string_view line, int lineno, IniScan* scan) {
+  if (line.empty() || line[0] != '[') return;
+  size_t close = line.find(']');
+  if (close == std::string_view::npos) return;
+  std::string_view name = line.substr(1, close - 1);
+  while (!name.empty() && is_blank(name.back())) name.remove_suffix(1);
+  while (!name.empty() && is_blank(name.front())) name.remove_prefix(1);
+  scan->sections.push_back({std::string(name), lineno});
+}
+
+// One line (without its newline and CR) against inih's limits; records a
+// pair's line. False with the message for what inih would change.
+bool scan_line(const std::string& path, std::string_view line, int lineno, IniScan* scan, std::string* error) {
+  if (line.find('\0') != std::string_view::npos) {
+    *error = at_line(path, lineno) + "line contains a NUL byte";
+    return false;
+  }
+  if (line.size() > kIniMaxLineLength) {
+    *error = at_line(path, lineno) + "line is " + std::to_string(line.size()) +
+             " characters long; the INI reader's limit is " + std::to_string(kIniMaxLineLength) +
+             " and a longer line would be cut. Shorten the value (for long headers, set them with a flag)";
+    return false;
+  }
+  size_t first = 0;
+  while (first < line.size() && is_blank(line[first])) ++first;
+  if (first == line.size()) return true;
+  char c = line[first];
+  if (c == ';' || c == '#') return true;
+  if (first > 0) {
+    *error = at_line(path, lineno) +
+             "line starts with white space; the INI reader would append it to the previous "
+             "value as a continuation. Remove the indentation";
+    return false;
+  }
+  std::string_view name;
+  if (c == '[') {
+    size_t close = line.find(']');
+    name = line.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1);
+  } else {
+    name = line.substr(0, line.find_first_of("=:"));
+  }
+  while (!name.empty() && is_blank(name.back())) name.remove_suffix(1);
+  if (name.size() > kIniMaxNameLength) {
+    *error = at_line(path, lineno) + (c == '[' ? "section" : "key") + " name is " + std::to_string(name.size()) +
+             " characters long; the INI reader's limit is " + std::to_string(kIniMaxNameLength) +
+             " and a longer name would be cut";
+    return false;
+  }
+  if (c == '[') return true;
+  // inih ends a value at a ';' that follows white space (an inline
+  // comment). Whether "a ; b" meant a comment or a value, cutting it
+  // silently is wrong either way: ask for one or the other.
+  size_t delim = line.find_first_of("=:");
+  if (delim != std::string_view::npos) {
+    for (size_t i = delim + 1; i + 1 < line.size(); ++i) {
+      if (is_blank(line[i]) && line[i + 1] == ';') {
+        *error = at_line(path, lineno) +
+                 "\" ;\" in a value starts an inline comment and the INI reader would cut the value "
+                 "there. Put a comment on a line of its own; for a value that contains \" ;\", use a flag";
+        return false;
       }
     }
-    scan->pair_lines.push_back(lineno);
   }
+  scan->pair_lines.push_back(lineno);
   return true;
 }
 
-struct HandlerState {
-  const Scan* scan;
+struct PairState {
+  const IniScan* scan;
+  const IniPairFn* on_pair;
   size_t next_pair = 0;
-  IniDocument* doc;
 };
 
 int on_ini_pair(void* user, const char* section, const char* name, const char* value) {
-  auto* st = static_cast<HandlerState*>(user);
+  auto* st = static_cast<PairState*>(user);
   if (st->next_pair >= st->scan->pair_lines.size()) return 0;  // cannot happen; fail safe
-  IniEntry e;
-  e.section = section;
-  e.key = name;
-  e.value = value;
-  e.line = st->scan->pair_lines[st->next_pair++];
-  st->doc->entries.push_back(std::move(e));
+  (*st->on_pair)(section, name, value, st->scan->pair_lines[st->next_pair++]);
   return 1;
 }
 
-void collect_sections(const std::string& text, IniDocument* doc) {
-  std::istringstream in(text);
-  std::string line;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] != '[') continue;
-    size_t close = line.find(']');
-    if (close == std::string::npos) continue;
-    std::string name = line.substr(1, close - 1);
-    while (!name.empty() && is_blank(name.back())) name.pop_back();
-    size_t f = 0;
-    while (f < name.size() && is_blank(name[f])) ++f;
-    doc->sections.push_back({name.substr(f), lineno});
-  }
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
+using FilePtr = std::unique_ptr<FILE, FileCloser>;
+
+FilePtr open_config(const std::string& path, std::string* error) {
+  FilePtr f(std::fopen(path.c_str(), "rb"));
+  if (!f) *error = path + ": cannot open config file";
+  return f;
 }
 
 }  // namespace
 
-bool parse_ini_text(const std::string& path, const std::string& text, IniDocument* out,
+bool scan_ini_text(const std::string& path, const std::string& text, IniScan* out, std::string* error) {
+  std::string_view all = text;
+  int lineno = 0;
+  size_t pos = 0;
+  while (pos < all.size()) {
+    size_t end = all.find('\n', pos);
+    std::string_view line = all.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    pos = end == std::string_view::npos ? all.size() : end + 1;
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    collect_section(line, lineno, out);
+    if (lineno == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+    if (!scan_line(path, line, lineno, out, error)) return false;
+  }
+  return true;
+}
+
+bool read_ini_pairs(const std::string& path, const std::string& text, const IniScan& scan, const IniPairFn& on_pair,
                     std::string* error) {
-  Scan scan;
-  if (!scan_lines(path, text, &scan, error)) return false;
-  IniDocument doc;
-  HandlerState st{&scan, 0, &doc};
+  PairState st{&scan, &on_pair, 0};
   int rc = ini_parse_string(text.c_str(), on_ini_pair, &st);
   if (rc != 0) {
     *error = path + ":" + std::to_string(rc) +
              ": syntax error (expected key=value, [section], or a comment starting with ; or #)";
     return false;
   }
-  collect_sections(text, &doc);
-  *out = std::move(doc);
   return true;
 }
 
-bool parse_ini_file(const std::string& path, IniDocument* out, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = path + ": cannot open config file";
-    return false;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
+bool read_config_text(const std::string& path, std::string* text, std::string* error) {
+  FilePtr f = open_config(path, error);
+  if (!f) return false;
+  text->clear();
+  char buf[64 * 1024];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text->append(buf, n);
+  if (std::ferror(f.get())) {
     *error = path + ": cannot read config file";
     return false;
   }
-  return parse_ini_text(path, ss.str(), out, error);
+  return true;
+}
+
+bool read_config_top_level(const std::string& path, std::string* text, bool* has_sections, std::string* error) {
+  FilePtr f = open_config(path, error);
+  if (!f) return false;
+  text->clear();
+  *has_sections = false;
+  char* line = nullptr;
+  size_t capacity = 0;
+  ssize_t n = 0;
+  for (int lineno = 1; (n = ::getline(&line, &capacity, f.get())) >= 0; ++lineno) {
+    std::string_view body(line, static_cast<size_t>(n));
+    if (lineno == 1 && body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
+    if (!body.empty() && body[0] == '[') {
+      *has_sections = true;
+      break;
+    }
+    text->append(line, static_cast<size_t>(n));
+  }
+  std::free(line);
+  if (std::ferror(f.get())) {
+    *error = path + ": cannot read config file";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace observer

@@ -1,32 +1,31 @@
-// Reads an INI file through inih and returns its entries with line numbers.
+// Reads an INI file through inih: a scan of the text first, then inih's
+// key=value pairs with their line numbers, handed to the caller one by one
+// (nothing is kept here, so a file of 10 000 sections costs its text and
+// what the caller keeps of it).
 //
 // Debian's libinih reads lines through a 200-byte buffer (longer lines are cut
 // and the rest parsed as a new line), cuts section and key names at 49 bytes,
 // treats indented lines as continuations of the previous value, and ends a
 // value at " ;" (an inline comment). Each would silently change the
-// configuration, so the file is scanned first and all are reported as errors.
+// configuration, so the scan reports all of them as errors.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace observer {
 
-struct IniEntry {
-  std::string section;  // "" before any [section]
-  std::string key;
-  std::string value;
-  int line = 0;
-};
-
 struct IniSection {
-  std::string name;
+  std::string name;  // trimmed
   int line = 0;
 };
 
-struct IniDocument {
-  std::vector<IniEntry> entries;   // in file order
-  std::vector<IniSection> sections;  // in file order, each once
+// What the scan found: every [section] header and the line of every
+// key=value pair, in file order.
+struct IniScan {
+  std::vector<IniSection> sections;
+  std::vector<int> pair_lines;
 };
 
 // Longest line (without its newline) that inih reads whole.
@@ -35,10 +34,23 @@ constexpr size_t kIniMaxLineLength = 196;
 // buffers are 50 bytes with the terminating NUL); longer ones it cuts.
 constexpr size_t kIniMaxNameLength = 49;
 
-// Parses `text` as read from `path` (path is only used in messages).
-bool parse_ini_text(const std::string& path, const std::string& text, IniDocument* out,
+// Checks `text` (as read from `path`, used only in messages) line by line for
+// what inih would silently change, and collects the sections.
+bool scan_ini_text(const std::string& path, const std::string& text, IniScan* out, std::string* error);
+
+// `section` is inih's name of the pair's section ("" before any [section]).
+using IniPairFn = std::function<void(const char* section, const char* key, const char* value, int line)>;
+
+// Hands every key=value pair of `text` (scanned by scan_ini_text) to
+// `on_pair`, in file order. False on a syntax error, with the message.
+bool read_ini_pairs(const std::string& path, const std::string& text, const IniScan& scan, const IniPairFn& on_pair,
                     std::string* error);
 
-bool parse_ini_file(const std::string& path, IniDocument* out, std::string* error);
+// Reads the whole file.
+bool read_config_text(const std::string& path, std::string* text, std::string* error);
+
+// Reads the file up to (not including) its first [section] line; sets
+// `*has_sections` when there is one. The rest is never read.
+bool read_config_top_level(const std::string& path, std::string* text, bool* has_sections, std::string* error);
 
 }  // namespace observer

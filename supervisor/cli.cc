@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "config.h"
-#include "release_memory.h"
 #include "supervisor.h"
 #include "version.h"
 #include "worker_locator.h"
@@ -20,9 +19,10 @@
 namespace observer {
 namespace {
 
-// Only the worker compiles a target's checks (its regular expressions), so
-// only it can say whether a configuration will really run: -check-config is
-// answered by the worker, with the same arguments, in this process's place.
+// Only the worker reads every section and compiles a target's checks (its
+// regular expressions), so only it can say whether a configuration will
+// really run: -check-config is answered by the worker, with the same
+// arguments, in this process's place (which has read nothing but the flags).
 int exec_worker_check(const std::vector<std::string>& args) {
   std::string worker, error;
   if (!locate_worker(&worker, &error)) {
@@ -51,13 +51,14 @@ int supervisor_main(int argc, char** argv) {
 
   std::vector<std::string> args(argv + 1, argv + argc);
   Environment env = current_environment();
-  Invocation invocation;
+  Action action = Action::Run;
+  GlobalConfig global;
   std::string error;
-  if (!load_invocation(args, env, &invocation, &error)) {
+  if (!load_process_settings(args, env, &action, &global, &error)) {
     std::fprintf(stderr, "observer: %s\n", error.c_str());
     return kExitConfig;
   }
-  switch (invocation.action) {
+  switch (action) {
     case Action::Help:
       std::fputs(usage_text("observer").c_str(), stdout);
       return kExitOk;
@@ -77,9 +78,7 @@ int supervisor_main(int argc, char** argv) {
   }
   setup.args = std::move(args);
   setup.env = std::move(env);
-  setup.global = std::move(invocation.config.global);
-  invocation.config.targets = {};  // the worker loads its own
-  release_free_memory();
+  setup.global = std::move(global);
 
   uv_loop_t loop;
   int rc = uv_loop_init(&loop);

@@ -1,7 +1,5 @@
 #include "supervisor.h"
 
-#include "release_memory.h"
-
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +11,11 @@ namespace observer {
 namespace {
 
 using std::chrono::milliseconds;
+
+// Hand-over bytes queued for a successor past which the supervisor stops
+// reading the retiring worker until the successor has taken them: the
+// supervisor's memory does not grow with the number of targets.
+constexpr size_t kRelayQueueLimit = 64 * 1024;
 
 // Stop signals closer together than this are one request (see on_uv_signal).
 constexpr std::chrono::milliseconds kSameStopRequest(250);
@@ -31,19 +34,12 @@ const char* env_or_null(const Environment& env, const char* key) {
   return it == env.end() ? nullptr : it->second.c_str();
 }
 
-// Loads the whole configuration to check it, keeps only the process-wide
-// settings (the targets are the worker's business) and gives the rest of the
-// memory back at once.
+// The process-wide settings of the configuration as it is now. Only the top
+// level of the file is read: the sections are the new worker's to check.
 bool load_global_settings(const std::vector<std::string>& args, const Environment& env, GlobalConfig* out,
                           std::string* error) {
-  bool ok = false;
-  {
-    Invocation invocation;
-    ok = load_invocation(args, env, &invocation, error);
-    if (ok) *out = std::move(invocation.config.global);
-  }
-  release_free_memory();
-  return ok;
+  Action action = Action::Run;
+  return load_process_settings(args, env, &action, out, error);
 }
 
 LineOptions line_options_for(const GlobalConfig& global, const Environment& env) {
@@ -167,8 +163,8 @@ void Supervisor::reload() {
     notifier_.send(sd_reloading_message(monotonic_usec_now(), "Reloading configuration"));
   }
 
-  // The supervisor reads the configuration too, to decline a broken one
-  // with its precise message before touching any worker.
+  // The supervisor reads the top of the configuration too, to decline a
+  // broken one with its precise message before touching any worker.
   GlobalConfig global;
   std::string error;
   if (!load_global_settings(setup_.args, setup_.env, &global, &error)) {
@@ -318,10 +314,19 @@ void Supervisor::on_worker_state(WorkerProcess* w, const ControlMessage& msg) {
   if (msg.type == MessageType::StateEnd) w->outbound_ended = true;
   WorkerProcess* successor = find(w->successor);
   if (successor == nullptr || !successor->inbound_open) return;
-  if (msg.type == MessageType::TargetState)
-    successor->send(msg);
-  else
+  if (msg.type != MessageType::TargetState) {
     end_inbound(successor);
+    return;
+  }
+  successor->send(msg);
+  if (successor->queued_bytes() > kRelayQueueLimit) w->hold_reads(true);
+}
+
+void Supervisor::on_worker_drained(WorkerProcess* w) { release_relay(w); }
+
+void Supervisor::release_relay(const WorkerProcess* successor) {
+  for (auto& w : workers_)
+    if (w->role == WorkerRole::Retiring && w->successor == successor->serial()) w->hold_reads(false);
 }
 
 void Supervisor::on_worker_protocol_error(WorkerProcess* w, const std::string& error) {
@@ -330,6 +335,7 @@ void Supervisor::on_worker_protocol_error(WorkerProcess* w, const std::string& e
 
 void Supervisor::on_worker_finished(WorkerProcess* w) {
   uv_timer_start(reap_timer_.get(), &Supervisor::on_uv_reap_timer, 0, 0);
+  release_relay(w);  // nobody is left to take what is held back
   if (stopping_) {
     log_.info("Worker " + pid_text(w) + " " + w->describe_exit() + ".", {pid_field(w)});
     return;

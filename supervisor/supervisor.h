@@ -5,9 +5,12 @@
 //
 //   start    spawn a worker, send it an empty hand-over (StateEnd); its
 //            Ready makes it current (and sends READY=1 the first time).
-//   SIGHUP   re-check the config (a broken one declines the reload); spawn a
-//            candidate. When it is Ready the current worker retires (SIGTERM)
-//            and its TargetState records and StateEnd are forwarded to the
+//   SIGHUP   re-read the process-wide settings (flags, environment, the
+//            file up to its first [section]; a broken one declines the
+//            reload); spawn a candidate, which checks the sections and
+//            reports an error in them with a ConfigError message. When
+//            it is Ready the current worker retires (SIGTERM) and its
+//            TargetState records and StateEnd are forwarded to the
 //            candidate, which becomes current. A newer SIGHUP supersedes a
 //            candidate that has not taken over (SIGTERM, state discarded). A
 //            current worker whose own inbound hand-over is still running is
@@ -80,6 +83,7 @@ class Supervisor : public WorkerEvents {
   void on_worker_state(WorkerProcess* worker, const ControlMessage& msg) override;
   void on_worker_protocol_error(WorkerProcess* worker, const std::string& error) override;
   void on_worker_finished(WorkerProcess* worker) override;
+  void on_worker_drained(WorkerProcess* worker) override;
 
   bool init_handles(std::string* error);
   void apply_global(const GlobalConfig& global);
@@ -100,6 +104,8 @@ class Supervisor : public WorkerEvents {
   void handle_candidate_exit(WorkerProcess* worker);
   void handle_current_exit(WorkerProcess* worker);
   WorkerProcess* find(uint64_t serial) const;
+  // Resumes reading the workers whose hand-over goes to `successor`.
+  void release_relay(const WorkerProcess* successor);
   void reap_finished();
   void close_handles();
 

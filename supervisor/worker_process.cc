@@ -12,19 +12,13 @@ namespace {
 // grandchild holding them could do that) before they are given up.
 constexpr uint64_t kLingerMs = 1000;
 
-// A message for the worker, kept alive until libuv has written it.
-struct WriteRequest {
+}  // namespace
+
+// Messages for the worker, kept alive until libuv has written them.
+struct WorkerProcess::WriteRequest {
   uv_write_t req;
   std::string data;
 };
-
-void on_uv_write_done(uv_write_t* req, int) {
-  // Errors need no handling: a worker that stopped reading has exited or
-  // will, and its exit is what the supervisor acts on.
-  delete reinterpret_cast<WriteRequest*>(req);
-}
-
-}  // namespace
 
 const char* role_name(WorkerRole role) {
   switch (role) {
@@ -101,11 +95,48 @@ int WorkerProcess::spawn(const WorkerSpawnSpec& spec) {
 
 void WorkerProcess::send(const ControlMessage& msg) {
   if (control_done_ || !control_) return;
+  outbox_ += encode_message(msg);
+  flush_outbox();
+}
+
+// One write in flight at a time, of everything queued since the last: a
+// hand-over of 10 000 records is a few writes (as many as the reads that
+// brought them), not 10 000, each with its own request and copy.
+void WorkerProcess::flush_outbox() {
+  if (writing_ || outbox_.empty() || control_done_ || !control_) return;
   auto* w = new WriteRequest();
-  w->data = encode_message(msg);
+  w->data.swap(outbox_);
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(control_.get()), &buf, 1, &on_uv_write_done) != 0)
+  size_t bytes = w->data.size();
+  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(control_.get()), &buf, 1, &WorkerProcess::on_uv_written) != 0) {
     delete w;
+    return;
+  }
+  writing_ = true;
+  writing_bytes_ = bytes;
+}
+
+void WorkerProcess::on_uv_written(uv_write_t* req, int status) {
+  // The pipe's data is cleared when it is closed: then nobody is left to
+  // write to (pending writes end with UV_ECANCELED before the close).
+  auto* self = static_cast<WorkerProcess*>(req->handle->data);
+  delete reinterpret_cast<WriteRequest*>(req);
+  if (self == nullptr) return;
+  self->writing_ = false;
+  self->writing_bytes_ = 0;
+  // Errors need no handling: a worker that stopped reading has exited or
+  // will, and its exit is what the supervisor acts on.
+  if (status == 0) self->flush_outbox();
+  if (!self->writing_) self->events_->on_worker_drained(self);
+}
+
+void WorkerProcess::hold_reads(bool hold) {
+  if (hold && exited_) return;
+  if (hold == reads_held_ || control_done_ || !control_) return;
+  auto* stream = reinterpret_cast<uv_stream_t*>(control_.get());
+  int rc = hold ? uv_read_stop(stream)
+                : uv_read_start(stream, &WorkerProcess::on_uv_control_alloc, &WorkerProcess::on_uv_control_read);
+  if (rc == 0) reads_held_ = hold;
 }
 
 void WorkerProcess::terminate(Nanos grace) {
@@ -144,6 +175,7 @@ void WorkerProcess::on_uv_exit(uv_process_t* process, int64_t exit_status, int t
   self->exit_status_ = exit_status;
   self->term_signal_ = term_signal;
   uv_timer_stop(self->kill_timer_.get());
+  self->hold_reads(false);
   if (!self->stdout_.done() || !self->control_done_)
     uv_timer_start(self->linger_timer_.get(), &WorkerProcess::on_uv_linger_timer, kLingerMs, 0);
   self->maybe_finished();

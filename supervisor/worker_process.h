@@ -43,6 +43,8 @@ class WorkerEvents {
   // The channel broke the protocol; the worker has been sent SIGKILL.
   virtual void on_worker_protocol_error(WorkerProcess* worker, const std::string& error) = 0;
   virtual void on_worker_finished(WorkerProcess* worker) = 0;
+  // Everything sent to it has been written (see queued_bytes()).
+  virtual void on_worker_drained(WorkerProcess* worker) = 0;
 
  protected:
   ~WorkerEvents() = default;
@@ -80,6 +82,14 @@ class WorkerProcess {
   // Queues a message to the worker (the inbound hand-over). Ignored once the
   // channel is closed: a worker that is gone needs no state.
   void send(const ControlMessage& msg);
+  // Bytes sent but not yet written to the channel.
+  size_t queued_bytes() const { return outbox_.size() + writing_bytes_; }
+
+  // Stops (or resumes) reading its control channel, so that what it sends
+  // waits in the socket and in the worker instead of here. Only while it
+  // runs: once it has exited, reading resumes whatever was asked, so that
+  // its last messages and EOF are read.
+  void hold_reads(bool hold);
 
   // SIGTERM now, SIGKILL if still running after `grace`. A second call only
   // shortens nothing: the first grace stands.
@@ -109,13 +119,17 @@ class WorkerProcess {
   uint64_t successor = 0;        // Retiring: serial of the worker its state goes to
 
  private:
+  struct WriteRequest;
+
   static void on_uv_exit(uv_process_t* process, int64_t exit_status, int term_signal);
+  static void on_uv_written(uv_write_t* req, int status);
   static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_uv_kill_timer(uv_timer_t* timer);
   static void on_uv_linger_timer(uv_timer_t* timer);
 
   void handle_control_bytes(const char* data, size_t len);
+  void flush_outbox();
   void close_control();
   void maybe_finished();
 
@@ -136,6 +150,10 @@ class WorkerProcess {
   ControlDecoder decoder_;
   std::array<char, 16 * 1024> control_buffer_{};
   bool control_done_ = false;
+  std::string outbox_;        // encoded messages not yet handed to libuv
+  bool writing_ = false;      // a write of an earlier outbox is in flight
+  size_t writing_bytes_ = 0;  // its size
+  bool reads_held_ = false;
   UvHandle<uv_timer_t> kill_timer_;
   UvHandle<uv_timer_t> linger_timer_;
 

@@ -6,8 +6,8 @@ namespace observer {
 namespace {
 
 std::string cite(const TargetConfig& c, const std::string& key) {
-  auto it = c.raw.find(key);
-  return it == c.raw.end() ? key : cite_origin(key, it->second.origin);
+  std::optional<RawValue> v = c.value(key);
+  return v ? cite_origin(key, v->origin) : key;
 }
 
 Finding mismatch(std::string check, std::string message, const std::string& got, const std::string& expected) {
@@ -21,7 +21,7 @@ std::string shown(const std::string& s) {
 }
 
 void check_headers(const TargetChecks& t, const ProbeResult& r, std::vector<Finding>* out) {
-  const TargetConfig& c = t.config;
+  const TargetSettings& c = *t.settings;
   if (c.server) {
     const std::string* got = r.header("Server");
     std::string g = got ? *got : "";
@@ -53,7 +53,7 @@ void check_headers(const TargetChecks& t, const ProbeResult& r, std::vector<Find
 }
 
 void check_body(const TargetChecks& t, const ProbeResult& r, std::vector<Finding>* out) {
-  const TargetConfig& c = t.config;
+  const TargetSettings& c = *t.settings;
   std::string read_note = r.body_truncated ? " (in the first " + std::to_string(r.body.size()) + " bytes)" : "";
   if (c.body_contains && r.body.find(*c.body_contains) == std::string::npos)
     out->push_back(Finding{"body_contains", "Body does not contain \"" + shown(*c.body_contains) + "\"" + read_note,
@@ -71,7 +71,7 @@ void check_body(const TargetChecks& t, const ProbeResult& r, std::vector<Finding
 }
 
 void check_timing_and_cert(const TargetChecks& t, const ProbeResult& r, int64_t now_unix, std::vector<Finding>* out) {
-  const TargetConfig& c = t.config;
+  const TargetSettings& c = *t.settings;
   if (c.max_response_time && r.total_time > *c.max_response_time) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.total_time);
     out->push_back(mismatch("max_response_time",
@@ -95,25 +95,26 @@ void check_timing_and_cert(const TargetChecks& t, const ProbeResult& r, int64_t 
 
 }  // namespace
 
-bool compile_checks(const TargetConfig& config, TargetChecks* out, std::string* error) {
-  out->config = config;
+bool compile_checks(const TargetConfig& target, TargetChecks* out, std::string* error) {
+  out->settings = target.settings;
   out->body_regex.reset();
   out->header_regex.clear();
+  const TargetSettings& settings = *target.settings;
   std::string why;
-  if (config.body_regex) {
+  if (settings.body_regex) {
     Regex re;
-    if (!Regex::compile(*config.body_regex, &re, &why)) {
-      *error = cite(config, "body_regex") + ": " + why;
+    if (!Regex::compile(*settings.body_regex, &re, &why)) {
+      *error = cite(target, "body_regex") + ": " + why;
       return false;
     }
     out->body_regex = std::move(re);
   }
-  for (const HeaderCheck& h : config.header_checks) {
+  for (const HeaderCheck& h : settings.header_checks) {
     out->header_regex.emplace_back();
     if (!h.is_regex) continue;
     Regex re;
     if (!Regex::compile(h.expected, &re, &why)) {
-      *error = cite(config, "header_regex." + h.name) + ": " + why;
+      *error = cite(target, "header_regex." + h.name) + ": " + why;
       return false;
     }
     out->header_regex.back() = std::move(re);
@@ -121,11 +122,19 @@ bool compile_checks(const TargetConfig& config, TargetChecks* out, std::string* 
   return true;
 }
 
+std::shared_ptr<const TargetChecks> ChecksCache::get(const TargetConfig& config, std::string* error) {
+  auto it = compiled_.find(config.settings.get());
+  if (it != compiled_.end()) return it->second;
+  auto checks = std::make_shared<TargetChecks>();
+  if (!compile_checks(config, checks.get(), error)) return nullptr;
+  compiled_.emplace(config.settings.get(), checks);
+  return checks;
+}
+
 bool validate_patterns(const Config& config, std::string* error) {
-  for (const TargetConfig& t : config.targets) {
-    TargetChecks c;
-    if (!compile_checks(t, &c, error)) return false;
-  }
+  ChecksCache cache;
+  for (const TargetConfig& t : config.targets)
+    if (!cache.get(t, error)) return false;
   return true;
 }
 
@@ -137,7 +146,7 @@ std::vector<Finding> evaluate(const TargetChecks& t, const ProbeResult& r, int64
                           {{"error", r.transport_error, false}, {"curl_code", std::to_string(r.curl_code), true}}});
     return out;
   }
-  const TargetConfig& c = t.config;
+  const TargetSettings& c = *t.settings;
   if (!c.status.empty() && !c.status.matches(r.status))
     out.push_back(mismatch("status", "Status code mismatch, got: " + std::to_string(r.status), std::to_string(r.status),
                            c.status.text()));

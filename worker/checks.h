@@ -1,4 +1,4 @@
-// Checks: what a target expects (TargetConfig + its patterns compiled once
+// Checks: what a target expects (TargetSettings + its patterns compiled once
 // at load) compared with one ProbeResult, giving the list of findings in the
 // words users read in the log. The seed's three keep the seed's words:
 //   Status code mismatch, got: 200
@@ -10,8 +10,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config.h"
@@ -21,17 +23,30 @@
 
 namespace observer {
 
+// What a target expects, with its patterns compiled. Targets that share
+// their settings share one (see ChecksCache).
 struct TargetChecks {
-  TargetConfig config;
+  std::shared_ptr<const TargetSettings> settings;
   std::optional<Regex> body_regex;
-  std::vector<std::optional<Regex>> header_regex;  // parallel to config.header_checks
+  std::vector<std::optional<Regex>> header_regex;  // parallel to settings->header_checks
 };
 
 // Compiles the target's patterns. A bad pattern is a configuration error
-// naming the key and where it was set (file:line, flag, env).
+// naming the key and where it was set (file:line, flag, env), so the
+// target's origins must still be there.
 bool compile_checks(const TargetConfig& config, TargetChecks* out, std::string* error);
 
-// Compiles every target's patterns (for -check-config and for the engine).
+// Compiles each distinct TargetSettings once, in the order targets ask, so
+// that a bad pattern is reported for the first target that has it.
+class ChecksCache {
+ public:
+  std::shared_ptr<const TargetChecks> get(const TargetConfig& config, std::string* error);
+
+ private:
+  std::unordered_map<const TargetSettings*, std::shared_ptr<const TargetChecks>> compiled_;
+};
+
+// Compiles every target's patterns (for -check-config).
 bool validate_patterns(const Config& config, std::string* error);
 
 struct Finding {

@@ -27,10 +27,13 @@ LogField str(const char* key, std::string v) { return LogField{key, std::move(v)
 
 }  // namespace
 
+// Kept small: a worker holds one per target for its whole life. What
+// targets share (settings, compiled checks) is shared, not copied.
 struct Engine::Target {
   Engine* engine = nullptr;
   size_t index = 0;
-  TargetChecks checks;
+  TargetConfig target;  // its origins dropped
+  std::shared_ptr<const TargetChecks> checks;
   TargetState state;
   HeldOutcomes held;
   Nanos phase{};
@@ -40,12 +43,16 @@ struct Engine::Target {
   std::unique_ptr<Probe> probe;        // in flight through libcurl
   std::unique_ptr<NativeProbe> native;  // in flight through the native client
   int64_t probe_lag_us = 0;
+  bool inherited = false;  // took a record of the hand-over
 
   bool probing() const { return probe || native; }
 
-  explicit Target(const TargetConfig& c)
-      : state(c.name, c.url, c.failure_threshold, c.success_threshold) {}
-  const TargetConfig& config() const { return checks.config; }
+  Target(TargetConfig c, std::shared_ptr<const TargetChecks> compiled)
+      : target(std::move(c)),
+        checks(std::move(compiled)),
+        state(target.name, target.url, settings().failure_threshold, settings().success_threshold) {}
+  const TargetConfig& config() const { return target; }
+  const TargetSettings& settings() const { return *target.settings; }
 };
 
 Engine::Engine(uv_loop_t* loop, Logger* log) : loop_(loop), log_(log) {}
@@ -55,20 +62,23 @@ Engine::~Engine() {
   close();
 }
 
-bool Engine::load(const Config& config, std::string* error) {
+bool Engine::load(std::vector<TargetConfig> targets, std::string* error) {
   targets_.clear();
+  targets_.reserve(targets.size());
+  ChecksCache compiled;
   // Read once: libcurl reads the same variables for every transfer.
   const std::string proxy = proxy_variable_set();
-  for (const TargetConfig& c : config.targets) {
-    auto t = std::make_unique<Target>(c);
-    if (!compile_checks(c, &t->checks, error)) return false;
+  for (TargetConfig& c : targets) {
+    std::shared_ptr<const TargetChecks> checks = compiled.get(c, error);
+    if (!checks) return false;
     // Origins serve -check-config and load-time errors only; a running
-    // target does not need them (about 3 KiB each).
-    t->checks.config.raw = {};
-    if (native_unsuitable(c, proxy).empty()) {
+    // target does not need them.
+    c.drop_origins();
+    auto t = std::make_unique<Target>(std::move(c), std::move(checks));
+    if (native_unsuitable(t->config(), proxy).empty()) {
       auto http = std::make_unique<HttpTarget>();
       std::string why_not;
-      if (build_http_target(c, http.get(), &why_not)) t->http = std::move(http);
+      if (build_http_target(t->config(), http.get(), &why_not)) t->http = std::move(http);
     }
     t->engine = this;
     t->index = targets_.size();
@@ -116,9 +126,9 @@ bool Engine::start(std::string* error) {
   int64_t wall_ns =
       std::chrono::duration_cast<Nanos>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::map<int64_t, size_t> per_tick;  // targets sharing a tick share a grid
-  for (auto& t : targets_) ++per_tick[t->config().tick.count()];
+  for (auto& t : targets_) ++per_tick[t->settings().tick.count()];
   for (auto& t : targets_) {
-    const Nanos tick = t->config().tick;
+    const Nanos tick = t->settings().tick;
     Nanos grid = wakeup_grid(tick, per_tick[tick.count()], kTargetsPerWakeup);
     t->phase = phase_after_origin(snap_phase(schedule_phase(t->config().name, t->config().url, tick), grid, tick),
                                   tick, wall_ns);
@@ -127,10 +137,10 @@ bool Engine::start(std::string* error) {
       *error = std::string("uv_timer_init: ") + uv_strerror(rc);
       return false;
     }
-    if (t->config().cert_min_days && t->config().url.compare(0, 8, "https://") != 0)
+    if (t->settings().cert_min_days && t->config().url.compare(0, 8, "https://") != 0)
       log_->log(Level::Warning, t->config().name,
                 "cert_min_days is set but the URL is not https; the certificate check applies only after a redirect to https",
-                {str("url", t->config().display_url)});
+                {str("url", t->config().display_url())});
     t->next_slot = 0;
     arm(t.get());
   }
@@ -138,7 +148,7 @@ bool Engine::start(std::string* error) {
 }
 
 void Engine::arm(Target* t) {
-  int64_t due = slot_time(t->phase, t->config().tick, t->next_slot).count();
+  int64_t due = slot_time(t->phase, t->settings().tick, t->next_slot).count();
   int64_t now = static_cast<int64_t>(now_since_origin_ns());
   int64_t wait_ns = due > now ? due - now : 0;
   // Round to the nearest ms: libuv's clock is in milliseconds, and rounding
@@ -155,7 +165,7 @@ void Engine::on_uv_target_timer(uv_timer_t* handle) {
 
 void Engine::fire(Target* t) {
   if (retiring_) return;
-  const Nanos tick = t->config().tick;
+  const Nanos tick = t->settings().tick;
   Nanos now{static_cast<int64_t>(now_since_origin_ns())};
   Nanos due = slot_time(t->phase, tick, t->next_slot);
   // libuv's loop clock may be coarser than the schedule: wait out the rest.
@@ -166,9 +176,9 @@ void Engine::fire(Target* t) {
   int64_t lag_us = std::chrono::duration_cast<std::chrono::microseconds>(now - due).count();
   if (t->probing()) {
     log_->log(Level::Warning, t->config().name,
-              "Probe still running at the next tick (timeout " + format_duration(t->config().timeout) +
+              "Probe still running at the next tick (timeout " + format_duration(t->settings().timeout) +
                   ", tick " + format_duration(tick) + "); skipped this tick",
-              {str("url", t->config().display_url), str("event", "tick_skipped")});
+              {str("url", t->config().display_url()), str("event", "tick_skipped")});
   } else {
     start_probe(t, lag_us);
   }
@@ -190,7 +200,7 @@ void Engine::start_probe(Target* t, int64_t lag_us) {
     started = start_curl_probe(t, t->config(), &error);
   }
   if (!started) {
-    log_->log(Level::Error, t->config().name, "Probe could not start: " + error, {str("url", t->config().display_url)});
+    log_->log(Level::Error, t->config().name, "Probe could not start: " + error, {str("url", t->config().display_url())});
     record_outcome(t, ProbeOutcome{false, "probe could not start: " + error, unix_ms_now()});
     return;
   }
@@ -239,10 +249,11 @@ void Engine::on_native_done(NativeProbe* p) {
 // (not a redirect to follow, or a failure recorded in it).
 bool Engine::continue_redirect(Target* t, ProbeResult* first, Nanos first_hop) {
   const TargetConfig& c = t->config();
-  if (!c.follow_redirects || !first->transport_ok || first->status < 300 || first->status > 399) return false;
+  const TargetSettings& cs = t->settings();
+  if (!cs.follow_redirects || !first->transport_ok || first->status < 300 || first->status > 399) return false;
   const std::string* location = first->header("Location");
   if (location == nullptr) return false;
-  if (c.max_redirects == 0) {
+  if (cs.max_redirects == 0) {
     first->set_failure(TransportCode::TooManyRedirects, "Maximum (0) redirects followed");
     return false;
   }
@@ -251,13 +262,16 @@ bool Engine::continue_redirect(Target* t, ProbeResult* first, Nanos first_hop) {
     first->set_failure(TransportCode::UrlMalformat, "");
     return false;
   }
-  next.max_redirects = c.max_redirects - 1;
-  next.timeout = c.timeout - first_hop;
-  if (next.timeout < std::chrono::milliseconds(1)) next.timeout = std::chrono::milliseconds(1);
+  // The shared settings stay as they are: the continuation gets its own.
+  auto ns = std::make_shared<TargetSettings>(cs);
+  next.settings = ns;
+  ns->max_redirects = cs.max_redirects - 1;
+  ns->timeout = cs.timeout - first_hop;
+  if (ns->timeout < std::chrono::milliseconds(1)) ns->timeout = std::chrono::milliseconds(1);
   // Credentials go only where libcurl would send them after a redirect:
   // back to the same scheme, host and port.
   if (!same_origin(c.url, next.url)) {
-    auto& h = next.request_headers;
+    auto& h = ns->request_headers;
     h.erase(std::remove_if(h.begin(), h.end(),
                            [](const auto& kv) {
                              return strcasecmp(kv.first.c_str(), "Authorization") == 0 ||
@@ -272,7 +286,7 @@ bool Engine::continue_redirect(Target* t, ProbeResult* first, Nanos first_hop) {
     first->set_failure(TransportCode::UrlMalformat, "the redirect could not be followed: " + error);
     return false;
   }
-  t->probe->continue_after(first_hop, c.max_redirects);
+  t->probe->continue_after(first_hop, cs.max_redirects);
   return true;
 }
 
@@ -285,13 +299,13 @@ void Engine::probe_ended(Target* t, const ProbeResult& r) {
 void Engine::report(Target* t, const ProbeResult& r) {
   const TargetConfig& c = t->config();
   int64_t now_ms = unix_ms_now();
-  std::vector<Finding> findings = evaluate(t->checks, r, now_ms / 1000);
+  std::vector<Finding> findings = evaluate(*t->checks, r, now_ms / 1000);
   if (findings.empty()) {  // the common case: nothing to log, nothing to build
     record_outcome(t, ProbeOutcome{true, {}, now_ms});
     return;
   }
   std::vector<LogField> common = {
-      str("url", c.display_url),
+      str("url", c.display_url()),
       num("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(r.total_time).count()),
       num("lag_us", t->probe_lag_us)};
   if (r.status != 0) common.push_back(num("status", r.status));
@@ -320,27 +334,45 @@ void Engine::log_change(const Target& t, const StateChange& c) {
   const std::string& name = t.config().name;
   if (c.to == TargetHealth::Down) {
     log_->log(Level::Error, name, "DOWN: " + c.reason,
-              {str("state", "down"), str("reason", c.reason), str("url", t.config().display_url)});
+              {str("state", "down"), str("reason", c.reason), str("url", t.config().display_url())});
   } else if (c.to == TargetHealth::Up) {
     log_->log(Level::Notice, name, "UP after " + format_outage(c.down_for_ms),
-              {str("state", "up"), num("down_ms", c.down_for_ms), str("url", t.config().display_url)});
+              {str("state", "up"), num("down_ms", c.down_for_ms), str("url", t.config().display_url())});
   }
 }
 
-void Engine::end_handover(const std::vector<TargetStateRecord>& inherited) {
+size_t Engine::identity_hash(const std::string& name, const std::string& url) {
+  std::hash<std::string> h;
+  return h(name) * 31 + h(url);
+}
+
+void Engine::inherit(const TargetStateRecord& record) {
+  if (!holding_) return;
+  // By identity (name + url), indexed on the first record: a scan per record
+  // was O(targets x records). Hashes only, so the index costs no strings.
+  if (by_identity_.empty()) {
+    by_identity_.reserve(targets_.size());
+    for (auto& t : targets_) by_identity_.emplace(identity_hash(t->config().name, t->config().url), t.get());
+  }
+  auto [first, last] = by_identity_.equal_range(identity_hash(record.name, record.url));
+  for (auto it = first; it != last; ++it) {
+    Target* t = it->second;
+    // While holding, a target's state is untouched (outcomes are held), so
+    // the record simply becomes it; a second record for the same target
+    // changes nothing.
+    if (!t->state.same_identity(record) || t->inherited) continue;
+    t->state.restore(record);
+    t->inherited = true;
+    return;
+  }
+}
+
+void Engine::end_handover() {
   if (!holding_) return;
   holding_ = false;
-  // By identity (name + url): a nested scan was O(targets x records).
-  std::unordered_map<std::string, const TargetStateRecord*> by_identity;
-  by_identity.reserve(inherited.size());
-  for (const TargetStateRecord& r : inherited) by_identity.emplace(r.name + '\n' + r.url, &r);
+  by_identity_ = {};
   for (auto& t : targets_) {
-    const TargetConfig& c = t->config();
-    TargetState base(c.name, c.url, c.failure_threshold, c.success_threshold);
-    auto it = by_identity.find(c.name + '\n' + c.url);
-    if (it != by_identity.end()) base.restore(*it->second);
-    std::vector<StateChange> changes = t->held.replay_onto(&base);
-    t->state = std::move(base);
+    std::vector<StateChange> changes = t->held.replay_onto(&t->state);
     t->held = HeldOutcomes();
     for (const StateChange& ch : changes) log_change(*t, ch);
   }
@@ -392,10 +424,15 @@ void Engine::close() {
   http_.reset();   // the resolver's async handle; late lookups are dropped
 }
 
-std::vector<TargetStateRecord> Engine::export_states() const {
-  std::vector<TargetStateRecord> out;
-  for (const auto& t : targets_) out.push_back(t->state.to_record());
-  return out;
+std::string Engine::encode_states() const {
+  std::string wire;
+  ControlMessage m;
+  m.type = MessageType::TargetState;
+  for (const auto& t : targets_) {
+    m.state = t->state.to_record();
+    wire += encode_message(m);
+  }
+  return wire;
 }
 
 size_t Engine::in_flight() const {

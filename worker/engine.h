@@ -5,7 +5,8 @@
 // and libcurl's multi handle for every other target (https, a proxy in the
 // environment, reuse_connections, http_client=curl) and for what follows a
 // native probe's redirect. The client is chosen per target at load. The
-// Worker (worker.h) drives it: load, start, end_handover, retire or abort,
+// Worker (worker.h) drives it: load, start, inherit + end_handover, retire
+// or abort,
 // close.
 //
 // Life cycle:  load -> start -> [end_handover] -> retire -> (idle) -> close
@@ -24,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "checks.h"
@@ -45,8 +47,9 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Compiles every target's checks. A false return is a config error (78).
-  bool load(const Config& config, std::string* error);
+  // Takes the targets and compiles their checks (once per distinct
+  // settings). A false return is a config error (78).
+  bool load(std::vector<TargetConfig> targets, std::string* error);
 
   // Holds back state-change lines until end_handover() (call before start).
   void hold_transitions() { holding_ = true; }
@@ -55,10 +58,13 @@ class Engine {
   // Arms every target's timer; the schedule's origin is now.
   bool start(std::string* error);
 
-  // Takes the inherited records (identity name+url) as the targets' starting
-  // state, replays what was probed since start and logs the changes that
-  // replay produces. Records matching no target are ignored.
-  void end_handover(const std::vector<TargetStateRecord>& inherited);
+  // While transitions are held: takes one record of the hand-over
+  // (identity name+url) as its target's starting state, as it arrives. A
+  // record matching no target is ignored; so is a second one for a target.
+  void inherit(const TargetStateRecord& record);
+  // Replays what was probed since start onto each target's state (inherited
+  // or fresh) and logs the changes that replay produces.
+  void end_handover();
 
   // Stops scheduling; `on_idle` runs (from the loop, never from inside this
   // call or a curl callback) once no probe is in flight.
@@ -68,7 +74,8 @@ class Engine {
   // Closes every handle. Call after abort(); no probe may be in flight.
   void close();
 
-  std::vector<TargetStateRecord> export_states() const;
+  // Every target's state as TargetState control messages, in target order.
+  std::string encode_states() const;
   size_t in_flight() const;
   size_t target_count() const { return targets_.size(); }
   // Targets the native client probes (the rest go through libcurl).
@@ -95,10 +102,12 @@ class Engine {
   void log_change(const Target& t, const StateChange& c);
   void maybe_idle();
   uint64_t now_since_origin_ns() const;
+  static size_t identity_hash(const std::string& name, const std::string& url);
 
   uv_loop_t* loop_;
   Logger* log_;
   std::vector<std::unique_ptr<Target>> targets_;
+  std::unordered_multimap<size_t, Target*> by_identity_;  // during the hand-over only
   std::unique_ptr<CurlMultiUv> multi_;  // created by ensure_multi() when a probe first needs curl
   std::unique_ptr<HttpClient> http_;
   UvHandle<uv_timer_t> idle_check_;

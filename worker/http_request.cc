@@ -71,7 +71,7 @@ std::string base64(const std::string& in) {
 }
 
 const std::pair<std::string, std::string>* custom_header(const TargetConfig& t, const char* name) {
-  for (const auto& h : t.request_headers)
+  for (const auto& h : t.settings->request_headers)
     if (strcasecmp(h.first.c_str(), name) == 0) return &h;
   return nullptr;
 }
@@ -241,16 +241,16 @@ bool split_plain_http_url(const std::string& url, PlainHttpUrl* u) {
 
 std::string build_request(const TargetConfig& t, const PlainHttpUrl& u) {
   std::string host_port = u.port == 80 ? u.host : u.host + ":" + std::to_string(u.port);
-  std::string req = t.method + " " + u.target + " HTTP/1.1\r\n";
+  std::string req = t.settings->method + " " + u.target + " HTTP/1.1\r\n";
   // The defaults first, each unless a request_header.NAME replaces it;
   // libcurl keeps Host in its place with the custom value.
   if (const auto* h = custom_header(t, "Host")) req += header_line("Host", h->second);
   else req += "Host: " + host_port + "\r\n";
   if (u.has_user && custom_header(t, "Authorization") == nullptr)
     req += "Authorization: Basic " + base64(u.user + ":" + u.password) + "\r\n";
-  if (custom_header(t, "User-Agent") == nullptr) req += "User-Agent: " + t.user_agent + "\r\n";
+  if (custom_header(t, "User-Agent") == nullptr) req += "User-Agent: " + t.settings->user_agent + "\r\n";
   if (custom_header(t, "Accept") == nullptr) req += "Accept: */*\r\n";
-  for (const auto& [name, value] : t.request_headers)
+  for (const auto& [name, value] : t.settings->request_headers)
     if (strcasecmp(name.c_str(), "Host") != 0) req += header_line(name, value);
   if (custom_header(t, "Connection") == nullptr) req += "Connection: close\r\n";
   req += "\r\n";
@@ -268,9 +268,9 @@ std::string proxy_variable_set() {
 }
 
 std::string native_unsuitable(const TargetConfig& t, const std::string& proxy_variable) {
-  if (t.http_client == HttpClientKind::Curl) return "http_client=curl";
+  if (t.settings->http_client == HttpClientKind::Curl) return "http_client=curl";
   if (t.url.size() < 7 || strncasecmp(t.url.c_str(), "http://", 7) != 0) return "not a plain http:// URL";
-  if (t.reuse_connections) return "reuse_connections=true";
+  if (t.settings->reuse_connections) return "reuse_connections=true";
   if (!proxy_variable.empty()) return proxy_variable + " is set";
   return "";
 }
@@ -285,15 +285,15 @@ bool build_http_target(const TargetConfig& t, HttpTarget* out, std::string* why_
   out->host = bracketed ? u.host.substr(1, u.host.size() - 2) : u.host;
   out->port = static_cast<uint16_t>(u.port);
   out->numeric = numeric_address(out->host, out->port, &out->address);
-  if (out->numeric && t.ip_version != IpVersion::Any &&
-      (out->address.ss_family == AF_INET) != (t.ip_version == IpVersion::V4)) {
+  if (out->numeric && t.settings->ip_version != IpVersion::Any &&
+      (out->address.ss_family == AF_INET) != (t.settings->ip_version == IpVersion::V4)) {
     *why_not = "ip_version excludes the URL's address";
     return false;
   }
-  out->ip_version = t.ip_version;
-  out->head = t.method == "HEAD";
-  out->max_body = t.max_body;
-  out->timeout = t.timeout;
+  out->ip_version = t.settings->ip_version;
+  out->head = t.settings->method == "HEAD";
+  out->max_body = t.settings->max_body;
+  out->timeout = t.settings->timeout;
   out->request = build_request(t, u);
   return true;
 }

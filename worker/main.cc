@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "observer: %s\n", error.c_str());
         return kExitConfig;
       }
-      std::fputs(render_effective_config(inv.config).c_str(), stdout);
+      write_effective_config(inv.config, [](const std::string& chunk) { std::fwrite(chunk.data(), 1, chunk.size(), stdout); });
       return kExitOk;
     case Action::Run:
       break;
@@ -56,8 +56,7 @@ int main(int argc, char** argv) {
   int code = kExitOk;
   {
     Worker worker(options);
-    bool configured = worker.configure(inv.config, &error);
-    inv.config.targets = {};  // the engine has its own copy: keep one, not two
+    bool configured = worker.configure(std::move(inv.config), &error);  // one copy of each target: the engine's
     release_free_memory();
     if (!configured) {
       report_config_error(options, error);

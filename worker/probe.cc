@@ -56,7 +56,8 @@ std::string shift_elapsed_ms(const std::string& msg, int64_t add_ms) {
     }                                                                          \
   } while (0)
 
-std::unique_ptr<Probe> Probe::create(const TargetConfig& t, std::string* error) {
+std::unique_ptr<Probe> Probe::create(const TargetConfig& target, std::string* error) {
+  const TargetSettings& t = *target.settings;
   std::unique_ptr<Probe> p(new Probe());
   p->easy_ = curl_easy_init();
   if (p->easy_ == nullptr) {
@@ -64,8 +65,8 @@ std::unique_ptr<Probe> Probe::create(const TargetConfig& t, std::string* error) 
     return nullptr;
   }
   p->max_body_ = t.max_body;
-  p->result_.is_https = starts_with_nocase(t.url, "https://");
-  OBS_SETOPT(CURLOPT_URL, t.url.c_str());
+  p->result_.is_https = starts_with_nocase(target.url, "https://");
+  OBS_SETOPT(CURLOPT_URL, target.url.c_str());
   OBS_SETOPT(CURLOPT_PRIVATE, p.get());
   OBS_SETOPT(CURLOPT_NOSIGNAL, 1L);
   // A transfer that ends (timeout, abort) while its threaded DNS lookup still

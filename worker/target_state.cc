@@ -5,12 +5,10 @@
 namespace observer {
 
 TargetState::TargetState(std::string name, std::string url, int failure_threshold, int success_threshold)
-    : name_(std::move(name)),
-      url_(std::move(url)),
-      failure_threshold_(static_cast<uint32_t>(failure_threshold < 1 ? 1 : failure_threshold)),
+    : failure_threshold_(static_cast<uint32_t>(failure_threshold < 1 ? 1 : failure_threshold)),
       success_threshold_(static_cast<uint32_t>(success_threshold < 1 ? 1 : success_threshold)) {
-  record_.name = name_;
-  record_.url = url_;
+  record_.name = std::move(name);
+  record_.url = std::move(url);
 }
 
 std::optional<StateChange> TargetState::apply(const ProbeOutcome& o) {
@@ -48,25 +46,28 @@ std::optional<StateChange> TargetState::apply(const ProbeOutcome& o) {
 }
 
 void TargetState::restore(const TargetStateRecord& r) {
+  std::string name = std::move(record_.name), url = std::move(record_.url);
   record_ = r;
-  record_.name = name_;
-  record_.url = url_;
+  record_.name = std::move(name);
+  record_.url = std::move(url);
 }
 
 TargetStateRecord TargetState::to_record() const { return record_; }
 
 void HeldOutcomes::push(ProbeOutcome outcome) {
-  if (held_.size() == kMaxHeld) {
-    held_.pop_front();
-    ++dropped_;
+  if (held_.size() < kMaxHeld) {
+    held_.push_back(std::move(outcome));
+    return;
   }
-  held_.push_back(std::move(outcome));
+  held_[oldest_] = std::move(outcome);
+  oldest_ = (oldest_ + 1) % kMaxHeld;
+  ++dropped_;
 }
 
 std::vector<StateChange> HeldOutcomes::replay_onto(TargetState* state) const {
   std::vector<StateChange> changes;
-  for (const ProbeOutcome& o : held_)
-    if (auto c = state->apply(o)) changes.push_back(std::move(*c));
+  for (size_t i = 0; i < held_.size(); ++i)
+    if (auto c = state->apply(held_[(oldest_ + i) % held_.size()])) changes.push_back(std::move(*c));
   return changes;
 }
 

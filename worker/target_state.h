@@ -12,7 +12,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,18 +42,17 @@ class TargetState {
   // UP from DOWN. Unknown -> UP (a healthy start) changes state silently.
   std::optional<StateChange> apply(const ProbeOutcome& outcome);
 
-  bool same_identity(const TargetStateRecord& r) const { return r.name == name_ && r.url == url_; }
+  bool same_identity(const TargetStateRecord& r) const { return r.name == record_.name && r.url == record_.url; }
   // Adopts an inherited record as the current state (thresholds stay ours).
   void restore(const TargetStateRecord& r);
   TargetStateRecord to_record() const;
 
   TargetHealth health() const { return record_.health; }
-  const std::string& name() const { return name_; }
+  const std::string& name() const { return record_.name; }
 
  private:
-  std::string name_, url_;
   uint32_t failure_threshold_, success_threshold_;
-  TargetStateRecord record_;
+  TargetStateRecord record_;  // its name and url are the identity: kept once
 };
 
 class HeldOutcomes {
@@ -70,7 +68,10 @@ class HeldOutcomes {
   uint64_t dropped() const { return dropped_; }
 
  private:
-  std::deque<ProbeOutcome> held_;
+  // A ring once full (oldest at `oldest_`). A vector, not a deque: an empty
+  // one costs no memory, and every target has one for the worker's life.
+  std::vector<ProbeOutcome> held_;
+  size_t oldest_ = 0;
   uint64_t dropped_ = 0;
 };
 

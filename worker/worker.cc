@@ -139,7 +139,7 @@ void report_config_error(const WorkerOptions& options, const std::string& error)
   }
 }
 
-bool Worker::configure(const Config& config, std::string* error) {
+bool Worker::configure(Config config, std::string* error) {
   if (loop_init_error_ != 0) {
     *error = std::string("uv_loop_init: ") + uv_strerror(loop_init_error_);
     return false;
@@ -148,7 +148,7 @@ bool Worker::configure(const Config& config, std::string* error) {
   writer_ = std::make_unique<LineWriter>(STDOUT_FILENO, kMaxQueuedLogBytes, drop_notice_for(lo));
   log_ = std::make_unique<Logger>(writer_.get(), lo);
   engine_ = std::make_unique<Engine>(&loop_, log_.get());
-  if (!engine_->load(config, error)) return false;
+  if (!engine_->load(std::move(config.targets), error)) return false;
   // The supervisor SIGKILLs a worker shutdown_timeout after its SIGTERM. A
   // probe's own timeout may be longer, so in-flight probes get a little less
   // than that bound and are then aborted: the state is always handed over
@@ -246,15 +246,13 @@ void Worker::on_engine_idle() {
     return;
   }
   // Retired before the hand-over ended: what arrived so far is all we have.
-  engine_->end_handover(inherited_);
+  engine_->end_handover();
   handing_over_ = true;
-  for (const TargetStateRecord& r : engine_->export_states()) {
-    ControlMessage m;
-    m.type = MessageType::TargetState;
-    m.state = r;
-    if (!send(m)) break;
-  }
-  send(ControlMessage{MessageType::StateEnd, {}, {}});
+  // Every record and the end in one write: 10 000 writes (each with its own
+  // request and copy) made the hand-over slow and the peak high.
+  std::string wire = engine_->encode_states();
+  wire += encode_message(ControlMessage{MessageType::StateEnd, {}, {}});
+  send_bytes(std::move(wire));
   if (writes_pending_ == 0) {
     finish(kExitOk);
     return;
@@ -267,10 +265,12 @@ void Worker::on_uv_exit_guard(uv_timer_t* handle) {
   if (self != nullptr) self->finish(kExitOk);
 }
 
-bool Worker::send(const ControlMessage& msg) {
+bool Worker::send(const ControlMessage& msg) { return send_bytes(encode_message(msg)); }
+
+bool Worker::send_bytes(std::string data) {
   if (!control_) return false;
   auto* w = new Write();
-  w->data = encode_message(msg);
+  w->data = std::move(data);
   w->worker = this;
   w->req.data = w;
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
@@ -319,11 +319,10 @@ void Worker::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf
 void Worker::handle_control_message(const ControlMessage& msg) {
   switch (msg.type) {
     case MessageType::TargetState:
-      if (engine_->holding_transitions()) inherited_.push_back(msg.state);
+      engine_->inherit(msg.state);
       return;
     case MessageType::StateEnd:
-      engine_->end_handover(inherited_);
-      inherited_.clear();
+      engine_->end_handover();
       return;
     case MessageType::Ready:
     case MessageType::ConfigError:

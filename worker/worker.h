@@ -71,9 +71,10 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Sets up logging and the engine. False is a configuration error (78),
-  // or (rarely) a failure to set up the loop, which is reported the same way.
-  bool configure(const Config& config, std::string* error);
+  // Sets up logging and the engine, which takes the targets. False is a
+  // configuration error (78), or (rarely) a failure to set up the loop,
+  // which is reported the same way.
+  bool configure(Config config, std::string* error);
 
   // Runs the loop until the worker exits; returns the exit code.
   int run();
@@ -93,6 +94,7 @@ class Worker {
   void handle_control_message(const ControlMessage& msg);
   void control_failed(int code, const std::string& why);
   bool send(const ControlMessage& msg);
+  bool send_bytes(std::string data);  // encoded messages
   void retire();
   void on_engine_idle();
   void finish(int code);
@@ -107,7 +109,6 @@ class Worker {
   UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_;
   UvHandle<uv_pipe_t> control_;
   ControlDecoder decoder_;
-  std::vector<TargetStateRecord> inherited_;
   char read_buffer_[64 * 1024];
   size_t writes_pending_ = 0;
   uint64_t retire_limit_ms_ = 0;  // in-flight probes get this long after a stop; see retire()

@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (inv.config.targets.empty()) abort();
   for (const auto& t : inv.config.targets) {
-    if (t.tick.count() <= 0 || t.timeout > t.tick || t.user_agent.empty()) abort();
+    if (!t.settings || t.settings->tick.count() <= 0 || t.settings->timeout > t.settings->tick || t.settings->user_agent.empty()) abort();
     if (t.url.compare(0, 7, "http://") != 0 && t.url.compare(0, 8, "https://") != 0 &&
         t.url.compare(0, 7, "HTTP://") != 0 && t.url.compare(0, 8, "HTTPS://") != 0) {
       // Scheme case may vary; the loader lower-cases it to check.

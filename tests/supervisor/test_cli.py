@@ -56,6 +56,31 @@ class Cli(unittest.TestCase):
         self.assertIn("observer.conf:2: body_regex: bad regular expression", r.stderr)
         self.assertNotIn("configuration OK", r.stdout)
 
+    def test_error_in_the_last_of_10000_sections_is_reported_with_its_line(self):
+        # The supervisor reads the file only up to its first [section]; the
+        # worker reads the rest, and its message reaches stderr with file:line.
+        d = harness.tempdir(self)
+        sections = "".join("[t%d]\nurl=http://127.0.0.1:9/%d\n" % (i, i) for i in range(10000))
+        conf = harness.write_file(d, "big.conf", "tick=1h\n" + sections + "stauts=200\n")
+        line = 2 + 2 * 10000
+        r = run([SUPERVISOR, "-config", conf], timeout=30)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("observer: %s:%d: unknown key \"stauts\" (did you mean \"status\"?)\n" % (conf, line), r.stderr)
+        self.assertIn("observer: the worker reported a configuration error", r.stderr)
+        # -check-config names the same line.
+        r = run([SUPERVISOR, "-check-config", "-config", conf], timeout=30)
+        self.assertEqual(r.returncode, 78)
+        self.assertEqual(r.stderr, "observer: %s:%d: unknown key \"stauts\" (did you mean \"status\"?)\n" % (conf, line))
+        self.assertEqual(r.stdout, "")
+
+    def test_error_before_the_first_section_is_the_supervisors_own(self):
+        d = harness.tempdir(self)
+        conf = harness.write_file(d, "observer.conf", "tick=1h\nstauts=200\n[a]\nurl=http://127.0.0.1:9/\n")
+        r = run([SUPERVISOR, "-config", conf])
+        self.assertEqual(r.returncode, 78)
+        self.assertEqual(r.stderr, "observer: %s:2: unknown key \"stauts\" (did you mean \"status\"?)\n" % conf)
+        self.assertEqual(r.stdout, "", "a worker was started for a config the supervisor can reject")
+
     def test_version_and_help_exit_0(self):
         r = run([SUPERVISOR, "-version"])
         self.assertEqual(r.returncode, 0)

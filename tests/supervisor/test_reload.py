@@ -3,6 +3,7 @@
 changes nothing, bursts end with one worker on the newest config, and a
 DOWN target stays DOWN across the hand-over."""
 import os
+import re
 import signal
 import time
 import unittest
@@ -103,6 +104,26 @@ class Reload(unittest.TestCase):
         self.assertGreaterEqual(srv.hits("/ok"), h1 + 5, "the old worker stopped probing")
         self.assertEqual(worker_children(p.pid), [old])
 
+    def test_sighup_with_an_error_in_the_last_of_10000_sections_names_its_line(self):
+        # The supervisor reads only the top of the file; the new worker finds
+        # the error and its ConfigError message carries file:line.
+        srv = harness.HttpServer(self)
+        d = harness.tempdir(self)
+        sections = "".join("[t%d]\nurl=%s\n" % (i, srv.url("/t%d" % i)) for i in range(10000))
+        conf = harness.write_file(d, "big.conf", "tick=1h\n" + sections)
+        p = self.start([SUPERVISOR, "-config", conf])
+        [old] = wait_workers(self, p.pid, 1)
+        write_atomically(conf, "tick=1h\n" + sections.replace("url=%s\n" % srv.url("/t9999"), "url=ftp://x/\n"))
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        failed = p.wait_line(r"Reload failed: ", start=n, timeout=30)
+        self.assertRegex(failed, r"Reload failed: the new worker \(pid \d+\) exited with status 78 before it was ready "
+                                 r"\(%s:%d: url: \"ftp://x/\" is not an http:// or https:// URL\); "
+                                 r"worker \(pid %d\) keeps running\.$" % (re.escape(conf), 3 + 2 * 9999, old))
+        self.assertEqual(worker_children(p.pid), [old])
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(), 0)
+
     def test_failed_reload_leaves_the_supervisors_settings_alone(self):
         # Found in review: a reload whose worker then failed had already
         # switched the supervisor to the new log_format.
@@ -160,6 +181,26 @@ class Reload(unittest.TestCase):
         srv.set("/down")
         up = p.wait_line(r"UP after", start=n)
         self.assertEqual(p.count(r"UP after"), 1, up)
+
+    def test_every_down_target_of_2000_stays_down_across_reload(self):
+        # 2000 records are many reads and writes on both control channels
+        # (each side writes them coalesced, the new worker takes them as
+        # they arrive): none may be lost, or its target goes DOWN again.
+        port = harness.closed_port()
+        n = 2000
+        sections = "".join("[t%d]\nurl=http://127.0.0.1:%d/t%d\n" % (i, port, i) for i in range(n))
+        conf = harness.write_file(harness.tempdir(self), "o.conf", "tick=5s\ntimeout=1s\n" + sections)
+        p = self.start([SUPERVISOR, "-config", conf])
+        harness.wait_for(lambda: p.count(r"\] DOWN: ") >= n, 30, what="every target to go DOWN")
+        n_lines = len(p.lines())
+        p.signal(signal.SIGHUP)
+        p.wait_line(r"retired: exited with status 0\.", start=n_lines, timeout=20)
+        time.sleep(6)  # more than a tick of the new worker's failing probes
+        downs = p.count(r"\] DOWN: ")
+        self.assertEqual(downs, n, "%d targets went DOWN a second time after the hand-over" % (downs - n))
+        self.assertEqual(p.count(r" UP"), 0)
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(), 0)
 
     def test_state_survives_a_reload_while_a_probe_outlasts_shutdown_timeout(self):
         # Found in review: a probe whose timeout (5s) is longer than

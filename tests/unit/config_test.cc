@@ -47,10 +47,10 @@ std::string load_err(std::vector<std::string> args, Environment env = {}) {
   return err;
 }
 
-const RawValue& raw(const TargetConfig& t, const char* key) {
-  auto it = t.raw.find(key);
-  if (it == t.raw.end()) fail_msg("no raw value for %s", key);
-  return it->second;
+RawValue raw(const TargetConfig& t, const char* key) {
+  std::optional<RawValue> v = t.value(key);
+  if (!v) fail_msg("no raw value for %s", key);
+  return *v;
 }
 
 // tests/data/seed.conf is the seed project's observer.conf, byte for byte.
@@ -62,12 +62,12 @@ void seed_file_loads_unchanged(void**) {
   assert_int_equal(c.targets.size(), 1);
   const TargetConfig& t = c.targets[0];
   assert_string_equal(t.url.c_str(), "https://ieftimov.com");
-  assert_true(t.status.matches(500));
-  assert_false(t.status.matches(200));
-  assert_int_equal(t.tick.count(), 30000000000LL);
-  assert_string_equal(t.server->c_str(), "cloudflare");
-  assert_string_equal(t.content_type->c_str(), "text/html; charset=utf-8");
-  assert_string_equal(t.user_agent.substr(0, 9).c_str(), "observer/");
+  assert_true(t.settings->status.matches(500));
+  assert_false(t.settings->status.matches(200));
+  assert_int_equal(t.settings->tick.count(), 30000000000LL);
+  assert_string_equal(t.settings->server->c_str(), "cloudflare");
+  assert_string_equal(t.settings->content_type->c_str(), "text/html; charset=utf-8");
+  assert_string_equal(t.settings->user_agent.substr(0, 9).c_str(), "observer/");
   assert_string_equal(raw(t, "status").origin.describe().c_str(), (f.path() + ":1").c_str());
   assert_string_equal(raw(t, "user_agent").origin.describe().c_str(), (f.path() + ":6").c_str());
 }
@@ -77,17 +77,17 @@ void tick_precedence_is_flag_env_file_default(void**) {
   TempFile f("url=http://127.0.0.1:1/\ntick=3s\n");
   Environment env = {{"OBSERVER_TICK", "5s"}};
   Config c = load_ok({"-check-config", "-config", f.path(), "-tick=7s"}, env);
-  assert_int_equal(c.targets[0].tick.count(), 7000000000LL);
+  assert_int_equal(c.targets[0].settings->tick.count(), 7000000000LL);
   assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), "flag -tick");
   c = load_ok({"-config", f.path()}, env);
-  assert_int_equal(c.targets[0].tick.count(), 5000000000LL);
+  assert_int_equal(c.targets[0].settings->tick.count(), 5000000000LL);
   assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), "env OBSERVER_TICK");
   c = load_ok({"-config", f.path()});
-  assert_int_equal(c.targets[0].tick.count(), 3000000000LL);
+  assert_int_equal(c.targets[0].settings->tick.count(), 3000000000LL);
   assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), (f.path() + ":2").c_str());
   TempFile no_tick("url=http://127.0.0.1:1/\n");
   c = load_ok({"-config", no_tick.path()});
-  assert_int_equal(c.targets[0].tick.count(), 60000000000LL);
+  assert_int_equal(c.targets[0].settings->tick.count(), 60000000000LL);
   assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), "default");
 }
 
@@ -112,9 +112,9 @@ void flags_accept_every_go_form(void**) {
 
 void bool_flag_needs_no_value(void**) {
   Config c = load_ok({"-insecure", "-url=http://127.0.0.1:1/"});
-  assert_true(c.targets[0].insecure);
+  assert_true(c.targets[0].settings->insecure);
   c = load_ok({"-insecure=false", "-url=http://127.0.0.1:1/"});
-  assert_false(c.targets[0].insecure);
+  assert_false(c.targets[0].settings->insecure);
 }
 
 void flag_and_env_override_every_section_but_not_urls(void**) {
@@ -122,16 +122,123 @@ void flag_and_env_override_every_section_but_not_urls(void**) {
   Config c = load_ok({"-config", f.path(), "-tick=1s"});
   assert_int_equal(c.targets.size(), 2);
   assert_string_equal(c.targets[0].name.c_str(), "a");
-  assert_int_equal(c.targets[0].tick.count(), 1000000000LL);
-  assert_int_equal(c.targets[1].tick.count(), 1000000000LL);
+  assert_int_equal(c.targets[0].settings->tick.count(), 1000000000LL);
+  assert_int_equal(c.targets[1].settings->tick.count(), 1000000000LL);
   c = load_ok({"-config", f.path()});
-  assert_int_equal(c.targets[0].tick.count(), 20000000000LL);
-  assert_int_equal(c.targets[1].tick.count(), 10000000000LL);  // top-level default
+  assert_int_equal(c.targets[0].settings->tick.count(), 20000000000LL);
+  assert_int_equal(c.targets[1].settings->tick.count(), 10000000000LL);  // top-level default
   // A URL flag adds the top-level target; sections keep their own URLs.
   c = load_ok({"-config", f.path(), "-url=http://127.0.0.1:1/top"});
   assert_int_equal(c.targets.size(), 3);
   assert_string_equal(c.targets[0].name.c_str(), "default");
   assert_string_equal(c.targets[1].url.c_str(), "http://127.0.0.1:1/a");
+}
+
+// Every layer at once, for a section target: flag > env > its section > top
+// level > default, with each value's origin; a section's url is its own.
+void precedence_holds_for_every_layer_of_a_section(void**) {
+  TempFile f("tick=10s\nstatus=200\nserver=top\nmethod=HEAD\nurl=http://127.0.0.1:1/top\n"
+             "[a]\nurl=http://127.0.0.1:1/a\nserver=a\nmethod=POST\ncontent_type=text/a\n"
+             "[b]\nurl=http://127.0.0.1:1/b\n");
+  Environment env = {{"OBSERVER_SERVER", "env"}, {"OBSERVER_METHOD", "PUT"}, {"OBSERVER_URL", "http://127.0.0.1:1/env"}};
+  Config c = load_ok({"-config", f.path(), "-method=DELETE"}, env);
+  assert_int_equal(c.targets.size(), 3);
+  const TargetConfig& top = c.targets[0];
+  const TargetConfig& a = c.targets[1];
+  const TargetConfig& b = c.targets[2];
+  assert_string_equal(top.url.c_str(), "http://127.0.0.1:1/env");
+  assert_string_equal(raw(top, "url").origin.describe().c_str(), "env OBSERVER_URL");
+  assert_string_equal(a.url.c_str(), "http://127.0.0.1:1/a");
+  assert_string_equal(raw(a, "url").origin.describe().c_str(), (f.path() + ":7").c_str());
+  // flag over env over section
+  assert_string_equal(a.settings->method.c_str(), "DELETE");
+  assert_string_equal(raw(a, "method").origin.describe().c_str(), "flag -method");
+  // env over section and top level
+  assert_string_equal(a.settings->server->c_str(), "env");
+  assert_string_equal(raw(b, "server").origin.describe().c_str(), "env OBSERVER_SERVER");
+  // section over top level; another section does not see it
+  assert_string_equal(a.settings->content_type->c_str(), "text/a");
+  assert_string_equal(raw(a, "content_type").origin.describe().c_str(), (f.path() + ":10").c_str());
+  assert_false(b.settings->content_type.has_value());
+  assert_false(b.value("content_type").has_value());
+  // top level over default
+  assert_int_equal(b.settings->tick.count(), 10000000000LL);
+  assert_string_equal(raw(b, "tick").origin.describe().c_str(), (f.path() + ":1").c_str());
+  assert_string_equal(raw(b, "status").text.c_str(), "200");
+  // default
+  assert_string_equal(raw(b, "max_body").origin.describe().c_str(), "default");
+  assert_string_equal(raw(b, "max_body").text.c_str(), "1MiB");
+  // a global key is no target's
+  assert_false(b.value("log_format").has_value());
+}
+
+// Sections that set the same values share their settings; the origins they
+// report stay their own.
+void sections_with_the_same_values_share_settings_but_not_origins(void**) {
+  TempFile f("[a]\nurl=http://127.0.0.1:1/a\ntick=5s\n[b]\nurl=http://127.0.0.1:1/b\n"
+             "[c]\ntick=5s\nurl=http://127.0.0.1:1/c\n[d]\nurl=http://127.0.0.1:1/d\ntick=7s\n");
+  Config c = load_ok({"-config", f.path()});
+  assert_int_equal(c.targets.size(), 4);
+  assert_ptr_equal(c.targets[0].settings.get(), c.targets[2].settings.get());
+  assert_ptr_not_equal(c.targets[0].settings.get(), c.targets[1].settings.get());
+  assert_ptr_not_equal(c.targets[0].settings.get(), c.targets[3].settings.get());
+  assert_int_equal(c.targets[1].settings->tick.count(), 60000000000LL);
+  assert_int_equal(c.targets[3].settings->tick.count(), 7000000000LL);
+  assert_string_equal(raw(c.targets[0], "tick").origin.describe().c_str(), (f.path() + ":3").c_str());
+  assert_string_equal(raw(c.targets[2], "tick").origin.describe().c_str(), (f.path() + ":7").c_str());
+  assert_string_equal(raw(c.targets[2], "url").origin.describe().c_str(), (f.path() + ":8").c_str());
+  // The timeout capped at a section's own tick is that section's.
+  TempFile g("tick=2s\n[a]\nurl=http://127.0.0.1:1/a\n[b]\nurl=http://127.0.0.1:1/b\ntick=20s\n");
+  c = load_ok({"-config", g.path()});
+  assert_int_equal(c.targets[0].settings->timeout.count(), 2000000000LL);
+  assert_string_equal(raw(c.targets[0], "timeout").origin.describe().c_str(), "default, capped at tick");
+  assert_int_equal(c.targets[1].settings->timeout.count(), 10000000000LL);
+  assert_string_equal(raw(c.targets[1], "timeout").origin.describe().c_str(), "default");
+}
+
+// The supervisor reads the flags, the environment and the file up to its
+// first [section]: what is wrong there it reports itself, the sections are
+// the worker's.
+void process_settings_check_all_but_the_sections(void**) {
+  auto settings = [](std::vector<std::string> args, Environment env, GlobalConfig* g, std::string* err) {
+    Action action = Action::Run;
+    return load_process_settings(args, env, &action, g, err);
+  };
+  GlobalConfig g;
+  std::string err;
+  TempFile ok("log_format=json\nreload_timeout=3s\n[a]\nurl=http://127.0.0.1:1/a\n");
+  assert_true(settings({"-config", ok.path(), "-shutdown_timeout=4s"}, {}, &g, &err));
+  assert_int_equal(static_cast<int>(g.log_format), static_cast<int>(LogFormat::Json));
+  assert_int_equal(g.reload_timeout.count(), 3000000000LL);
+  assert_int_equal(g.shutdown_timeout.count(), 4000000000LL);
+  // A broken section is not read here (the worker reports it) ...
+  TempFile section_bad("log_format=json\n[a]\nurl=http://127.0.0.1:1/a\nstauts=200\n[b]\nno url here\n");
+  assert_true(settings({"-config", section_bad.path()}, {}, &g, &err));
+  // ... but everything before the first section is.
+  TempFile top_bad("stauts=200\n[a]\nurl=http://127.0.0.1:1/a\n");
+  assert_false(settings({"-config", top_bad.path()}, {}, &g, &err));
+  assert_contains(err, top_bad.path() + ":1: unknown key \"stauts\"");
+  TempFile top_value_bad("url=http://127.0.0.1:1/\ntick=5x\n[a]\nurl=http://127.0.0.1:1/a\n");
+  assert_false(settings({"-config", top_value_bad.path()}, {}, &g, &err));
+  assert_contains(err, top_value_bad.path() + ":2: tick: invalid duration");
+  // A flag's value applies to every target: checked even with sections only.
+  assert_false(settings({"-config", ok.path(), "-tick=soon"}, {}, &g, &err));
+  assert_contains(err, "flag -tick: invalid duration");
+  assert_false(settings({"-config", ok.path()}, {{"OBSERVER_STATUS", "2zz"}}, &g, &err));
+  assert_contains(err, "OBSERVER_STATUS: invalid status");
+  // A top-level value that every section overrides stays the sections' business.
+  TempFile overridden("tick=soon\n[a]\nurl=http://127.0.0.1:1/a\ntick=1s\n");
+  assert_true(settings({"-config", overridden.path()}, {}, &g, &err));
+  // No sections and no URL: the same message as the worker's.
+  TempFile none("tick=5s\n");
+  assert_false(settings({"-config", none.path()}, {}, &g, &err));
+  assert_contains(err, "OBSERVER_URL");
+  assert_false(settings({"-config", "/nonexistent/observer.conf"}, {}, &g, &err));
+  assert_contains(err, "/nonexistent/observer.conf: cannot open");
+  // -check-config, -help, -version: nothing but the flags is read.
+  Action action = Action::Run;
+  assert_true(load_process_settings({"-check-config", "-config", "/nonexistent"}, {}, &action, &g, &err));
+  assert_int_equal(static_cast<int>(action), static_cast<int>(Action::CheckConfig));
 }
 
 void missing_url_names_all_three_ways(void**) {
@@ -177,7 +284,7 @@ void long_line_is_reported_not_cut(void**) {
   std::string value(kIniMaxLineLength - 4, 'a');  // "url=" + value: exactly at the limit
   TempFile ok("url=http://127.0.0.1:1/\nbody_contains=" + value.substr(0, kIniMaxLineLength - 14) + "\n");
   Config c = load_ok({"-config", ok.path()});
-  assert_int_equal(c.targets[0].body_contains->size(), kIniMaxLineLength - 14);
+  assert_int_equal(c.targets[0].settings->body_contains->size(), kIniMaxLineLength - 14);
   TempFile f("url=http://127.0.0.1:1/\nbody_contains=" + std::string(300, 'b') + "\n");
   std::string err = load_err({"-config", f.path()});
   assert_contains(err, f.path() + ":2: line is 314 characters long");
@@ -204,7 +311,7 @@ void inline_comment_in_a_value_is_reported_not_cut(void**) {
   // The seed's own "text/html; charset=utf-8" has no space before ';' and stays whole.
   TempFile seed("url=http://127.0.0.1:1/\ncontent_type=text/html; charset=utf-8\n; a comment line\n");
   Config cfg = load_ok({"-config", seed.path()});
-  assert_string_equal(cfg.targets[0].content_type->c_str(), "text/html; charset=utf-8");
+  assert_string_equal(cfg.targets[0].settings->content_type->c_str(), "text/html; charset=utf-8");
 }
 
 void indented_continuation_line_is_reported(void**) {
@@ -236,9 +343,9 @@ void global_key_in_a_section_is_an_error(void**) {
 
 void timeout_is_clamped_by_default_and_checked_when_set(void**) {
   Config c = load_ok({"-url=http://127.0.0.1:1/", "-tick=2s"});
-  assert_int_equal(c.targets[0].timeout.count(), 2000000000LL);
+  assert_int_equal(c.targets[0].settings->timeout.count(), 2000000000LL);
   c = load_ok({"-url=http://127.0.0.1:1/"});
-  assert_int_equal(c.targets[0].timeout.count(), 10000000000LL);
+  assert_int_equal(c.targets[0].settings->timeout.count(), 10000000000LL);
   assert_contains(load_err({"-url=http://127.0.0.1:1/", "-tick=2s", "-timeout=3s"}), "is longer than tick");
 }
 
@@ -246,10 +353,10 @@ void dynamic_header_keys_are_collected(void**) {
   TempFile f("url=http://127.0.0.1:1/\nheader.X-Foo=bar\nheader_regex.Server=^nginx\nrequest_header.Authorization=Bearer s3cret\n");
   Config c = load_ok({"-config", f.path()});
   const TargetConfig& t = c.targets[0];
-  assert_int_equal(t.header_checks.size(), 2);
-  assert_int_equal(t.request_headers.size(), 1);
-  assert_string_equal(t.request_headers[0].first.c_str(), "Authorization");
-  assert_string_equal(t.request_headers[0].second.c_str(), "Bearer s3cret");
+  assert_int_equal(t.settings->header_checks.size(), 2);
+  assert_int_equal(t.settings->request_headers.size(), 1);
+  assert_string_equal(t.settings->request_headers[0].first.c_str(), "Authorization");
+  assert_string_equal(t.settings->request_headers[0].second.c_str(), "Bearer s3cret");
 }
 
 void check_config_shows_values_origins_and_masks_secrets(void**) {
@@ -316,6 +423,9 @@ int main() {
       cmocka_unit_test(flags_accept_every_go_form),
       cmocka_unit_test(bool_flag_needs_no_value),
       cmocka_unit_test(flag_and_env_override_every_section_but_not_urls),
+      cmocka_unit_test(precedence_holds_for_every_layer_of_a_section),
+      cmocka_unit_test(sections_with_the_same_values_share_settings_but_not_origins),
+      cmocka_unit_test(process_settings_check_all_but_the_sections),
       cmocka_unit_test(missing_url_names_all_three_ways),
       cmocka_unit_test(section_without_url_is_an_error_with_its_line),
       cmocka_unit_test(unknown_key_suggests_the_closest),

@@ -131,6 +131,21 @@ static void held_outcomes_are_bounded(void**) {
   assert_int_equal(held.dropped(), 5000 - HeldOutcomes::kMaxHeld);
 }
 
+// Once full, the oldest outcomes go first and the rest replay in the order
+// they happened.
+static void full_held_outcomes_replay_the_newest_in_order(void**) {
+  HeldOutcomes held;
+  for (int i = 0; i < 2000; ++i) held.push(i < 1500 ? bad(i) : ok(i));
+  TargetState s("t", "http://x/", 1, 1);
+  auto changes = held.replay_onto(&s);
+  // Kept: 976..1999, failing until 1499.
+  assert_int_equal(changes.size(), 2);
+  assert_int_equal(static_cast<int>(changes[0].to), static_cast<int>(TargetHealth::Down));
+  assert_int_equal(changes[0].at_unix_ms, 2000 - HeldOutcomes::kMaxHeld);
+  assert_int_equal(static_cast<int>(changes[1].to), static_cast<int>(TargetHealth::Up));
+  assert_int_equal(changes[1].down_for_ms, 1500 - (2000 - static_cast<int>(HeldOutcomes::kMaxHeld)));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(healthy_start_is_silent),
@@ -142,6 +157,7 @@ int main(void) {
       cmocka_unit_test(replay_onto_fresh_state_logs_what_happened),
       cmocka_unit_test(replay_onto_inherited_down_then_recovery_counts_whole_outage),
       cmocka_unit_test(held_outcomes_are_bounded),
+      cmocka_unit_test(full_held_outcomes_replay_the_newest_in_order),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -9,6 +9,10 @@
 // transport lines are logged at once) and replays each target's outcomes onto
 // the inherited state when the hand-over ends.
 //
+// A reload's cut-over (control.h): the new engine starts with a not-before
+// instant T and fires no slot before it; the old one retires at T: it fires
+// every slot that starts before T, none at or after it, and then goes idle.
+//
 // Loop thread only. close() must run before the loop is closed, and the loop
 // must run once more afterwards for the handles' close callbacks.
 #pragma once
@@ -46,17 +50,29 @@ class Engine {
   void hold_transitions() { holding_ = true; }
   bool holding_transitions() const { return holding_; }
 
-  // Arms every target's timer; the schedule's origin is now.
-  bool start(std::string* error);
+  // Arms every target's timer; the schedule's origin is now. With a `hold`,
+  // the engine takes a reload's cut-over (cut_over_ns(): at least `hold`
+  // from now) and fires only the slots from it on (see slot_boundary()).
+  bool start(std::string* error, Nanos hold = Nanos{0});
+  // The cut-over start() took (a uv_hrtime() instant), or 0.
+  uint64_t cut_over_ns() const { return cut_over_ns_; }
 
   // Takes the inherited records (identity name+url) as the targets' starting
   // state, replays what was probed since start and logs the changes that
   // replay produces. Records matching no target are ignored.
   void end_handover(const std::vector<TargetStateRecord>& inherited);
 
-  // Stops scheduling; `on_idle` runs (from the loop, never from inside this
-  // call or a curl callback) once no probe is in flight.
-  void retire(std::function<void()> on_idle);
+  // Stops scheduling at `cut_over_ns` (a uv_hrtime() instant; 0 or a past
+  // one: now): every slot that starts before it is still fired, none after.
+  // `on_idle` runs (from the loop, never from inside this call or a curl
+  // callback) once that is done and no probe is in flight. A second call
+  // can only bring the cut-over forward; its `on_idle` is ignored.
+  void retire(std::function<void()> on_idle, uint64_t cut_over_ns = 0);
+  // Retired, but slots before the cut-over are still to be fired.
+  bool cutting_over() const { return retiring_ && before_stop_ > 0; }
+  // Targets already probed for a slot at or after the cut-over when retire()
+  // was called with a past cut-over (the successor probes those slots too).
+  uint64_t late_probes() const { return late_probes_; }
   // Ends every in-flight probe without a result.
   void abort();
   // Closes every handle. Call after abort(); no probe may be in flight.
@@ -88,6 +104,10 @@ class Engine {
   std::unique_ptr<CurlMultiUv> multi_;
   UvHandle<uv_timer_t> idle_check_;
   uint64_t origin_ns_ = 0;
+  uint64_t cut_over_ns_ = 0;
+  Nanos stop_{0};           // retiring: no slot at or after this (since origin) is fired
+  size_t before_stop_ = 0;  // retiring: targets with a slot before stop_ still to fire
+  uint64_t late_probes_ = 0;
   bool holding_ = false;
   bool retiring_ = false;
   bool closed_ = false;

@@ -45,6 +45,8 @@ bool take_internal_args(std::vector<std::string>* args, WorkerOptions* out, std:
       out->supervisor_pid = static_cast<pid_t>(pid);
     } else if (a == "--journal") {
       out->journal = true;
+    } else if (a == "--cut-over") {
+      out->cut_over = true;
     } else {
       break;
     }
@@ -202,12 +204,16 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) {
   // Stopped before the loop came round: retiring, so never READY.
   if (self == nullptr || self->finished_ || self->retiring_) return;
   std::string error;
-  if (!self->engine_->start(&error)) {
+  bool cut_over = self->options_.supervised && self->options_.cut_over;
+  if (!self->engine_->start(&error, cut_over ? Nanos{kCutOverMargin} : Nanos{0})) {
     std::fprintf(stderr, "observer-worker: %s\n", error.c_str());
     self->finish(kExitSoftware);
     return;
   }
-  if (self->options_.supervised) self->send(ControlMessage{MessageType::Ready, {}, {}});
+  if (!self->options_.supervised) return;
+  ControlMessage ready = control_message(cut_over ? MessageType::CutOverReady : MessageType::Ready);
+  ready.cut_over_ns = self->engine_->cut_over_ns();
+  self->send(ready);
 }
 
 void Worker::on_uv_signal(uv_signal_t* handle, int) {
@@ -215,7 +221,13 @@ void Worker::on_uv_signal(uv_signal_t* handle, int) {
   if (self == nullptr || self->finished_) return;
   if (!self->retiring_) {
     if (!self->options_.supervised) self->log_->info("Got SIGINT/SIGTERM, exiting.");
-    self->retire();
+    self->retire(0);
+    return;
+  }
+  if (self->engine_->cutting_over()) {
+    // Retired by the supervisor and waiting for the cut-over: a stop
+    // signal ends that wait; in-flight probes may still finish.
+    self->retire(0);
     return;
   }
   // A second signal: stop waiting for anything.
@@ -226,10 +238,13 @@ void Worker::on_uv_signal(uv_signal_t* handle, int) {
   self->engine_->abort();  // the engine goes idle, and on_engine_idle runs
 }
 
-void Worker::retire() {
+void Worker::retire(uint64_t cut_over_ns) {
+  // In-flight probes get retire_limit_ms_ from the cut-over on.
+  uint64_t now = uv_hrtime();
+  uint64_t wait_ms = cut_over_ns > now ? (cut_over_ns - now + 999999) / 1000000 : 0;
   retiring_ = true;
-  uv_timer_start(retire_deadline_.get(), &Worker::on_uv_retire_deadline, retire_limit_ms_, 0);
-  engine_->retire([this] { on_engine_idle(); });
+  uv_timer_start(retire_deadline_.get(), &Worker::on_uv_retire_deadline, retire_limit_ms_ + wait_ms, 0);
+  engine_->retire([this] { on_engine_idle(); }, cut_over_ns);
 }
 
 void Worker::on_uv_retire_deadline(uv_timer_t* handle) {
@@ -248,13 +263,18 @@ void Worker::on_engine_idle() {
   // Retired before the hand-over ended: what arrived so far is all we have.
   engine_->end_handover(inherited_);
   handing_over_ = true;
+  if (engine_->late_probes() != 0) {
+    ControlMessage late = control_message(MessageType::CutOverLate);
+    late.late_probes = engine_->late_probes();
+    send(late);
+  }
   for (const TargetStateRecord& r : engine_->export_states()) {
     ControlMessage m;
     m.type = MessageType::TargetState;
     m.state = r;
     if (!send(m)) break;
   }
-  send(ControlMessage{MessageType::StateEnd, {}, {}});
+  send(control_message(MessageType::StateEnd));
   if (writes_pending_ == 0) {
     finish(kExitOk);
     return;
@@ -325,7 +345,13 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       engine_->end_handover(inherited_);
       inherited_.clear();
       return;
+    case MessageType::Retire:
+      // Retired already (a stop signal came first): that stands.
+      if (!retiring_) retire(msg.cut_over_ns);
+      return;
     case MessageType::Ready:
+    case MessageType::CutOverReady:
+    case MessageType::CutOverLate:
     case MessageType::ConfigError:
       control_failed(kExitSoftware, "unexpected worker-only message from the supervisor");
       return;

@@ -4,11 +4,15 @@
 // fd 3 (common/control.h). main() builds one, configures it and runs it.
 //
 // Supervised (the supervisor spawned us with --supervised=PID):
-//   loop running       -> send Ready
+//   loop running       -> send Ready; with --cut-over (we replace a running
+//                         worker) CutOverReady: no slot before its instant
 //   TargetState*, StateEnd from the supervisor -> the hand-over (Engine)
+//   Retire(T)          -> fire the slots before T, then retire as on SIGTERM
+//                         (with CutOverLate first if T came too late)
 //   SIGTERM/SIGINT     -> retire: stop scheduling, let probes finish, send one
 //                         TargetState per target and StateEnd, exit 0
-//   second signal      -> abort the probes, then the same, at once
+//   second signal      -> abort the probes, then the same, at once (while a
+//                         Retire waits for T, a signal only stops it waiting)
 //   control EOF        -> abort, exit 0 (the supervisor is gone)
 //   malformed message  -> abort, exit 70 with the reason on stderr
 // Standalone: the same without the channel; SIGINT/SIGTERM log the seed's
@@ -18,6 +22,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,10 +40,16 @@ struct WorkerOptions {
   bool supervised = false;
   pid_t supervisor_pid = 0;
   bool journal = false;  // the supervisor's stdout is journald: use its line style
+  bool cut_over = false;  // --cut-over: a reload's successor (see control.h)
 };
 
+// How far ahead of its READY a reload's successor puts the cut-over: the time
+// the supervisor has to pass it on to the worker it replaces. A later
+// arrival costs duplicate probes (never a missed one).
+constexpr std::chrono::milliseconds kCutOverMargin{100};
+
 // Strips the supervisor's leading internal arguments (--supervised=PID,
-// --journal) from `args`. False (with `error`) if they are malformed.
+// --journal, --cut-over) from `args`. False (with `error`) if they are malformed.
 bool take_internal_args(std::vector<std::string>* args, WorkerOptions* out, std::string* error);
 
 // Supervised start: ask for SIGKILL when the parent dies (Linux) and check
@@ -93,7 +104,7 @@ class Worker {
   void handle_control_message(const ControlMessage& msg);
   void control_failed(int code, const std::string& why);
   bool send(const ControlMessage& msg);
-  void retire();
+  void retire(uint64_t cut_over_ns);
   void on_engine_idle();
   void finish(int code);
 

@@ -13,7 +13,30 @@ sys.path.insert(0, os.environ.get("OBS_TEST_SUPPORT", os.path.join(HERE, "..", "
 sys.path.insert(0, HERE)
 
 from harness import WORKER, HttpServer, pid_alive, tempdir, wait_for, write_file  # noqa: E402
-from control_peer import CONFIG_ERROR, DOWN, READY, STATE_END, TARGET_STATE, UP, ControlPeer  # noqa: E402
+from control_peer import (CONFIG_ERROR, CUT_OVER_READY, DOWN, READY, STATE_END, TARGET_STATE, UP,  # noqa: E402
+                          ControlPeer)
+
+
+def phase_s(name, url, tick_s):
+    """worker/schedule.cc schedule_phase() of a lone target (no wake-up grid),
+    in seconds: its slots start at phase + k * tick since the epoch."""
+    h = 1469598103934665603
+    for c in name.encode() + b"\n" + url.encode():
+        h = ((h ^ c) * 1099511628211) & ((1 << 64) - 1)
+    h ^= h >> 29
+    tick_ns = int(round(tick_s * 1e9))
+    return (h % tick_ns) / 1e9
+
+
+def slot_of(arrival, phase, tick_s):
+    """The start (wall seconds) of the slot a probe arriving at `arrival` was
+    fired for, taking arrivals to come less than three quarters of a tick
+    after their slot starts (a probe may also start up to 1 ms early)."""
+    return phase + ((arrival - phase + tick_s / 4) // tick_s) * tick_s
+
+
+def mono_to_wall(ns):
+    return ns / 1e9 + (time.time() - time.monotonic())
 
 
 class Supervised(unittest.TestCase):
@@ -201,6 +224,70 @@ class Supervised(unittest.TestCase):
         self.peer.send_end()
         p.wait_line(r"DOWN: Status code mismatch, got: 500", timeout=5)
         self.assertEqual(p.count(r"DOWN:"), 1)
+
+    def test_cut_over_worker_fires_no_slot_before_its_announced_instant(self):
+        srv = HttpServer(self)
+        url = srv.url("/c")
+        self.peer = ControlPeer(self)
+        self.peer.spawn(self, [WORKER, "-url=" + url, "-tick=100ms"], cut_over=True)
+        t = mono_to_wall(self.peer.expect(CUT_OVER_READY, timeout=5)["value"])
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/c") >= 3, 5, what="probes after the cut-over")
+        phase = phase_s("default", url, 0.1)
+        slots = [slot_of(r[0], phase, 0.1) for r in srv.requests()]
+        # Every slot it probed starts at or after the cut-over (to the clocks'
+        # conversion, well under the ms a probe may start early).
+        self.assertEqual([s for s in slots if s < t - 0.002], [], "slots before the cut-over %.3f" % t)
+
+    def test_retire_fires_the_slots_before_the_cut_over_then_hands_over(self):
+        srv = HttpServer(self)
+        url = srv.url("/r")
+        p = self.start("-url=" + url, "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/r") >= 2, 5, what="probes")
+        sent = time.time()
+        cut_over = time.monotonic_ns() + 600 * 1000 * 1000
+        self.peer.send_retire(cut_over)
+        recs = self.peer.read_until_end(timeout=10)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(len(recs), 1)
+        self.assertIsNone(self.peer.late_probes)
+        t = mono_to_wall(cut_over)
+        phase = phase_s("default", url, 0.1)
+        slots = sorted({slot_of(r[0], phase, 0.1) for r in srv.requests()})
+        # It went on probing after the Retire, up to the cut-over, not past it.
+        self.assertTrue([s for s in slots if s > sent + 0.1], "no probe between the Retire and the cut-over")
+        self.assertEqual([s for s in slots if s >= t + 0.002], [], "slots at or after the cut-over %.3f" % t)
+        self.assertEqual(p.stderr_text(), "")
+
+    def test_late_retire_stops_at_once_and_counts_the_repeated_probes(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/l"), "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/l") >= 12, 10, what="a second of probes")
+        # The cut-over was a second ago: the slots since are the successor's
+        # and the one target was probed for them already.
+        self.peer.send_retire(time.monotonic_ns() - 1000 * 1000 * 1000)
+        recs = self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(len(recs), 1)
+        self.assertEqual(self.peer.late_probes, 1)
+
+    def test_stop_signal_ends_the_wait_for_the_cut_over(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/w"), "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/w") >= 2, 5, what="probes")
+        self.peer.send_retire(time.monotonic_ns() + 3600 * 10**9)  # an hour away
+        h = srv.hits("/w")
+        wait_for(lambda: srv.hits("/w") >= h + 3, 5, what="probes while the cut-over is ahead")
+        self.assertTrue(pid_alive(p.pid), "a Retire waits for its cut-over")
+        p.signal(signal.SIGTERM)
+        self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
 
     def test_journal_style_when_asked(self):
         srv = HttpServer(self)

@@ -6,9 +6,11 @@
 //   start    spawn a worker, send it an empty hand-over (StateEnd); its
 //            Ready makes it current (and sends READY=1 the first time).
 //   SIGHUP   re-check the config (a broken one declines the reload); spawn a
-//            candidate. When it is Ready the current worker retires (SIGTERM)
-//            and its TargetState records and StateEnd are forwarded to the
-//            candidate, which becomes current. A newer SIGHUP supersedes a
+//            candidate (--cut-over when a worker is current). When it is
+//            Ready (CutOverReady: with its cut-over instant) the current
+//            worker is retired (Retire with that instant: it probes up to it,
+//            the candidate from it on) and its TargetState records and
+//            StateEnd are forwarded to the candidate, which becomes current. A newer SIGHUP supersedes a
 //            candidate that has not taken over (SIGTERM, state discarded). A
 //            current worker whose own inbound hand-over is still running is
 //            retired only once that hand-over ends (bounded: the worker it
@@ -83,7 +85,8 @@ class Supervisor : public WorkerEvents {
 
   bool init_handles(std::string* error);
   void apply_global(const GlobalConfig& global);
-  WorkerProcess* spawn_worker(std::string* error);
+  // `cut_over`: it replaces the current worker on a reload (see control.h).
+  WorkerProcess* spawn_worker(bool cut_over, std::string* error);
   // Spawns a worker that, once current, brings `global` into force (a failed
   // reload must leave the supervisor's own settings as they were).
   bool start_candidate(const GlobalConfig& global, std::string* error);

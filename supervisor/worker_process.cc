@@ -117,6 +117,23 @@ void WorkerProcess::terminate(Nanos grace) {
   uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, static_cast<uint64_t>(ms > 0 ? ms : 0), 0);
 }
 
+void WorkerProcess::retire(uint64_t cut_over_ns, Nanos grace) {
+  if (exited_ || process_.h == nullptr || asked_to_stop_) return;
+  if (control_done_ || !control_) {
+    terminate(grace);
+    return;
+  }
+  ControlMessage m = control_message(MessageType::Retire);
+  m.cut_over_ns = cut_over_ns;
+  send(m);
+  asked_to_stop_ = true;
+  uint64_t now = uv_hrtime();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(grace).count();
+  uint64_t wait_ms = cut_over_ns > now ? (cut_over_ns - now + 999999) / 1000000 : 0;
+  uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, static_cast<uint64_t>(ms > 0 ? ms : 0) + wait_ms,
+                 0);
+}
+
 void WorkerProcess::kill() {
   if (exited_ || process_.h == nullptr) return;
   asked_to_stop_ = true;
@@ -185,27 +202,44 @@ void WorkerProcess::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const
 void WorkerProcess::handle_control_bytes(const char* data, size_t len) {
   std::string error;
   if (!decoder_.feed(data, len, &error)) {
-    // Nothing from this channel can be trusted any more, including what came
-    // before the bad bytes but is still queued: drop all of it.
-    close_control();
-    kill();
-    events_->on_worker_protocol_error(this, error);
-    maybe_finished();
+    protocol_error(error);
     return;
   }
   ControlMessage msg;
   while (!control_done_ && decoder_.next(&msg)) {
-    if (msg.type == MessageType::Ready) {
-      if (ready_) continue;  // a second Ready changes nothing
-      ready_ = true;
-      ready_at_ = Clock::now();
-      events_->on_worker_ready(this);
-    } else if (msg.type == MessageType::ConfigError) {
-      config_error_ = msg.text;  // reported with its exit
-    } else {
-      events_->on_worker_state(this, msg);
+    switch (msg.type) {
+      case MessageType::Ready:
+      case MessageType::CutOverReady:
+        if (ready_) continue;  // a second Ready changes nothing
+        ready_ = true;
+        ready_at_ = Clock::now();
+        cut_over_ns_ = msg.type == MessageType::CutOverReady ? msg.cut_over_ns : 0;
+        events_->on_worker_ready(this);
+        break;
+      case MessageType::ConfigError:
+        config_error_ = msg.text;  // reported with its exit
+        break;
+      case MessageType::CutOverLate:
+        late_probes_ = msg.late_probes;  // reported with its exit
+        break;
+      case MessageType::TargetState:
+      case MessageType::StateEnd:
+        events_->on_worker_state(this, msg);
+        break;
+      case MessageType::Retire:
+        protocol_error("unexpected supervisor-only message from the worker");
+        return;
     }
   }
+}
+
+void WorkerProcess::protocol_error(const std::string& error) {
+  // Nothing from this channel can be trusted any more, including what came
+  // before the bad bytes but is still queued: drop all of it.
+  close_control();
+  kill();
+  events_->on_worker_protocol_error(this, error);
+  maybe_finished();
 }
 
 void WorkerProcess::close_control() {

@@ -84,6 +84,11 @@ class WorkerProcess {
   // SIGTERM now, SIGKILL if still running after `grace`. A second call only
   // shortens nothing: the first grace stands.
   void terminate(Nanos grace);
+  // A reload's retirement: a Retire message with the successor's cut-over
+  // (a uv_hrtime() instant; 0: at once), SIGKILL if still running `grace`
+  // after the cut-over. Without a control channel, terminate(grace).
+  // Asks to stop, like terminate(): a later terminate() changes nothing.
+  void retire(uint64_t cut_over_ns, Nanos grace);
   // SIGKILL now.
   void kill();
 
@@ -93,6 +98,11 @@ class WorkerProcess {
   bool finished() const { return finished_; }
   bool asked_to_stop() const { return asked_to_stop_; }
   bool ready() const { return ready_; }
+  // The cut-over its CutOverReady announced (a uv_hrtime() instant), or 0.
+  uint64_t cut_over_ns() const { return cut_over_ns_; }
+  // What its CutOverLate said: targets it probed for slots that were its
+  // successor's (the Retire came after the cut-over).
+  uint64_t late_probes() const { return late_probes_; }
   int64_t exit_status() const { return exit_status_; }
   int term_signal() const { return term_signal_; }
   // "exited with status 3", "was killed by signal 9 (Killed)"
@@ -116,6 +126,7 @@ class WorkerProcess {
   static void on_uv_linger_timer(uv_timer_t* timer);
 
   void handle_control_bytes(const char* data, size_t len);
+  void protocol_error(const std::string& error);
   void close_control();
   void maybe_finished();
 
@@ -141,6 +152,8 @@ class WorkerProcess {
 
   std::string config_error_;
   bool ready_ = false;
+  uint64_t cut_over_ns_ = 0;
+  uint64_t late_probes_ = 0;
   Clock::time_point ready_at_{};
   bool asked_to_stop_ = false;
   bool exited_ = false;

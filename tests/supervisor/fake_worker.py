@@ -8,20 +8,25 @@ supervisor finds it exactly as it finds the real one. The file named by
 $FAKE_WORKER_PLAN holds one behaviour per line; the Nth spawn takes line N
 (the last line repeats):
 
-  ready            send Ready, print "fake <n> tick" every 100 ms; on SIGTERM
-                   send StateEnd and exit 0
+  ready            send Ready, print "fake <n> tick" every 100 ms; on SIGTERM,
+                   or on Retire once its cut-over has come, send StateEnd and
+                   exit 0
   ready_after=S    the same, but Ready only after S seconds
   exit=N           exit with status N at once, before Ready
   noready          never send Ready
   garbage          send Ready, then a malformed control message
-  ignore_term      like ready, but SIGTERM is ignored
+  ignore_term      like ready, but SIGTERM (and Retire) is ignored
   partial          like ready, but on SIGTERM write a last line without its
                    newline, then exit 0
   slow_handover=S  like ready, but on SIGTERM send one TargetState after S
                    seconds, then StateEnd, then exit 0
 
+Started with --cut-over (it replaces a running worker), it sends
+CutOverReady with an instant 100 ms ahead (CLOCK_MONOTONIC ns) instead of
+Ready, as the real worker does.
+
 Every control message it receives is printed as "fake <n> got <type>"
-(type: target-state, state-end).
+(type: target-state, state-end, retire).
 
 Every spawn appends "<n> <pid> <monotonic time> <mode>" to $FAKE_WORKER_PLAN.log.
 It exits when the control channel reaches EOF (the supervisor died).
@@ -36,7 +41,8 @@ import threading
 import time
 
 CONTROL_FD = 3
-READY, TARGET_STATE, STATE_END = 1, 2, 3
+READY, TARGET_STATE, STATE_END, CUT_OVER_READY, RETIRE = 1, 2, 3, 5, 6
+CUT_OVER_MARGIN_NS = 100 * 1000 * 1000
 
 
 def msg(kind, payload=b""):
@@ -85,7 +91,8 @@ def main():
     # real worker always handles it), however loaded the machine is.
     control_lock = threading.Lock()
     buf = [b""]
-    names = {TARGET_STATE: b"target-state", STATE_END: b"state-end"}
+    names = {TARGET_STATE: b"target-state", STATE_END: b"state-end", RETIRE: b"retire"}
+    retire_at = []  # the cut-over of a Retire (CLOCK_MONOTONIC ns)
 
     def read_and_print_control():
         """Reads what is there without blocking; False at EOF."""
@@ -102,14 +109,20 @@ def main():
             kind, _, size = struct.unpack("<HHI", buf[0][:8])
             if len(buf[0]) < 8 + size:
                 break
+            payload = buf[0][8:8 + size]
             buf[0] = buf[0][8 + size:]
             os.write(1, b"fake %d got %s\n" % (n, names.get(kind, b"type-%d" % kind)))
+            if kind == RETIRE and not retire_at:
+                retire_at.append(struct.unpack("<Q", payload)[0])
         return True
 
     def on_term(signum, frame):
         with control_lock:
             while select.select([CONTROL_FD], [], [], 0)[0] and read_and_print_control():
                 pass
+        retire()
+
+    def retire():
         if mode == "partial":
             out.write(b"fake %d last words without a newline" % n)
         try:
@@ -135,12 +148,19 @@ def main():
             with control_lock:
                 if not read_and_print_control():
                     os._exit(0)
+                if retire_at and mode != "ignore_term":
+                    # It keeps serving up to the cut-over, as the real one does.
+                    time.sleep(max(0, retire_at[0] - time.monotonic_ns()) / 1e9)
+                    retire()
 
     threading.Thread(target=watch_control, daemon=True).start()
     if mode.startswith("ready_after="):
         time.sleep(float(mode.split("=", 1)[1]))
     if mode != "noready":
-        os.write(CONTROL_FD, msg(READY))
+        if "--cut-over" in sys.argv[1:]:
+            os.write(CONTROL_FD, msg(CUT_OVER_READY, struct.pack("<Q", time.monotonic_ns() + CUT_OVER_MARGIN_NS)))
+        else:
+            os.write(CONTROL_FD, msg(READY))
     if mode == "garbage":
         os.write(CONTROL_FD, struct.pack("<HHI", 99, 7, 3) + b"bad")
     while not stop.is_set():

@@ -110,14 +110,12 @@ bool Engine::start(std::string* error, Nanos hold) {
   origin_ns_ = clocks.mono_ns;
   std::map<int64_t, size_t> per_tick;  // targets sharing a tick share a grid
   for (auto& t : targets_) ++per_tick[t->config().tick.count()];
-  Nanos most_snapped{0};
   for (auto& t : targets_) {
     const Nanos tick = t->config().tick;
     Nanos grid = wakeup_grid(tick, per_tick[tick.count()], kTargetsPerWakeup);
     Nanos own = schedule_phase(t->config().name, t->config().url, tick);
     Nanos snapped = snap_phase(own, grid, tick);
     t->snapped_by = own - snapped;
-    if (t->snapped_by > most_snapped) most_snapped = t->snapped_by;
     t->phase = phase_after_origin(snapped, tick, clocks.wall_ns);
     rc = t->timer.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, t.get());
     if (rc != 0) {
@@ -130,11 +128,13 @@ bool Engine::start(std::string* error, Nanos hold) {
                 {str("url", t->config().display_url)});
   }
   // The cut-over is taken after the set-up above, so that all of `hold` is
-  // left for the supervisor to pass it on. A slot starts up to its snap
-  // before its boundary: the extra keeps every first slot after now.
+  // left for the supervisor to pass it on. (A slot starts up to its snap,
+  // less than tick/10, before its boundary: with a coarse grid a first slot
+  // may be due at once, and is fired a little late rather than the old
+  // worker kept on for up to tick/10.)
   Nanos not_before{0};
   if (hold > Nanos{0}) {
-    cut_over_ns_ = uv_hrtime() + static_cast<uint64_t>((hold + most_snapped).count());
+    cut_over_ns_ = uv_hrtime() + static_cast<uint64_t>(hold.count());
     not_before = Nanos{static_cast<int64_t>(cut_over_ns_ - origin_ns_)};
   }
   for (auto& t : targets_) {

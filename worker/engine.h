@@ -51,8 +51,9 @@ class Engine {
   bool holding_transitions() const { return holding_; }
 
   // Arms every target's timer; the schedule's origin is now. With a `hold`,
-  // the engine takes a reload's cut-over (cut_over_ns(): at least `hold`
-  // from now) and fires only the slots from it on (see slot_boundary()).
+  // the engine takes a reload's cut-over (cut_over_ns(): `hold` from the
+  // end of its set-up) and fires only the slots from it on (by boundary:
+  // see slot_boundary()).
   bool start(std::string* error, Nanos hold = Nanos{0});
   // The cut-over start() took (a uv_hrtime() instant), or 0.
   uint64_t cut_over_ns() const { return cut_over_ns_; }

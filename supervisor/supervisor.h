@@ -10,8 +10,8 @@
 //            Ready (CutOverReady: with its cut-over instant) the current
 //            worker is retired (Retire with that instant: it probes up to it,
 //            the candidate from it on) and its TargetState records and
-//            StateEnd are forwarded to the candidate, which becomes current. A newer SIGHUP supersedes a
-//            candidate that has not taken over (SIGTERM, state discarded). A
+//            StateEnd are forwarded to the candidate, which becomes current.
+//            A newer SIGHUP supersedes a candidate that has not taken over (SIGTERM, state discarded). A
 //            current worker whose own inbound hand-over is still running is
 //            retired only once that hand-over ends (bounded: the worker it
 //            comes from is SIGKILLed after shutdown_timeout), so no state is

@@ -9,9 +9,11 @@
 // transport lines are logged at once) and replays each target's outcomes onto
 // the inherited state when the hand-over ends.
 //
-// A reload's cut-over (control.h): the new engine starts with a not-before
-// instant T and fires no slot before it; the old one retires at T: it fires
-// every slot that starts before T, none at or after it, and then goes idle.
+// A reload's cut-over (control.h): the new engine starts with an instant T
+// and fires only the slots from T on; the old one retires at T: it fires
+// every slot before T, none from T on, and then goes idle. "Before" is by
+// the slot's boundary (schedule.h: slot_boundary()), the same instant in
+// both engines.
 //
 // Loop thread only. close() must run before the loop is closed, and the loop
 // must run once more afterwards for the handles' close callbacks.
@@ -63,16 +65,18 @@ class Engine {
   // replay produces. Records matching no target are ignored.
   void end_handover(const std::vector<TargetStateRecord>& inherited);
 
-  // Stops scheduling at `cut_over_ns` (a uv_hrtime() instant; 0 or a past
-  // one: now): every slot that starts before it is still fired, none after.
-  // `on_idle` runs (from the loop, never from inside this call or a curl
-  // callback) once that is done and no probe is in flight. A second call
-  // can only bring the cut-over forward; its `on_idle` is ignored.
+  // Stops scheduling at `cut_over_ns`, a uv_hrtime() instant: every slot
+  // before it (by boundary) is still fired, even one whose timer is overdue,
+  // none from it on; 0 stops at once, overdue slots included. `on_idle` runs
+  // (from the loop, never from inside this call or a curl callback) once
+  // that is done and no probe is in flight. A second call can only bring
+  // the cut-over forward; its `on_idle` is ignored.
   void retire(std::function<void()> on_idle, uint64_t cut_over_ns = 0);
   // Retired, but slots before the cut-over are still to be fired.
   bool cutting_over() const { return retiring_ && before_stop_ > 0; }
-  // Targets already probed for a slot at or after the cut-over when retire()
-  // was called with a past cut-over (the successor probes those slots too).
+  // Targets already probed for a slot from the cut-over on when retire()
+  // was first called (the cut-over came late; the successor probes those
+  // slots too).
   uint64_t late_probes() const { return late_probes_; }
   // Ends every in-flight probe without a result.
   void abort();

@@ -219,14 +219,25 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) {
 void Worker::on_uv_signal(uv_signal_t* handle, int) {
   auto* self = static_cast<Worker*>(handle->data);
   if (self == nullptr || self->finished_) return;
+  if (self->retire_signal_due_ && uv_hrtime() >= self->retire_cut_over_ns_) {
+    // The supervisor's SIGTERM of a reload (DESIGN.md: the old worker is
+    // retired with SIGTERM), which it sends only once the cut-over of its
+    // Retire has passed: the retirement it asks for is already under way,
+    // so it changes nothing. (The Retire, written before the signal was
+    // sent, has been read: libuv runs signal callbacks after the rest of
+    // the I/O of the same poll.)
+    self->retire_signal_due_ = false;
+    return;
+  }
   if (!self->retiring_) {
     if (!self->options_.supervised) self->log_->info("Got SIGINT/SIGTERM, exiting.");
     self->retire(0);
     return;
   }
   if (self->engine_->cutting_over()) {
-    // Retired by the supervisor and waiting for the cut-over: a stop
-    // signal ends that wait; in-flight probes may still finish.
+    // Retired by the supervisor and waiting for the cut-over: a signal
+    // before it is a stop (the supervisor's, or from outside), which ends
+    // that wait; in-flight probes may still finish.
     self->retire(0);
     return;
   }
@@ -346,7 +357,10 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       inherited_.clear();
       return;
     case MessageType::Retire:
-      // Retired already (a stop signal came first): that stands.
+      // Its SIGTERM follows at the cut-over (see on_uv_signal), also when
+      // a stop signal came first and the retirement it started stands.
+      retire_cut_over_ns_ = msg.cut_over_ns;
+      retire_signal_due_ = true;
       if (!retiring_) retire(msg.cut_over_ns);
       return;
     case MessageType::Ready:

@@ -13,6 +13,8 @@
 //                         TargetState per target and StateEnd, exit 0
 //   second signal      -> abort the probes, then the same, at once (while a
 //                         Retire waits for T, a signal only stops it waiting)
+//   after a Retire(T), the first signal at or after T is the supervisor's
+//                         SIGTERM of that retirement: it changes nothing
 //   control EOF        -> abort, exit 0 (the supervisor is gone)
 //   malformed message  -> abort, exit 70 with the reason on stderr
 // Standalone: the same without the channel; SIGINT/SIGTERM log the seed's
@@ -122,6 +124,8 @@ class Worker {
   char read_buffer_[64 * 1024];
   size_t writes_pending_ = 0;
   uint64_t retire_limit_ms_ = 0;  // in-flight probes get this long after a stop; see retire()
+  uint64_t retire_cut_over_ns_ = 0;  // the cut-over of the supervisor's Retire
+  bool retire_signal_due_ = false;   // a Retire came; its SIGTERM (at the cut-over) not yet
   bool retiring_ = false;
   bool handing_over_ = false;  // retired: sending our state, then exit
   bool finished_ = false;

@@ -289,6 +289,45 @@ class Supervised(unittest.TestCase):
         self.peer.read_until_end(timeout=5)
         self.assertEqual(p.wait_exit(5), 0)
 
+    def retire_then_signal_after_the_cut_over(self, p):
+        """What the supervisor does on a reload: Retire with a cut-over just
+        ahead, then SIGTERM once it has passed."""
+        cut_over = time.monotonic_ns() + 100 * 1000 * 1000
+        self.peer.send_retire(cut_over)
+        time.sleep(max(0, cut_over - time.monotonic_ns()) / 1e9 + 0.05)
+        p.signal(signal.SIGTERM)
+
+    def test_sigterm_after_the_cut_over_of_a_retire_lets_in_flight_probes_finish(self):
+        # The SIGTERM that follows a Retire is the retirement already under
+        # way, not a second signal: the probe in flight ends with its result.
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/slow?delay_ms=1500"), "-tick=3s", "-status=500")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/slow") >= 1, 5, what="the probe to start")
+        self.retire_then_signal_after_the_cut_over(p)
+        recs = self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(p.count(r"DOWN: Status code mismatch, got: 200"), 1, "the probe in flight was aborted")
+        self.assertEqual(recs[0]["probes"], 1)
+        self.assertEqual(srv.hits("/slow"), 1)
+        self.assertEqual(p.stderr_text(), "")
+
+    def test_a_stop_after_the_retirement_sigterm_still_aborts_the_probes(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/hang?hang=1"), "-tick=3s", "-timeout=2900ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/hang") >= 1, 5, what="the probe to start")
+        self.retire_then_signal_after_the_cut_over(p)
+        time.sleep(0.2)
+        self.assertTrue(pid_alive(p.pid), "the retirement waits for the probe in flight")
+        p.signal(signal.SIGTERM)  # a stop (Ctrl-C, the supervisor's second signal): stop waiting
+        recs = self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+        # Aborted: no result (a probe left to its timeout would count one).
+        self.assertEqual(recs[0]["probes"], 0)
+
     def test_journal_style_when_asked(self):
         srv = HttpServer(self)
         self.peer = ControlPeer(self)

@@ -289,7 +289,8 @@ void Supervisor::take_over(WorkerProcess* successor) {
   old->successor = successor->serial();
   log_.info("Reloaded: worker " + pid_text(successor) + " takes over from worker " + pid_text(old) + ".",
             {pid_field(successor), {"old_pid", std::to_string(old->pid()), true}});
-  // It fires its slots up to the successor's cut-over, then retires.
+  // It fires its slots up to the successor's cut-over, then retires; its
+  // SIGTERM follows at the cut-over.
   old->retire(successor->cut_over_ns(), old_bound);
   finish_reload("Reloaded. Running, worker pid " + std::to_string(successor->pid()));
 }

@@ -9,15 +9,17 @@
 //            candidate (--cut-over when a worker is current). When it is
 //            Ready (CutOverReady: with its cut-over instant) the current
 //            worker is retired (Retire with that instant: it probes up to it,
-//            the candidate from it on) and its TargetState records and
+//            the candidate from it on; then SIGTERM once the instant has
+//            passed, as DESIGN.md has it) and its TargetState records and
 //            StateEnd are forwarded to the candidate, which becomes current.
-//            A newer SIGHUP supersedes a candidate that has not taken over (SIGTERM, state discarded). A
-//            current worker whose own inbound hand-over is still running is
-//            retired only once that hand-over ends (bounded: the worker it
-//            comes from is SIGKILLed after shutdown_timeout), so no state is
-//            lost in a burst.
+//            A newer SIGHUP supersedes a candidate that has not taken over
+//            (SIGTERM, state discarded). A current worker whose own inbound
+//            hand-over is still running is retired only once that hand-over
+//            ends (bounded: the worker it comes from is SIGKILLed after
+//            shutdown_timeout), so no state is lost in a burst.
 //   crash    a worker that dies unasked is restarted with RestartBackoff.
-//   stop     SIGTERM/SIGINT: SIGTERM every worker, SIGKILL after
+//   stop     SIGTERM/SIGINT: SIGTERM every worker (a retiring one whose
+//            SIGTERM waits for its cut-over gets it at once), SIGKILL after
 //            shutdown_timeout (at once on a second signal), then exit once
 //            every worker's output has been read to EOF.
 //

@@ -1,8 +1,9 @@
 // WorkerProcess: one spawned observer-worker, as the supervisor sees it.
 //
 // Owns the child's process handle, its stdout forwarder, its end of the
-// control channel (fd 3 in the child: a socketpair) with the decoder, and a
-// kill timer that turns a SIGTERM nobody answers into a SIGKILL. It knows the
+// control channel (fd 3 in the child: a socketpair) with the decoder, a
+// kill timer that turns a SIGTERM nobody answers into a SIGKILL, and the
+// timer that sends a retiring worker its SIGTERM at the cut-over. It knows the
 // worker's life-cycle role, but the decisions (who retires whom, where a
 // hand-over goes, whether to restart) are the Supervisor's, told through
 // WorkerEvents.
@@ -52,7 +53,7 @@ enum class WorkerRole {
   Starting,    // spawned; not ready yet
   Waiting,     // ready, waiting for the current worker's own hand-over to end
   Current,     // the one that serves
-  Retiring,    // sent SIGTERM after a successor became ready; hands its state over
+  Retiring,    // retired (Retire, then SIGTERM) after a successor became ready; hands its state over
   Superseded,  // a newer reload (or a stop) replaced it before it served; state discarded
 };
 
@@ -82,12 +83,18 @@ class WorkerProcess {
   void send(const ControlMessage& msg);
 
   // SIGTERM now, SIGKILL if still running after `grace`. A second call only
-  // shortens nothing: the first grace stands.
+  // shortens nothing: the first grace stands. On a retire() whose SIGTERM
+  // is still to come, that SIGTERM goes now (the stop of everything must
+  // not wait for a cut-over), with the sooner of the two SIGKILL deadlines.
   void terminate(Nanos grace);
-  // A reload's retirement: a Retire message with the successor's cut-over
-  // (a uv_hrtime() instant; 0: at once), SIGKILL if still running `grace`
-  // after the cut-over. Without a control channel, terminate(grace).
-  // Asks to stop, like terminate(): a later terminate() changes nothing.
+  // A reload's retirement (DESIGN.md: the old worker is retired with
+  // SIGTERM): a Retire message with the successor's cut-over T (a
+  // uv_hrtime() instant; 0: at once) now, so that the worker fires its slots
+  // before T and none after; SIGTERM once T has passed (a few ms after it,
+  // never before, and never ahead of the Retire itself); SIGKILL if still
+  // running `grace` after T. Without a control channel, terminate(grace).
+  // Asks to stop: a later retire() changes nothing, a terminate() only
+  // brings the SIGTERM forward.
   void retire(uint64_t cut_over_ns, Nanos grace);
   // SIGKILL now.
   void kill();
@@ -124,9 +131,12 @@ class WorkerProcess {
   static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_uv_kill_timer(uv_timer_t* timer);
   static void on_uv_linger_timer(uv_timer_t* timer);
+  static void on_uv_retire_signal_timer(uv_timer_t* timer);
 
   void handle_control_bytes(const char* data, size_t len);
   void protocol_error(const std::string& error);
+  // retire()'s SIGTERM: sent if its time has come, else its timer armed.
+  void send_retire_signal();
   void close_control();
   void maybe_finished();
 
@@ -149,6 +159,9 @@ class WorkerProcess {
   bool control_done_ = false;
   UvHandle<uv_timer_t> kill_timer_;
   UvHandle<uv_timer_t> linger_timer_;
+  UvHandle<uv_timer_t> retire_signal_timer_;
+  uint64_t retire_cut_over_ns_ = 0;     // retire(): its cut-over
+  bool retire_signal_pending_ = false;  // retire(): its SIGTERM not sent yet
 
   std::string config_error_;
   bool ready_ = false;

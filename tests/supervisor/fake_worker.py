@@ -8,9 +8,11 @@ supervisor finds it exactly as it finds the real one. The file named by
 $FAKE_WORKER_PLAN holds one behaviour per line; the Nth spawn takes line N
 (the last line repeats):
 
-  ready            send Ready, print "fake <n> tick" every 100 ms; on SIGTERM,
-                   or on Retire once its cut-over has come, send StateEnd and
-                   exit 0
+  ready            send Ready, print "fake <n> tick" every 100 ms; on SIGTERM
+                   send StateEnd and exit 0. After a Retire it stops ticking
+                   at the Retire's cut-over and waits for the SIGTERM that
+                   retires it (as a real worker with a probe in flight at
+                   the cut-over does)
   ready_after=S    the same, but Ready only after S seconds
   exit=N           exit with status N at once, before Ready
   noready          never send Ready
@@ -20,13 +22,17 @@ $FAKE_WORKER_PLAN holds one behaviour per line; the Nth spawn takes line N
                    newline, then exit 0
   slow_handover=S  like ready, but on SIGTERM send one TargetState after S
                    seconds, then StateEnd, then exit 0
+  cut_over_in=S    like ready, but its cut-over (below) is S seconds ahead
 
 Started with --cut-over (it replaces a running worker), it sends
 CutOverReady with an instant 100 ms ahead (CLOCK_MONOTONIC ns) instead of
 Ready, as the real worker does.
 
 Every control message it receives is printed as "fake <n> got <type>"
-(type: target-state, state-end, retire).
+(type: target-state, state-end, retire); a Retire's line ends with its
+cut-over ("fake <n> got retire <ns>"). Every SIGTERM/SIGINT is printed as
+"fake <n> got signal <signum> at <CLOCK_MONOTONIC ns>", after the control
+messages the supervisor sent before it.
 
 Every spawn appends "<n> <pid> <monotonic time> <mode>" to $FAKE_WORKER_PLAN.log.
 It exits when the control channel reaches EOF (the supervisor died).
@@ -111,15 +117,21 @@ def main():
                 break
             payload = buf[0][8:8 + size]
             buf[0] = buf[0][8 + size:]
-            os.write(1, b"fake %d got %s\n" % (n, names.get(kind, b"type-%d" % kind)))
-            if kind == RETIRE and not retire_at:
-                retire_at.append(struct.unpack("<Q", payload)[0])
+            name = names.get(kind, b"type-%d" % kind)
+            if kind == RETIRE:
+                (cut_over,) = struct.unpack("<Q", payload)
+                name += b" %d" % cut_over
+                if not retire_at:
+                    retire_at.append(cut_over)
+            os.write(1, b"fake %d got %s\n" % (n, name))
         return True
 
     def on_term(signum, frame):
+        at = time.monotonic_ns()
         with control_lock:
             while select.select([CONTROL_FD], [], [], 0)[0] and read_and_print_control():
                 pass
+        os.write(1, b"fake %d got signal %d at %d\n" % (n, signum, at))
         retire()
 
     def retire():
@@ -148,23 +160,25 @@ def main():
             with control_lock:
                 if not read_and_print_control():
                     os._exit(0)
-                if retire_at and mode != "ignore_term":
-                    # It keeps serving up to the cut-over, as the real one does.
-                    time.sleep(max(0, retire_at[0] - time.monotonic_ns()) / 1e9)
-                    retire()
 
     threading.Thread(target=watch_control, daemon=True).start()
     if mode.startswith("ready_after="):
         time.sleep(float(mode.split("=", 1)[1]))
     if mode != "noready":
         if "--cut-over" in sys.argv[1:]:
-            os.write(CONTROL_FD, msg(CUT_OVER_READY, struct.pack("<Q", time.monotonic_ns() + CUT_OVER_MARGIN_NS)))
+            margin = CUT_OVER_MARGIN_NS
+            if mode.startswith("cut_over_in="):
+                margin = int(float(mode.split("=", 1)[1]) * 1e9)
+            os.write(CONTROL_FD, msg(CUT_OVER_READY, struct.pack("<Q", time.monotonic_ns() + margin)))
         else:
             os.write(CONTROL_FD, msg(READY))
     if mode == "garbage":
         os.write(CONTROL_FD, struct.pack("<HHI", 99, 7, 3) + b"bad")
     while not stop.is_set():
-        out.write(b"fake %d tick\n" % n)
+        # It serves up to a Retire's cut-over, as the real one does, then
+        # waits for its SIGTERM.
+        if not retire_at or mode == "ignore_term" or time.monotonic_ns() < retire_at[0]:
+            out.write(b"fake %d tick\n" % n)
         time.sleep(0.1)
 
 

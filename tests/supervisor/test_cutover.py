@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """A reload neither misses nor repeats a probe: the old worker fires every slot
 before the cut-over the new one announced, the new one every slot from it on.
+And the old worker is still retired with SIGTERM (DESIGN.md), sent once the
+cut-over has passed, or at once when the supervisor is stopped before it.
 
 Every request is recorded by the test server with its arrival time and path;
 each target's slots are computed as worker/schedule.cc does (a slot's
@@ -11,7 +13,7 @@ import signal
 import time
 import unittest
 
-from supervisor_support import harness, pid_of, supervisor_env, wait_workers
+from supervisor_support import FakeInstall, harness, pid_of, supervisor_env, wait_workers
 
 SUPERVISOR = harness.SUPERVISOR
 
@@ -112,6 +114,60 @@ class CutOver(unittest.TestCase):
         names = ["t%d" % i for i in range(150)]
         more = names + ["u%d" % i for i in range(30)]
         self.reload_and_check([names, more], "1s", 1.0, reloads=4)
+
+    @staticmethod
+    def fake_signals(p, n):
+        """[(signum, CLOCK_MONOTONIC ns)] fake worker n printed it got."""
+        out = []
+        for line in p.lines():
+            if line.startswith("fake %d got signal " % n):
+                words = line.split()
+                out.append((int(words[4]), int(words[6])))
+        return out
+
+    def test_old_worker_is_retired_with_sigterm_once_the_cut_over_has_passed(self):
+        # The fake stops ticking at the cut-over and waits for its SIGTERM,
+        # as a real worker with a probe in flight does: without the SIGTERM
+        # it would be SIGKILLed at the end of shutdown_timeout.
+        fake = FakeInstall(self, ["ready", "ready"])
+        p = harness.Proc(self, [fake.supervisor, "-url=http://127.0.0.1:9/", "-shutdown_timeout=3s"],
+                         env=fake.env())
+        p.wait_line(r"Worker \(pid \d+\) is ready\.", 15)
+        [old] = wait_workers(self, p.pid, 1)
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        p.wait_line(r"Reloaded: worker \(pid \d+\) takes over from worker \(pid %d\)" % old, 20, start=n)
+        retired = p.wait_line(r"Worker \(pid %d\) retired: " % old, 20, start=n)
+        self.assertRegex(retired, r"retired: exited with status 0\.$")
+        retire = p.wait_line(r"^fake 0 got retire \d+$", 5)
+        cut_over = int(retire.split()[-1])
+        signals = self.fake_signals(p, 0)
+        self.assertEqual([s for s, _ in signals], [signal.SIGTERM], "one SIGTERM retires the old worker")
+        self.assertGreaterEqual(signals[0][1], cut_over, "the SIGTERM came before the cut-over")
+        lines = p.lines()
+        self.assertLess(lines.index(retire), lines.index(next(l for l in lines if l.startswith("fake 0 got signal"))))
+        self.assertEqual(self.fake_signals(p, 1), [])
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(), 0)
+
+    def test_stop_during_a_cut_over_sends_the_retiring_worker_sigterm_at_once(self):
+        # The new worker's cut-over is a minute away: the old worker, retired
+        # but probing up to it, must still get SIGTERM with the stop.
+        fake = FakeInstall(self, ["ready", "cut_over_in=60"])
+        p = harness.Proc(self, [fake.supervisor, "-url=http://127.0.0.1:9/"], env=fake.env())
+        p.wait_line(r"Worker \(pid \d+\) is ready\.", 15)
+        [old] = wait_workers(self, p.pid, 1)
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        p.wait_line(r"Reloaded: worker \(pid \d+\) takes over from worker \(pid %d\)" % old, 20, start=n)
+        cut_over = int(p.wait_line(r"^fake 0 got retire \d+$", 5).split()[-1])
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(15), 0)
+        signals = self.fake_signals(p, 0)
+        self.assertEqual([s for s, _ in signals], [signal.SIGTERM])
+        self.assertLess(signals[0][1], cut_over)
+        self.assertEqual(p.count(r"Worker \(pid \d+\) exited with status 0\.$"), 2)
+        self.assertNotIn("SIGKILL", "".join(p.lines()))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@
 // it announces with CutOverReady; the old one, told T with Retire, fires
 // every slot before T and none after. T is CLOCK_MONOTONIC (uv_hrtime()),
 // one clock for every process of the machine. So each slot is probed once.
+// The Retire does not replace the retirement's SIGTERM (DESIGN.md): the
+// supervisor sends it too, once T has passed, and to the worker it is the
+// retirement the Retire started, not a second stop.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +36,8 @@ enum class MessageType : uint16_t {
   // is fired. Payload: u64 cut_over_ns.
   CutOverReady = 5,
   // supervisor: fire the slots that start before cut_over_ns, then retire
-  // as on SIGTERM (0 or a past instant: at once). Payload: u64 cut_over_ns.
+  // as on SIGTERM (0 or a past instant: at once); SIGTERM follows once
+  // cut_over_ns has passed. Payload: u64 cut_over_ns.
   Retire = 6,
   // worker: the Retire came after its cut-over; this many targets had
   // already been probed for a slot at or after it (the new worker probes

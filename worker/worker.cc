@@ -219,16 +219,24 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) {
 void Worker::on_uv_signal(uv_signal_t* handle, int) {
   auto* self = static_cast<Worker*>(handle->data);
   if (self == nullptr || self->finished_) return;
-  if (self->retire_signal_due_ && uv_hrtime() >= self->retire_cut_over_ns_) {
-    // The supervisor's SIGTERM of a reload (DESIGN.md: the old worker is
-    // retired with SIGTERM), which it sends only once the cut-over of its
-    // Retire has passed: the retirement it asks for is already under way,
-    // so it changes nothing. (The Retire, written before the signal was
-    // sent, has been read: libuv runs signal callbacks after the rest of
-    // the I/O of the same poll.)
+  // The supervisor's SIGTERM of a reload (DESIGN.md: the old worker is
+  // retired with SIGTERM) comes only once the cut-over of its Retire has
+  // passed: the first signal from then on is that one. (The Retire, written
+  // before the signal was sent, has been read: libuv runs signal callbacks
+  // after the rest of the I/O of the same poll.) Any other signal is a stop.
+  bool retire_signal = self->retire_signal_due_ && uv_hrtime() >= self->retire_cut_over_ns_;
+  if (retire_signal)
     self->retire_signal_due_ = false;
+  else
+    self->stop_signal_seen_ = true;
+  if (self->handover_held_) {
+    // Done, and only waiting for this signal: hand over and exit.
+    self->handover_held_ = false;
+    self->on_engine_idle();
     return;
   }
+  // The retirement it asks for is already under way: nothing changes.
+  if (retire_signal) return;
   if (!self->retiring_) {
     if (!self->options_.supervised) self->log_->info("Got SIGINT/SIGTERM, exiting.");
     self->retire(0);
@@ -261,11 +269,27 @@ void Worker::retire(uint64_t cut_over_ns) {
 void Worker::on_uv_retire_deadline(uv_timer_t* handle) {
   auto* self = static_cast<Worker*>(handle->data);
   if (self == nullptr || self->finished_ || self->handing_over_) return;
+  self->retire_deadline_passed_ = true;
+  if (self->handover_held_) {
+    // The Retire's SIGTERM never came: the state is handed over without it.
+    self->handover_held_ = false;
+    self->on_engine_idle();
+    return;
+  }
   self->engine_->abort();  // the engine goes idle, and on_engine_idle hands over
 }
 
 void Worker::on_engine_idle() {
   if (finished_) return;
+  if (retire_signal_due_ && !stop_signal_seen_ && !retire_deadline_passed_) {
+    // Retired by a Retire, and done: no slot left before its cut-over, no
+    // probe in flight. DESIGN.md retires the old worker with SIGTERM, which
+    // the supervisor sends once the cut-over has passed; the hand-over and
+    // the exit wait for it (a few ms; bounded by the retire deadline), so it
+    // never goes to a worker that has already left.
+    handover_held_ = true;
+    return;
+  }
   uv_timer_stop(retire_deadline_.get());
   if (!options_.supervised || !control_) {
     finish(kExitOk);

@@ -8,13 +8,16 @@
 //                         worker) CutOverReady: no slot before its instant
 //   TargetState*, StateEnd from the supervisor -> the hand-over (Engine)
 //   Retire(T)          -> fire the slots before T, then retire as on SIGTERM
-//                         (with CutOverLate first if T came too late)
+//                         (with CutOverLate first if T came too late), but
+//                         hand over and exit only once the SIGTERM the
+//                         supervisor sends after T has come (or the retire
+//                         deadline has passed)
 //   SIGTERM/SIGINT     -> retire: stop scheduling, let probes finish, send one
 //                         TargetState per target and StateEnd, exit 0
 //   second signal      -> abort the probes, then the same, at once (while a
 //                         Retire waits for T, a signal only stops it waiting)
 //   after a Retire(T), the first signal at or after T is the supervisor's
-//                         SIGTERM of that retirement: it changes nothing
+//                         SIGTERM of that retirement: not a second signal
 //   control EOF        -> abort, exit 0 (the supervisor is gone)
 //   malformed message  -> abort, exit 70 with the reason on stderr
 // Standalone: the same without the channel; SIGINT/SIGTERM log the seed's
@@ -126,6 +129,9 @@ class Worker {
   uint64_t retire_limit_ms_ = 0;  // in-flight probes get this long after a stop; see retire()
   uint64_t retire_cut_over_ns_ = 0;  // the cut-over of the supervisor's Retire
   bool retire_signal_due_ = false;   // a Retire came; its SIGTERM (at the cut-over) not yet
+  bool stop_signal_seen_ = false;    // a signal other than that SIGTERM came
+  bool handover_held_ = false;       // idle, waiting for the Retire's SIGTERM to hand over
+  bool retire_deadline_passed_ = false;
   bool retiring_ = false;
   bool handing_over_ = false;  // retired: sending our state, then exit
   bool finished_ = false;

@@ -247,8 +247,7 @@ class Supervised(unittest.TestCase):
         self.peer.send_end()
         wait_for(lambda: srv.hits("/r") >= 2, 5, what="probes")
         sent = time.time()
-        cut_over = time.monotonic_ns() + 600 * 1000 * 1000
-        self.peer.send_retire(cut_over)
+        cut_over = self.retire_like_the_supervisor(p, 0.6)
         recs = self.peer.read_until_end(timeout=10)
         self.assertEqual(p.wait_exit(5), 0)
         self.assertEqual(len(recs), 1)
@@ -269,7 +268,7 @@ class Supervised(unittest.TestCase):
         wait_for(lambda: srv.hits("/l") >= 12, 10, what="a second of probes")
         # The cut-over was a second ago: the slots since are the successor's
         # and the one target was probed for them already.
-        self.peer.send_retire(time.monotonic_ns() - 1000 * 1000 * 1000)
+        self.retire_like_the_supervisor(p, -1.0)
         recs = self.peer.read_until_end(timeout=5)
         self.assertEqual(p.wait_exit(5), 0)
         self.assertEqual(len(recs), 1)
@@ -289,13 +288,49 @@ class Supervised(unittest.TestCase):
         self.peer.read_until_end(timeout=5)
         self.assertEqual(p.wait_exit(5), 0)
 
-    def retire_then_signal_after_the_cut_over(self, p):
-        """What the supervisor does on a reload: Retire with a cut-over just
-        ahead, then SIGTERM once it has passed."""
+    def retire_like_the_supervisor(self, p, ahead_s=0.1):
+        """What the supervisor does on a reload: Retire with a cut-over
+        `ahead_s` seconds ahead, then SIGTERM once it has passed. Returns the
+        cut-over (CLOCK_MONOTONIC ns)."""
+        cut_over = time.monotonic_ns() + int(ahead_s * 1e9)
+        self.peer.send_retire(cut_over)
+        time.sleep(max(0, cut_over - time.monotonic_ns()) / 1e9 + 0.005)
+        p.signal(signal.SIGTERM)
+        return cut_over
+
+    def test_retired_worker_hands_over_and_exits_only_on_its_sigterm(self):
+        # DESIGN.md retires the old worker with SIGTERM: done at the cut-over,
+        # it waits for that signal rather than leaving before it comes.
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/h"), "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/h") >= 2, 5, what="probes")
         cut_over = time.monotonic_ns() + 100 * 1000 * 1000
         self.peer.send_retire(cut_over)
-        time.sleep(max(0, cut_over - time.monotonic_ns()) / 1e9 + 0.05)
+        time.sleep(0.6)
+        h = srv.hits("/h")
+        time.sleep(0.3)
+        self.assertEqual(srv.hits("/h"), h, "probes after the cut-over")
+        self.assertTrue(pid_alive(p.pid), "the retired worker left before its SIGTERM")
         p.signal(signal.SIGTERM)
+        recs = self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(len(recs), 1)
+        self.assertEqual(p.stderr_text(), "")
+
+    def test_retired_worker_hands_over_without_its_sigterm_at_the_retire_deadline(self):
+        # Should the SIGTERM never come, the state still goes over before the
+        # supervisor's SIGKILL (shutdown_timeout after the cut-over).
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/d"), "-tick=100ms", "-shutdown_timeout=2s")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/d") >= 2, 5, what="probes")
+        self.peer.send_retire(time.monotonic_ns() + 100 * 1000 * 1000)
+        recs = self.peer.read_until_end(timeout=10)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(len(recs), 1)
 
     def test_sigterm_after_the_cut_over_of_a_retire_lets_in_flight_probes_finish(self):
         # The SIGTERM that follows a Retire is the retirement already under
@@ -305,7 +340,7 @@ class Supervised(unittest.TestCase):
         self.peer.expect(READY)
         self.peer.send_end()
         wait_for(lambda: srv.hits("/slow") >= 1, 5, what="the probe to start")
-        self.retire_then_signal_after_the_cut_over(p)
+        self.retire_like_the_supervisor(p)
         recs = self.peer.read_until_end(timeout=5)
         self.assertEqual(p.wait_exit(5), 0)
         self.assertEqual(p.count(r"DOWN: Status code mismatch, got: 200"), 1, "the probe in flight was aborted")
@@ -319,7 +354,7 @@ class Supervised(unittest.TestCase):
         self.peer.expect(READY)
         self.peer.send_end()
         wait_for(lambda: srv.hits("/hang") >= 1, 5, what="the probe to start")
-        self.retire_then_signal_after_the_cut_over(p)
+        self.retire_like_the_supervisor(p)
         time.sleep(0.2)
         self.assertTrue(pid_alive(p.pid), "the retirement waits for the probe in flight")
         p.signal(signal.SIGTERM)  # a stop (Ctrl-C, the supervisor's second signal): stop waiting

@@ -11,8 +11,7 @@ $FAKE_WORKER_PLAN holds one behaviour per line; the Nth spawn takes line N
   ready            send Ready, print "fake <n> tick" every 100 ms; on SIGTERM
                    send StateEnd and exit 0. After a Retire it stops ticking
                    at the Retire's cut-over and waits for the SIGTERM that
-                   retires it (as a real worker with a probe in flight at
-                   the cut-over does)
+                   retires it, as the real worker does
   ready_after=S    the same, but Ready only after S seconds
   exit=N           exit with status N at once, before Ready
   noready          never send Ready

@@ -127,8 +127,8 @@ class CutOver(unittest.TestCase):
 
     def test_old_worker_is_retired_with_sigterm_once_the_cut_over_has_passed(self):
         # The fake stops ticking at the cut-over and waits for its SIGTERM,
-        # as a real worker with a probe in flight does: without the SIGTERM
-        # it would be SIGKILLed at the end of shutdown_timeout.
+        # as the real worker does: without the SIGTERM it would be SIGKILLed
+        # at the end of shutdown_timeout.
         fake = FakeInstall(self, ["ready", "ready"])
         p = harness.Proc(self, [fake.supervisor, "-url=http://127.0.0.1:9/", "-shutdown_timeout=3s"],
                          env=fake.env())

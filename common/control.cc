@@ -89,6 +89,8 @@ std::string encode_message(const ControlMessage& msg) {
   std::string payload;
   if (msg.type == MessageType::TargetState) payload = encode_state(msg.state);
   if (msg.type == MessageType::ConfigError) put_str(&payload, msg.text);
+  if (msg.type == MessageType::CutOverReady || msg.type == MessageType::Retire) put_u64(&payload, msg.cut_over_ns);
+  if (msg.type == MessageType::CutOverLate) put_u64(&payload, msg.late_probes);
   std::string out;
   put_u16(&out, static_cast<uint16_t>(msg.type));
   put_u16(&out, 0);
@@ -138,6 +140,22 @@ bool ControlDecoder::feed(const char* data, size_t len, std::string* error) {
           *error = "malformed config-error control message (" + std::to_string(plen) + " bytes)";
           return false;
         }
+        break;
+      }
+      case MessageType::CutOverReady:
+      case MessageType::Retire:
+      case MessageType::CutOverLate: {
+        msg.type = static_cast<MessageType>(type);
+        Reader r(payload, plen);
+        uint64_t v = r.get<uint64_t>();
+        if (!r.exact()) {
+          *error = "control message type " + std::to_string(type) + " must be 8 bytes, has " + std::to_string(plen);
+          return false;
+        }
+        if (msg.type == MessageType::CutOverLate)
+          msg.late_probes = v;
+        else
+          msg.cut_over_ns = v;
         break;
       }
       default:

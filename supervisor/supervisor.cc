@@ -201,11 +201,12 @@ void Supervisor::begin_stop(int exit_code) {
 
 // ---- workers ---------------------------------------------------------------
 
-WorkerProcess* Supervisor::spawn_worker(std::string* error) {
+WorkerProcess* Supervisor::spawn_worker(bool cut_over, std::string* error) {
   WorkerSpawnSpec spec;
   spec.path = setup_.worker_path;
   spec.args.push_back("--supervised=" + std::to_string(getpid()));
   if (line_options_.style == LineStyle::Journal) spec.args.push_back("--journal");
+  if (cut_over) spec.args.push_back("--cut-over");
   spec.args.insert(spec.args.end(), setup_.args.begin(), setup_.args.end());
   for (const auto& [key, value] : setup_.env) {
     // systemd's notify and watchdog variables are the supervisor's alone.
@@ -230,7 +231,9 @@ WorkerProcess* Supervisor::spawn_worker(std::string* error) {
 }
 
 bool Supervisor::start_candidate(const GlobalConfig& global, std::string* error) {
-  WorkerProcess* w = spawn_worker(error);
+  // Replacing a running worker: the two cut over at an instant the new one
+  // announces. A start or a restart after a crash has nobody to cut over from.
+  WorkerProcess* w = spawn_worker(current_ != nullptr, error);
   if (w == nullptr) return false;
   w->role = WorkerRole::Starting;
   candidate_ = w;
@@ -282,7 +285,9 @@ void Supervisor::take_over(WorkerProcess* successor) {
   old->successor = successor->serial();
   log_.info("Reloaded: worker " + pid_text(successor) + " takes over from worker " + pid_text(old) + ".",
             {pid_field(successor), {"old_pid", std::to_string(old->pid()), true}});
-  old->terminate(old_bound);
+  // It fires its slots up to the successor's cut-over, then retires; its
+  // SIGTERM follows at the cut-over.
+  old->retire(successor->cut_over_ns(), old_bound);
   finish_reload("Reloaded. Running, worker pid " + std::to_string(successor->pid()));
 }
 
@@ -343,7 +348,10 @@ void Supervisor::on_worker_finished(WorkerProcess* w) {
   switch (w->role) {
     case WorkerRole::Retiring: {
       Level level = (w->term_signal() == 0 && w->exit_status() == 0) ? Level::Info : Level::Warning;
-      log_.log(level, "", "Worker " + pid_text(w) + " retired: " + w->describe_exit() + ".", {pid_field(w)});
+      std::vector<LogField> fields = {pid_field(w)};
+      // The cut-over reached it late: those targets were probed twice.
+      if (w->late_probes() != 0) fields.push_back({"late_probes", std::to_string(w->late_probes()), true});
+      log_.log(level, "", "Worker " + pid_text(w) + " retired: " + w->describe_exit() + ".", std::move(fields));
       WorkerProcess* successor = find(w->successor);
       // It died before its StateEnd: what it sent is all there is.
       if (successor != nullptr && !w->outbound_ended) end_inbound(successor);

@@ -7,18 +7,22 @@
 //            Ready makes it current (and sends READY=1 the first time).
 //   SIGHUP   re-read the process-wide settings (flags, environment, the
 //            file up to its first [section]; a broken one declines the
-//            reload); spawn a candidate, which checks the sections and
-//            reports an error in them with a ConfigError message. When
-//            it is Ready the current worker retires (SIGTERM) and its
-//            TargetState records and StateEnd are forwarded to the
-//            candidate, which becomes current. A newer SIGHUP supersedes a
-//            candidate that has not taken over (SIGTERM, state discarded). A
-//            current worker whose own inbound hand-over is still running is
-//            retired only once that hand-over ends (bounded: the worker it
-//            comes from is SIGKILLed after shutdown_timeout), so no state is
-//            lost in a burst.
+//            reload); spawn a candidate (--cut-over when a worker is
+//            current), which checks the sections and reports an error in
+//            them with a ConfigError message. When it is Ready
+//            (CutOverReady: with its cut-over instant) the current worker
+//            is retired (Retire with that instant: it probes up to it, the
+//            candidate from it on; then SIGTERM once the instant has
+//            passed, as DESIGN.md has it) and its TargetState records and
+//            StateEnd are forwarded to the candidate, which becomes current.
+//            A newer SIGHUP supersedes a candidate that has not taken over
+//            (SIGTERM, state discarded). A current worker whose own inbound
+//            hand-over is still running is retired only once that hand-over
+//            ends (bounded: the worker it comes from is SIGKILLed after
+//            shutdown_timeout), so no state is lost in a burst.
 //   crash    a worker that dies unasked is restarted with RestartBackoff.
-//   stop     SIGTERM/SIGINT: SIGTERM every worker, SIGKILL after
+//   stop     SIGTERM/SIGINT: SIGTERM every worker (a retiring one whose
+//            SIGTERM waits for its cut-over gets it at once), SIGKILL after
 //            shutdown_timeout (at once on a second signal), then exit once
 //            every worker's output has been read to EOF.
 //
@@ -87,7 +91,8 @@ class Supervisor : public WorkerEvents {
 
   bool init_handles(std::string* error);
   void apply_global(const GlobalConfig& global);
-  WorkerProcess* spawn_worker(std::string* error);
+  // `cut_over`: it replaces the current worker on a reload (see control.h).
+  WorkerProcess* spawn_worker(bool cut_over, std::string* error);
   // Spawns a worker that, once current, brings `global` into force (a failed
   // reload must leave the supervisor's own settings as they were).
   bool start_candidate(const GlobalConfig& global, std::string* error);

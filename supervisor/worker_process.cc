@@ -11,6 +11,22 @@ namespace {
 // How long a worker's pipes may stay open after the process exited (only a
 // grandchild holding them could do that) before they are given up.
 constexpr uint64_t kLingerMs = 1000;
+// How long after a reload's cut-over the retiring worker gets its SIGTERM:
+// enough that the loop clock (whole milliseconds, possibly a tick behind)
+// can never fire it before the cut-over, small next to any tick.
+constexpr uint64_t kRetireSignalMarginMs = 5;
+
+uint64_t grace_ms(Nanos grace) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(grace).count();
+  return ms > 0 ? static_cast<uint64_t>(ms) : 0;
+}
+
+// Whole milliseconds from now until `instant` (a uv_hrtime() value), rounded
+// up; 0 if it has passed.
+uint64_t ms_until(uint64_t instant) {
+  uint64_t now = uv_hrtime();
+  return instant > now ? (instant - now + 999999) / 1000000 : 0;
+}
 
 }  // namespace
 
@@ -50,6 +66,7 @@ int WorkerProcess::spawn(const WorkerSpawnSpec& spec) {
   if (rc == 0) rc = control_.init([this](uv_pipe_t* p) { return uv_pipe_init(loop_, p, 0); }, this);
   if (rc == 0) rc = kill_timer_.init([this](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
   if (rc == 0) rc = linger_timer_.init([this](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
+  if (rc == 0) rc = retire_signal_timer_.init([this](uv_timer_t* t) { return uv_timer_init(loop_, t); }, this);
   if (rc != 0) return rc;
 
   std::vector<char*> argv;
@@ -141,16 +158,68 @@ void WorkerProcess::hold_reads(bool hold) {
 
 void WorkerProcess::terminate(Nanos grace) {
   if (exited_ || process_.h == nullptr) return;
+  if (retire_signal_pending_) {
+    // A stop while a retirement waits for its cut-over: its SIGTERM goes
+    // now, and the stop's SIGKILL deadline holds if it comes first (the
+    // retirement's is counted from the cut-over).
+    retire_signal_pending_ = false;
+    uv_timer_stop(retire_signal_timer_.get());
+    uv_process_kill(process_.h, SIGTERM);
+    if (uv_timer_get_due_in(kill_timer_.get()) > grace_ms(grace))
+      uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, grace_ms(grace), 0);
+    return;
+  }
   if (asked_to_stop_) return;
   asked_to_stop_ = true;
   uv_process_kill(process_.h, SIGTERM);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(grace).count();
-  uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, static_cast<uint64_t>(ms > 0 ? ms : 0), 0);
+  uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, grace_ms(grace), 0);
+}
+
+void WorkerProcess::retire(uint64_t cut_over_ns, Nanos grace) {
+  if (exited_ || process_.h == nullptr || asked_to_stop_) return;
+  if (control_done_ || !control_) {
+    terminate(grace);
+    return;
+  }
+  ControlMessage m = control_message(MessageType::Retire);
+  m.cut_over_ns = cut_over_ns;
+  send(m);
+  asked_to_stop_ = true;
+  retire_cut_over_ns_ = cut_over_ns;
+  retire_signal_pending_ = true;
+  uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, ms_until(cut_over_ns) + grace_ms(grace), 0);
+  send_retire_signal();
+}
+
+void WorkerProcess::send_retire_signal() {
+  if (!retire_signal_pending_ || exited_) return;
+  uint64_t delay = 0;
+  if (uv_hrtime() <= retire_cut_over_ns_) {
+    // The timer fires once the loop clock reaches the cut-over's millisecond
+    // plus the margin. That clock never runs ahead of uv_hrtime(), so the
+    // signal never leaves before the cut-over.
+    uint64_t due_ms = (retire_cut_over_ns_ + 999999) / 1000000 + kRetireSignalMarginMs;
+    uint64_t now_ms = uv_now(loop_);
+    delay = due_ms > now_ms ? due_ms - now_ms : 0;
+  } else if (control_ && queued_bytes() != 0) {
+    // The Retire is still in our outbox or libuv's write queue: the signal must not overtake
+    // it, or the worker would take it for a stop and drop the slots it
+    // still owes before the cut-over.
+    delay = kRetireSignalMarginMs;
+  }
+  if (delay != 0) {
+    uv_timer_start(retire_signal_timer_.get(), &WorkerProcess::on_uv_retire_signal_timer, delay, 0);
+    return;
+  }
+  retire_signal_pending_ = false;
+  uv_process_kill(process_.h, SIGTERM);
 }
 
 void WorkerProcess::kill() {
   if (exited_ || process_.h == nullptr) return;
   asked_to_stop_ = true;
+  retire_signal_pending_ = false;
+  uv_timer_stop(retire_signal_timer_.get());
   uv_timer_stop(kill_timer_.get());
   uv_process_kill(process_.h, SIGKILL);
 }
@@ -176,6 +245,8 @@ void WorkerProcess::on_uv_exit(uv_process_t* process, int64_t exit_status, int t
   self->term_signal_ = term_signal;
   uv_timer_stop(self->kill_timer_.get());
   self->hold_reads(false);
+  self->retire_signal_pending_ = false;
+  uv_timer_stop(self->retire_signal_timer_.get());
   if (!self->stdout_.done() || !self->control_done_)
     uv_timer_start(self->linger_timer_.get(), &WorkerProcess::on_uv_linger_timer, kLingerMs, 0);
   self->maybe_finished();
@@ -187,6 +258,11 @@ void WorkerProcess::on_uv_kill_timer(uv_timer_t* timer) {
   self->log_->warning("Worker (pid " + std::to_string(self->pid_) + ") did not exit after SIGTERM; sending SIGKILL.",
                       {{"pid", std::to_string(self->pid_), true}});
   self->kill();
+}
+
+void WorkerProcess::on_uv_retire_signal_timer(uv_timer_t* timer) {
+  auto* self = static_cast<WorkerProcess*>(timer->data);
+  if (self != nullptr) self->send_retire_signal();
 }
 
 void WorkerProcess::on_uv_linger_timer(uv_timer_t* timer) {
@@ -217,27 +293,44 @@ void WorkerProcess::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const
 void WorkerProcess::handle_control_bytes(const char* data, size_t len) {
   std::string error;
   if (!decoder_.feed(data, len, &error)) {
-    // Nothing from this channel can be trusted any more, including what came
-    // before the bad bytes but is still queued: drop all of it.
-    close_control();
-    kill();
-    events_->on_worker_protocol_error(this, error);
-    maybe_finished();
+    protocol_error(error);
     return;
   }
   ControlMessage msg;
   while (!control_done_ && decoder_.next(&msg)) {
-    if (msg.type == MessageType::Ready) {
-      if (ready_) continue;  // a second Ready changes nothing
-      ready_ = true;
-      ready_at_ = Clock::now();
-      events_->on_worker_ready(this);
-    } else if (msg.type == MessageType::ConfigError) {
-      config_error_ = msg.text;  // reported with its exit
-    } else {
-      events_->on_worker_state(this, msg);
+    switch (msg.type) {
+      case MessageType::Ready:
+      case MessageType::CutOverReady:
+        if (ready_) continue;  // a second Ready changes nothing
+        ready_ = true;
+        ready_at_ = Clock::now();
+        cut_over_ns_ = msg.type == MessageType::CutOverReady ? msg.cut_over_ns : 0;
+        events_->on_worker_ready(this);
+        break;
+      case MessageType::ConfigError:
+        config_error_ = msg.text;  // reported with its exit
+        break;
+      case MessageType::CutOverLate:
+        late_probes_ = msg.late_probes;  // reported with its exit
+        break;
+      case MessageType::TargetState:
+      case MessageType::StateEnd:
+        events_->on_worker_state(this, msg);
+        break;
+      case MessageType::Retire:
+        protocol_error("unexpected supervisor-only message from the worker");
+        return;
     }
   }
+}
+
+void WorkerProcess::protocol_error(const std::string& error) {
+  // Nothing from this channel can be trusted any more, including what came
+  // before the bad bytes but is still queued: drop all of it.
+  close_control();
+  kill();
+  events_->on_worker_protocol_error(this, error);
+  maybe_finished();
 }
 
 void WorkerProcess::close_control() {

@@ -1,8 +1,9 @@
 // WorkerProcess: one spawned observer-worker, as the supervisor sees it.
 //
 // Owns the child's process handle, its stdout forwarder, its end of the
-// control channel (fd 3 in the child: a socketpair) with the decoder, and a
-// kill timer that turns a SIGTERM nobody answers into a SIGKILL. It knows the
+// control channel (fd 3 in the child: a socketpair) with the decoder, a
+// kill timer that turns a SIGTERM nobody answers into a SIGKILL, and the
+// timer that sends a retiring worker its SIGTERM at the cut-over. It knows the
 // worker's life-cycle role, but the decisions (who retires whom, where a
 // hand-over goes, whether to restart) are the Supervisor's, told through
 // WorkerEvents.
@@ -54,7 +55,7 @@ enum class WorkerRole {
   Starting,    // spawned; not ready yet
   Waiting,     // ready, waiting for the current worker's own hand-over to end
   Current,     // the one that serves
-  Retiring,    // sent SIGTERM after a successor became ready; hands its state over
+  Retiring,    // retired (Retire, then SIGTERM) after a successor became ready; hands its state over
   Superseded,  // a newer reload (or a stop) replaced it before it served; state discarded
 };
 
@@ -92,8 +93,19 @@ class WorkerProcess {
   void hold_reads(bool hold);
 
   // SIGTERM now, SIGKILL if still running after `grace`. A second call only
-  // shortens nothing: the first grace stands.
+  // shortens nothing: the first grace stands. On a retire() whose SIGTERM
+  // is still to come, that SIGTERM goes now (the stop of everything must
+  // not wait for a cut-over), with the sooner of the two SIGKILL deadlines.
   void terminate(Nanos grace);
+  // A reload's retirement (DESIGN.md: the old worker is retired with
+  // SIGTERM): a Retire message with the successor's cut-over T (a
+  // uv_hrtime() instant; 0: at once) now, so that the worker fires its slots
+  // before T and none after; SIGTERM once T has passed (a few ms after it,
+  // never before, and never ahead of the Retire itself); SIGKILL if still
+  // running `grace` after T. Without a control channel, terminate(grace).
+  // Asks to stop: a later retire() changes nothing, a terminate() only
+  // brings the SIGTERM forward.
+  void retire(uint64_t cut_over_ns, Nanos grace);
   // SIGKILL now.
   void kill();
 
@@ -103,6 +115,11 @@ class WorkerProcess {
   bool finished() const { return finished_; }
   bool asked_to_stop() const { return asked_to_stop_; }
   bool ready() const { return ready_; }
+  // The cut-over its CutOverReady announced (a uv_hrtime() instant), or 0.
+  uint64_t cut_over_ns() const { return cut_over_ns_; }
+  // What its CutOverLate said: targets it probed for slots that were its
+  // successor's (the Retire came after the cut-over).
+  uint64_t late_probes() const { return late_probes_; }
   int64_t exit_status() const { return exit_status_; }
   int term_signal() const { return term_signal_; }
   // "exited with status 3", "was killed by signal 9 (Killed)"
@@ -127,9 +144,13 @@ class WorkerProcess {
   static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_uv_kill_timer(uv_timer_t* timer);
   static void on_uv_linger_timer(uv_timer_t* timer);
+  static void on_uv_retire_signal_timer(uv_timer_t* timer);
 
   void handle_control_bytes(const char* data, size_t len);
   void flush_outbox();
+  void protocol_error(const std::string& error);
+  // retire()'s SIGTERM: sent if its time has come, else its timer armed.
+  void send_retire_signal();
   void close_control();
   void maybe_finished();
 
@@ -156,9 +177,14 @@ class WorkerProcess {
   bool reads_held_ = false;
   UvHandle<uv_timer_t> kill_timer_;
   UvHandle<uv_timer_t> linger_timer_;
+  UvHandle<uv_timer_t> retire_signal_timer_;
+  uint64_t retire_cut_over_ns_ = 0;     // retire(): its cut-over
+  bool retire_signal_pending_ = false;  // retire(): its SIGTERM not sent yet
 
   std::string config_error_;
   bool ready_ = false;
+  uint64_t cut_over_ns_ = 0;
+  uint64_t late_probes_ = 0;
   Clock::time_point ready_at_{};
   bool asked_to_stop_ = false;
   bool exited_ = false;

@@ -17,6 +17,32 @@ namespace {
 // Probes that share one wake-up of the loop (see wakeup_grid()).
 constexpr size_t kTargetsPerWakeup = 10;
 
+// The monotonic clock and the wall clock at one instant, read back to back
+// (monotonic, wall, monotonic) with the tightest of a few tries kept. A
+// worker maps the wall-aligned slots onto the monotonic clock with this
+// pair; a reload's successor must map them to (nearly) the same nanosecond,
+// or a slot right at the cut-over could fall to both workers or to neither.
+struct ClockPair {
+  uint64_t mono_ns = 0;
+  int64_t wall_ns = 0;
+};
+
+ClockPair read_clocks() {
+  ClockPair best;
+  uint64_t best_width = UINT64_MAX;
+  for (int i = 0; i < 5 && best_width > 1000; ++i) {
+    uint64_t a = uv_hrtime();
+    int64_t wall = std::chrono::duration_cast<Nanos>(std::chrono::system_clock::now().time_since_epoch()).count();
+    uint64_t b = uv_hrtime();
+    if (b - a < best_width) {
+      best_width = b - a;
+      best.mono_ns = a + (b - a) / 2;
+      best.wall_ns = wall;
+    }
+  }
+  return best;
+}
+
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -37,7 +63,9 @@ struct Engine::Target {
   TargetState state;
   HeldOutcomes held;
   Nanos phase{};
+  Nanos snapped_by{};  // how far snap_phase() moved the phase (see slot_boundary())
   uint64_t next_slot = 0;
+  Nanos last_fired_boundary{INT64_MIN};  // of the last slot a probe started for
   UvHandle<uv_timer_t> timer;
   std::unique_ptr<HttpTarget> http;   // set: the native client probes this target
   std::unique_ptr<Probe> probe;        // in flight through libcurl
@@ -119,19 +147,20 @@ size_t Engine::native_target_count() const {
 
 uint64_t Engine::now_since_origin_ns() const { return uv_hrtime() - origin_ns_; }
 
-bool Engine::start(std::string* error) {
+bool Engine::start(std::string* error, Nanos hold) {
   if (retiring_) return true;  // stopped before it started: nothing to schedule
   int rc = 0;
-  origin_ns_ = uv_hrtime();
-  int64_t wall_ns =
-      std::chrono::duration_cast<Nanos>(std::chrono::system_clock::now().time_since_epoch()).count();
+  ClockPair clocks = read_clocks();
+  origin_ns_ = clocks.mono_ns;
   std::map<int64_t, size_t> per_tick;  // targets sharing a tick share a grid
   for (auto& t : targets_) ++per_tick[t->settings().tick.count()];
   for (auto& t : targets_) {
     const Nanos tick = t->settings().tick;
     Nanos grid = wakeup_grid(tick, per_tick[tick.count()], kTargetsPerWakeup);
-    t->phase = phase_after_origin(snap_phase(schedule_phase(t->config().name, t->config().url, tick), grid, tick),
-                                  tick, wall_ns);
+    Nanos own = schedule_phase(t->config().name, t->config().url, tick);
+    Nanos snapped = snap_phase(own, grid, tick);
+    t->snapped_by = own - snapped;
+    t->phase = phase_after_origin(snapped, tick, clocks.wall_ns);
     rc = t->timer.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, t.get());
     if (rc != 0) {
       *error = std::string("uv_timer_init: ") + uv_strerror(rc);
@@ -141,7 +170,19 @@ bool Engine::start(std::string* error) {
       log_->log(Level::Warning, t->config().name,
                 "cert_min_days is set but the URL is not https; the certificate check applies only after a redirect to https",
                 {str("url", t->config().display_url())});
-    t->next_slot = 0;
+  }
+  // The cut-over is taken after the set-up above, so that all of `hold` is
+  // left for the supervisor to pass it on. (A slot starts up to its snap,
+  // less than tick/10, before its boundary: with a coarse grid a first slot
+  // may be due at once, and is fired a little late rather than the old
+  // worker kept on for up to tick/10.)
+  Nanos not_before{0};
+  if (hold > Nanos{0}) {
+    cut_over_ns_ = uv_hrtime() + static_cast<uint64_t>(hold.count());
+    not_before = Nanos{static_cast<int64_t>(cut_over_ns_ - origin_ns_)};
+  }
+  for (auto& t : targets_) {
+    t->next_slot = hold > Nanos{0} ? first_slot_from(not_before, t->phase, t->settings().tick, t->snapped_by) : 0;
     arm(t.get());
   }
   return true;
@@ -164,8 +205,8 @@ void Engine::on_uv_target_timer(uv_timer_t* handle) {
 }
 
 void Engine::fire(Target* t) {
-  if (retiring_) return;
   const Nanos tick = t->settings().tick;
+  if (retiring_ && slot_boundary(t->phase, tick, t->next_slot, t->snapped_by) >= stop_) return;
   Nanos now{static_cast<int64_t>(now_since_origin_ns())};
   Nanos due = slot_time(t->phase, tick, t->next_slot);
   // libuv's loop clock may be coarser than the schedule: wait out the rest.
@@ -180,11 +221,18 @@ void Engine::fire(Target* t) {
                   ", tick " + format_duration(tick) + "); skipped this tick",
               {str("url", t->config().display_url()), str("event", "tick_skipped")});
   } else {
+    t->last_fired_boundary = slot_boundary(t->phase, tick, t->next_slot, t->snapped_by);
     start_probe(t, lag_us);
   }
   // Slots that went by while the loop was busy are not made up.
   uint64_t next = first_slot_at_or_after(now + Nanos{1}, t->phase, tick);
   t->next_slot = next > t->next_slot ? next : t->next_slot + 1;
+  if (retiring_ && slot_boundary(t->phase, tick, t->next_slot, t->snapped_by) >= stop_) {
+    // Its last slot before the cut-over is fired; the rest are the successor's.
+    --before_stop_;
+    maybe_idle();
+    return;
+  }
   arm(t);
 }
 
@@ -378,30 +426,56 @@ void Engine::end_handover() {
   }
 }
 
-void Engine::retire(std::function<void()> on_idle) {
-  if (retiring_) return;
-  retiring_ = true;
-  on_idle_ = std::move(on_idle);
-  for (auto& t : targets_)
-    if (t->timer) uv_timer_stop(t->timer.get());
+void Engine::retire(std::function<void()> on_idle, uint64_t cut_over_ns) {
+  // Since the origin. 0 (no cut-over, or never started): no slot is left,
+  // not even one whose timer is overdue, as on any stop.
+  Nanos stop{0};
+  if (origin_ns_ != 0 && cut_over_ns > origin_ns_) stop = Nanos{static_cast<int64_t>(cut_over_ns - origin_ns_)};
+  if (retiring_) {
+    if (stop >= stop_) return;  // a cut-over only ever comes forward
+  } else {
+    retiring_ = true;
+    on_idle_ = std::move(on_idle);
+    // Probes already started for slots that are the successor's: the
+    // cut-over came late (or within the ms a probe may start early).
+    if (cut_over_ns != 0)
+      for (auto& t : targets_)
+        if (t->last_fired_boundary >= stop) ++late_probes_;
+  }
+  stop_ = stop;
+  // An armed timer is a slot still to fire: kept if it is before the cut-over.
+  before_stop_ = 0;
+  for (auto& t : targets_) {
+    if (!t->timer || !uv_is_active(reinterpret_cast<uv_handle_t*>(t->timer.get()))) continue;
+    if (slot_boundary(t->phase, t->settings().tick, t->next_slot, t->snapped_by) < stop_)
+      ++before_stop_;
+    else
+      uv_timer_stop(t->timer.get());
+  }
   maybe_idle();
 }
 
 void Engine::maybe_idle() {
-  if (!retiring_ || !on_idle_ || in_flight() != 0 || !idle_check_) return;
+  if (!retiring_ || !on_idle_ || in_flight() != 0 || before_stop_ != 0 || !idle_check_) return;
   // Deferred: the caller may be inside curl's or our own callback stack.
   uv_timer_start(idle_check_.get(), &Engine::on_uv_idle_check, 0, 0);
 }
 
 void Engine::on_uv_idle_check(uv_timer_t* handle) {
   auto* self = static_cast<Engine*>(handle->data);
-  if (self == nullptr || self->in_flight() != 0 || !self->on_idle_) return;
+  if (self == nullptr || self->in_flight() != 0 || self->before_stop_ != 0 || !self->on_idle_) return;
   std::function<void()> cb = std::move(self->on_idle_);
   self->on_idle_ = nullptr;
   cb();
 }
 
 void Engine::abort() {
+  if (retiring_ && before_stop_ != 0) {
+    // Not waiting for the cut-over either.
+    for (auto& t : targets_)
+      if (t->timer) uv_timer_stop(t->timer.get());
+    before_stop_ = 0;
+  }
   for (auto& t : targets_) {
     if (!t->probing()) continue;
     if (t->probe) {

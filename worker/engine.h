@@ -15,6 +15,12 @@
 // transport lines are logged at once) and replays each target's outcomes onto
 // the inherited state when the hand-over ends.
 //
+// A reload's cut-over (control.h): the new engine starts with an instant T
+// and fires only the slots from T on; the old one retires at T: it fires
+// every slot before T, none from T on, and then goes idle. "Before" is by
+// the slot's boundary (schedule.h: slot_boundary()), the same instant in
+// both engines.
+//
 // Loop thread only. close() must run before the loop is closed, and the loop
 // must run once more afterwards for the handles' close callbacks.
 #pragma once
@@ -55,8 +61,13 @@ class Engine {
   void hold_transitions() { holding_ = true; }
   bool holding_transitions() const { return holding_; }
 
-  // Arms every target's timer; the schedule's origin is now.
-  bool start(std::string* error);
+  // Arms every target's timer; the schedule's origin is now. With a `hold`,
+  // the engine takes a reload's cut-over (cut_over_ns(): `hold` from the
+  // end of its set-up) and fires only the slots from it on (by boundary:
+  // see slot_boundary()).
+  bool start(std::string* error, Nanos hold = Nanos{0});
+  // The cut-over start() took (a uv_hrtime() instant), or 0.
+  uint64_t cut_over_ns() const { return cut_over_ns_; }
 
   // While transitions are held: takes one record of the hand-over
   // (identity name+url) as its target's starting state, as it arrives. A
@@ -66,9 +77,19 @@ class Engine {
   // or fresh) and logs the changes that replay produces.
   void end_handover();
 
-  // Stops scheduling; `on_idle` runs (from the loop, never from inside this
-  // call or a curl callback) once no probe is in flight.
-  void retire(std::function<void()> on_idle);
+  // Stops scheduling at `cut_over_ns`, a uv_hrtime() instant: every slot
+  // before it (by boundary) is still fired, even one whose timer is overdue,
+  // none from it on; 0 stops at once, overdue slots included. `on_idle` runs
+  // (from the loop, never from inside this call or a curl callback) once
+  // that is done and no probe is in flight. A second call can only bring
+  // the cut-over forward; its `on_idle` is ignored.
+  void retire(std::function<void()> on_idle, uint64_t cut_over_ns = 0);
+  // Retired, but slots before the cut-over are still to be fired.
+  bool cutting_over() const { return retiring_ && before_stop_ > 0; }
+  // Targets already probed for a slot from the cut-over on when retire()
+  // was first called (the cut-over came late; the successor probes those
+  // slots too).
+  uint64_t late_probes() const { return late_probes_; }
   // Ends every in-flight probe without a result.
   void abort();
   // Closes every handle. Call after abort(); no probe may be in flight.
@@ -112,6 +133,10 @@ class Engine {
   std::unique_ptr<HttpClient> http_;
   UvHandle<uv_timer_t> idle_check_;
   uint64_t origin_ns_ = 0;
+  uint64_t cut_over_ns_ = 0;
+  Nanos stop_{0};           // retiring: no slot at or after this (since origin) is fired
+  size_t before_stop_ = 0;  // retiring: targets with a slot before stop_ still to fire
+  uint64_t late_probes_ = 0;
   bool holding_ = false;
   bool retiring_ = false;
   bool closed_ = false;

@@ -60,4 +60,12 @@ uint64_t first_slot_at_or_after(Nanos now, Nanos phase, Nanos tick) {
   return k;
 }
 
+Nanos slot_boundary(Nanos phase, Nanos tick, uint64_t k, Nanos snapped_by) {
+  return slot_time(phase, tick, k) + snapped_by;
+}
+
+uint64_t first_slot_from(Nanos cut_over, Nanos phase, Nanos tick, Nanos snapped_by) {
+  return first_slot_at_or_after(cut_over - snapped_by, phase, tick);
+}
+
 }  // namespace observer

@@ -42,4 +42,17 @@ Nanos slot_time(Nanos phase, Nanos tick, uint64_t k);
 // The first slot whose start is at or after `now` (since origin).
 uint64_t first_slot_at_or_after(Nanos now, Nanos phase, Nanos tick);
 
+// A reload's cut-over (an instant T) splits a target's slots between the old
+// worker and the new one by each slot's boundary: its start plus
+// `snapped_by`, how far snap_phase() moved the phase down. The boundary is
+// the identity's own phase + k*tick since the epoch, the same in both
+// workers even when their wake-up grids differ (the count of targets on a
+// tick changed), so a slot is the old worker's (boundary before T) or the
+// new one's (at or after T), never both and never neither. A slot starts at
+// or before its boundary: the old worker never fires after T.
+Nanos slot_boundary(Nanos phase, Nanos tick, uint64_t k, Nanos snapped_by);
+
+// The first slot whose boundary is at or after `cut_over` (since origin).
+uint64_t first_slot_from(Nanos cut_over, Nanos phase, Nanos tick, Nanos snapped_by);
+
 }  // namespace observer

@@ -45,6 +45,8 @@ bool take_internal_args(std::vector<std::string>* args, WorkerOptions* out, std:
       out->supervisor_pid = static_cast<pid_t>(pid);
     } else if (a == "--journal") {
       out->journal = true;
+    } else if (a == "--cut-over") {
+      out->cut_over = true;
     } else {
       break;
     }
@@ -202,20 +204,49 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) {
   // Stopped before the loop came round: retiring, so never READY.
   if (self == nullptr || self->finished_ || self->retiring_) return;
   std::string error;
-  if (!self->engine_->start(&error)) {
+  bool cut_over = self->options_.supervised && self->options_.cut_over;
+  if (!self->engine_->start(&error, cut_over ? Nanos{kCutOverMargin} : Nanos{0})) {
     std::fprintf(stderr, "observer-worker: %s\n", error.c_str());
     self->finish(kExitSoftware);
     return;
   }
-  if (self->options_.supervised) self->send(ControlMessage{MessageType::Ready, {}, {}});
+  if (!self->options_.supervised) return;
+  ControlMessage ready = control_message(cut_over ? MessageType::CutOverReady : MessageType::Ready);
+  ready.cut_over_ns = self->engine_->cut_over_ns();
+  self->send(ready);
 }
 
 void Worker::on_uv_signal(uv_signal_t* handle, int) {
   auto* self = static_cast<Worker*>(handle->data);
   if (self == nullptr || self->finished_) return;
+  // The supervisor's SIGTERM of a reload (DESIGN.md: the old worker is
+  // retired with SIGTERM) comes only once the cut-over of its Retire has
+  // passed: the first signal from then on is that one. (The Retire, written
+  // before the signal was sent, has been read: libuv runs signal callbacks
+  // after the rest of the I/O of the same poll.) Any other signal is a stop.
+  bool retire_signal = self->retire_signal_due_ && uv_hrtime() >= self->retire_cut_over_ns_;
+  if (retire_signal)
+    self->retire_signal_due_ = false;
+  else
+    self->stop_signal_seen_ = true;
+  if (self->handover_held_) {
+    // Done, and only waiting for this signal: hand over and exit.
+    self->handover_held_ = false;
+    self->on_engine_idle();
+    return;
+  }
+  // The retirement it asks for is already under way: nothing changes.
+  if (retire_signal) return;
   if (!self->retiring_) {
     if (!self->options_.supervised) self->log_->info("Got SIGINT/SIGTERM, exiting.");
-    self->retire();
+    self->retire(0);
+    return;
+  }
+  if (self->engine_->cutting_over()) {
+    // Retired by the supervisor and waiting for the cut-over: a signal
+    // before it is a stop (the supervisor's, or from outside), which ends
+    // that wait; in-flight probes may still finish.
+    self->retire(0);
     return;
   }
   // A second signal: stop waiting for anything.
@@ -226,20 +257,39 @@ void Worker::on_uv_signal(uv_signal_t* handle, int) {
   self->engine_->abort();  // the engine goes idle, and on_engine_idle runs
 }
 
-void Worker::retire() {
+void Worker::retire(uint64_t cut_over_ns) {
+  // In-flight probes get retire_limit_ms_ from the cut-over on.
+  uint64_t now = uv_hrtime();
+  uint64_t wait_ms = cut_over_ns > now ? (cut_over_ns - now + 999999) / 1000000 : 0;
   retiring_ = true;
-  uv_timer_start(retire_deadline_.get(), &Worker::on_uv_retire_deadline, retire_limit_ms_, 0);
-  engine_->retire([this] { on_engine_idle(); });
+  uv_timer_start(retire_deadline_.get(), &Worker::on_uv_retire_deadline, retire_limit_ms_ + wait_ms, 0);
+  engine_->retire([this] { on_engine_idle(); }, cut_over_ns);
 }
 
 void Worker::on_uv_retire_deadline(uv_timer_t* handle) {
   auto* self = static_cast<Worker*>(handle->data);
   if (self == nullptr || self->finished_ || self->handing_over_) return;
+  self->retire_deadline_passed_ = true;
+  if (self->handover_held_) {
+    // The Retire's SIGTERM never came: the state is handed over without it.
+    self->handover_held_ = false;
+    self->on_engine_idle();
+    return;
+  }
   self->engine_->abort();  // the engine goes idle, and on_engine_idle hands over
 }
 
 void Worker::on_engine_idle() {
   if (finished_) return;
+  if (retire_signal_due_ && !stop_signal_seen_ && !retire_deadline_passed_) {
+    // Retired by a Retire, and done: no slot left before its cut-over, no
+    // probe in flight. DESIGN.md retires the old worker with SIGTERM, which
+    // the supervisor sends once the cut-over has passed; the hand-over and
+    // the exit wait for it (a few ms; bounded by the retire deadline), so it
+    // never goes to a worker that has already left.
+    handover_held_ = true;
+    return;
+  }
   uv_timer_stop(retire_deadline_.get());
   if (!options_.supervised || !control_) {
     finish(kExitOk);
@@ -248,10 +298,15 @@ void Worker::on_engine_idle() {
   // Retired before the hand-over ended: what arrived so far is all we have.
   engine_->end_handover();
   handing_over_ = true;
+  if (engine_->late_probes() != 0) {
+    ControlMessage late = control_message(MessageType::CutOverLate);
+    late.late_probes = engine_->late_probes();
+    send(late);
+  }
   // Every record and the end in one write: 10 000 writes (each with its own
   // request and copy) made the hand-over slow and the peak high.
   std::string wire = engine_->encode_states();
-  wire += encode_message(ControlMessage{MessageType::StateEnd, {}, {}});
+  wire += encode_message(control_message(MessageType::StateEnd));
   send_bytes(std::move(wire));
   if (writes_pending_ == 0) {
     finish(kExitOk);
@@ -324,7 +379,16 @@ void Worker::handle_control_message(const ControlMessage& msg) {
     case MessageType::StateEnd:
       engine_->end_handover();
       return;
+    case MessageType::Retire:
+      // Its SIGTERM follows at the cut-over (see on_uv_signal), also when
+      // a stop signal came first and the retirement it started stands.
+      retire_cut_over_ns_ = msg.cut_over_ns;
+      retire_signal_due_ = true;
+      if (!retiring_) retire(msg.cut_over_ns);
+      return;
     case MessageType::Ready:
+    case MessageType::CutOverReady:
+    case MessageType::CutOverLate:
     case MessageType::ConfigError:
       control_failed(kExitSoftware, "unexpected worker-only message from the supervisor");
       return;

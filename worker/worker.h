@@ -4,11 +4,20 @@
 // fd 3 (common/control.h). main() builds one, configures it and runs it.
 //
 // Supervised (the supervisor spawned us with --supervised=PID):
-//   loop running       -> send Ready
+//   loop running       -> send Ready; with --cut-over (we replace a running
+//                         worker) CutOverReady: no slot before its instant
 //   TargetState*, StateEnd from the supervisor -> the hand-over (Engine)
+//   Retire(T)          -> fire the slots before T, then retire as on SIGTERM
+//                         (with CutOverLate first if T came too late), but
+//                         hand over and exit only once the SIGTERM the
+//                         supervisor sends after T has come (or the retire
+//                         deadline has passed)
 //   SIGTERM/SIGINT     -> retire: stop scheduling, let probes finish, send one
 //                         TargetState per target and StateEnd, exit 0
-//   second signal      -> abort the probes, then the same, at once
+//   second signal      -> abort the probes, then the same, at once (while a
+//                         Retire waits for T, a signal only stops it waiting)
+//   after a Retire(T), the first signal at or after T is the supervisor's
+//                         SIGTERM of that retirement: not a second signal
 //   control EOF        -> abort, exit 0 (the supervisor is gone)
 //   malformed message  -> abort, exit 70 with the reason on stderr
 // Standalone: the same without the channel; SIGINT/SIGTERM log the seed's
@@ -18,6 +27,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,10 +45,16 @@ struct WorkerOptions {
   bool supervised = false;
   pid_t supervisor_pid = 0;
   bool journal = false;  // the supervisor's stdout is journald: use its line style
+  bool cut_over = false;  // --cut-over: a reload's successor (see control.h)
 };
 
+// How far ahead of its READY a reload's successor puts the cut-over: the time
+// the supervisor has to pass it on to the worker it replaces. A later
+// arrival costs duplicate probes (never a missed one).
+constexpr std::chrono::milliseconds kCutOverMargin{100};
+
 // Strips the supervisor's leading internal arguments (--supervised=PID,
-// --journal) from `args`. False (with `error`) if they are malformed.
+// --journal, --cut-over) from `args`. False (with `error`) if they are malformed.
 bool take_internal_args(std::vector<std::string>* args, WorkerOptions* out, std::string* error);
 
 // Supervised start: ask for SIGKILL when the parent dies (Linux) and check
@@ -95,7 +111,7 @@ class Worker {
   void control_failed(int code, const std::string& why);
   bool send(const ControlMessage& msg);
   bool send_bytes(std::string data);  // encoded messages
-  void retire();
+  void retire(uint64_t cut_over_ns);
   void on_engine_idle();
   void finish(int code);
 
@@ -112,6 +128,11 @@ class Worker {
   char read_buffer_[64 * 1024];
   size_t writes_pending_ = 0;
   uint64_t retire_limit_ms_ = 0;  // in-flight probes get this long after a stop; see retire()
+  uint64_t retire_cut_over_ns_ = 0;  // the cut-over of the supervisor's Retire
+  bool retire_signal_due_ = false;   // a Retire came; its SIGTERM (at the cut-over) not yet
+  bool stop_signal_seen_ = false;    // a signal other than that SIGTERM came
+  bool handover_held_ = false;       // idle, waiting for the Retire's SIGTERM to hand over
+  bool retire_deadline_passed_ = false;
   bool retiring_ = false;
   bool handing_over_ = false;  // retired: sending our state, then exit
   bool finished_ = false;

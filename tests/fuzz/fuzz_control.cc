@@ -1,5 +1,7 @@
 // The control-channel decoder fed arbitrary bytes in arbitrary chunks: every
-// message it yields re-encodes to bytes that decode to the same message.
+// message it yields re-encodes to bytes that decode to the same message, and
+// the encoding is canonical (every frame has one exact size): the messages
+// re-encoded in order are exactly the bytes they were decoded from.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -13,6 +15,8 @@ namespace {
 bool same(const ControlMessage& a, const ControlMessage& b) {
   if (a.type != b.type) return false;
   if (a.type == MessageType::ConfigError) return a.text == b.text;
+  if (a.type == MessageType::CutOverReady || a.type == MessageType::Retire) return a.cut_over_ns == b.cut_over_ns;
+  if (a.type == MessageType::CutOverLate) return a.late_probes == b.late_probes;
   if (a.type != MessageType::TargetState) return true;
   const TargetStateRecord &x = a.state, &y = b.state;
   return x.name == y.name && x.url == y.url && x.health == y.health && x.since_unix_ms == y.since_unix_ms &&
@@ -30,6 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t n = size - 1;
   ControlDecoder dec;
   std::string err;
+  std::string reencoded;
   for (size_t off = 0; off < n; off += chunk) {
     size_t len = n - off < chunk ? n - off : chunk;
     if (!dec.feed(p + off, len, &err)) {
@@ -42,6 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       ControlDecoder again;
       ControlMessage back;
       if (!again.feed(wire.data(), wire.size(), &err) || !again.next(&back) || !same(msg, back)) abort();
+      reencoded += wire;
+      if (reencoded.size() > n || reencoded.compare(0, std::string::npos, p, reencoded.size()) != 0) abort();
     }
   }
   return 0;

@@ -9,19 +9,29 @@ $FAKE_WORKER_PLAN holds one behaviour per line; the Nth spawn takes line N
 (the last line repeats):
 
   ready            send Ready, print "fake <n> tick" every 100 ms; on SIGTERM
-                   send StateEnd and exit 0
+                   send StateEnd and exit 0. After a Retire it stops ticking
+                   at the Retire's cut-over and waits for the SIGTERM that
+                   retires it, as the real worker does
   ready_after=S    the same, but Ready only after S seconds
   exit=N           exit with status N at once, before Ready
   noready          never send Ready
   garbage          send Ready, then a malformed control message
-  ignore_term      like ready, but SIGTERM is ignored
+  ignore_term      like ready, but SIGTERM (and Retire) is ignored
   partial          like ready, but on SIGTERM write a last line without its
                    newline, then exit 0
   slow_handover=S  like ready, but on SIGTERM send one TargetState after S
                    seconds, then StateEnd, then exit 0
+  cut_over_in=S    like ready, but its cut-over (below) is S seconds ahead
+
+Started with --cut-over (it replaces a running worker), it sends
+CutOverReady with an instant 100 ms ahead (CLOCK_MONOTONIC ns) instead of
+Ready, as the real worker does.
 
 Every control message it receives is printed as "fake <n> got <type>"
-(type: target-state, state-end).
+(type: target-state, state-end, retire); a Retire's line ends with its
+cut-over ("fake <n> got retire <ns>"). Every SIGTERM/SIGINT is printed as
+"fake <n> got signal <signum> at <CLOCK_MONOTONIC ns>", after the control
+messages the supervisor sent before it.
 
 Every spawn appends "<n> <pid> <monotonic time> <mode>" to $FAKE_WORKER_PLAN.log.
 It exits when the control channel reaches EOF (the supervisor died).
@@ -36,7 +46,8 @@ import threading
 import time
 
 CONTROL_FD = 3
-READY, TARGET_STATE, STATE_END = 1, 2, 3
+READY, TARGET_STATE, STATE_END, CUT_OVER_READY, RETIRE = 1, 2, 3, 5, 6
+CUT_OVER_MARGIN_NS = 100 * 1000 * 1000
 
 
 def msg(kind, payload=b""):
@@ -85,7 +96,8 @@ def main():
     # real worker always handles it), however loaded the machine is.
     control_lock = threading.Lock()
     buf = [b""]
-    names = {TARGET_STATE: b"target-state", STATE_END: b"state-end"}
+    names = {TARGET_STATE: b"target-state", STATE_END: b"state-end", RETIRE: b"retire"}
+    retire_at = []  # the cut-over of a Retire (CLOCK_MONOTONIC ns)
 
     def read_and_print_control():
         """Reads what is there without blocking; False at EOF."""
@@ -102,14 +114,26 @@ def main():
             kind, _, size = struct.unpack("<HHI", buf[0][:8])
             if len(buf[0]) < 8 + size:
                 break
+            payload = buf[0][8:8 + size]
             buf[0] = buf[0][8 + size:]
-            os.write(1, b"fake %d got %s\n" % (n, names.get(kind, b"type-%d" % kind)))
+            name = names.get(kind, b"type-%d" % kind)
+            if kind == RETIRE:
+                (cut_over,) = struct.unpack("<Q", payload)
+                name += b" %d" % cut_over
+                if not retire_at:
+                    retire_at.append(cut_over)
+            os.write(1, b"fake %d got %s\n" % (n, name))
         return True
 
     def on_term(signum, frame):
+        at = time.monotonic_ns()
         with control_lock:
             while select.select([CONTROL_FD], [], [], 0)[0] and read_and_print_control():
                 pass
+        os.write(1, b"fake %d got signal %d at %d\n" % (n, signum, at))
+        retire()
+
+    def retire():
         if mode == "partial":
             out.write(b"fake %d last words without a newline" % n)
         try:
@@ -140,11 +164,20 @@ def main():
     if mode.startswith("ready_after="):
         time.sleep(float(mode.split("=", 1)[1]))
     if mode != "noready":
-        os.write(CONTROL_FD, msg(READY))
+        if "--cut-over" in sys.argv[1:]:
+            margin = CUT_OVER_MARGIN_NS
+            if mode.startswith("cut_over_in="):
+                margin = int(float(mode.split("=", 1)[1]) * 1e9)
+            os.write(CONTROL_FD, msg(CUT_OVER_READY, struct.pack("<Q", time.monotonic_ns() + margin)))
+        else:
+            os.write(CONTROL_FD, msg(READY))
     if mode == "garbage":
         os.write(CONTROL_FD, struct.pack("<HHI", 99, 7, 3) + b"bad")
     while not stop.is_set():
-        out.write(b"fake %d tick\n" % n)
+        # It serves up to a Retire's cut-over, as the real one does, then
+        # waits for its SIGTERM.
+        if not retire_at or mode == "ignore_term" or time.monotonic_ns() < retire_at[0]:
+            out.write(b"fake %d tick\n" % n)
         time.sleep(0.1)
 
 

@@ -25,7 +25,7 @@ void state_round_trips_when_fed_byte_by_byte(void**) {
   ControlMessage in;
   in.type = MessageType::TargetState;
   in.state = sample_state();
-  std::string wire = encode_message(in) + encode_message({MessageType::StateEnd, {}, {}});
+  std::string wire = encode_message(in) + encode_message(control_message(MessageType::StateEnd));
   ControlDecoder dec;
   std::string err;
   ControlMessage out;
@@ -69,7 +69,7 @@ void config_error_carries_its_message(void**) {
 }
 
 void partial_message_waits_for_the_rest(void**) {
-  std::string wire = encode_message({MessageType::Ready, {}, {}});
+  std::string wire = encode_message(control_message(MessageType::Ready));
   ControlDecoder dec;
   std::string err;
   ControlMessage out;
@@ -102,6 +102,43 @@ void ready_with_a_payload_is_rejected(void**) {
   std::string wire = frame(1, 0, 4, "abcd");
   assert_false(dec.feed(wire.data(), wire.size(), &err));
   assert_contains(err, "must be empty");
+}
+
+void cut_over_messages_carry_their_number(void**) {
+  ControlMessage ready = control_message(MessageType::CutOverReady);
+  ready.cut_over_ns = 0x0123456789abcdefULL;
+  ControlMessage retire = control_message(MessageType::Retire);
+  retire.cut_over_ns = 987654321;
+  ControlMessage late = control_message(MessageType::CutOverLate);
+  late.late_probes = 74;
+  std::string wire = encode_message(ready) + encode_message(retire) + encode_message(late);
+  assert_int_equal(wire.size(), 3 * (8 + 8));
+  ControlDecoder dec;
+  std::string err;
+  ControlMessage out;
+  assert_true(dec.feed(wire.data(), wire.size(), &err));
+  assert_true(dec.next(&out));
+  assert_int_equal(static_cast<int>(out.type), static_cast<int>(MessageType::CutOverReady));
+  assert_true(out.cut_over_ns == 0x0123456789abcdefULL);
+  assert_true(dec.next(&out));
+  assert_int_equal(static_cast<int>(out.type), static_cast<int>(MessageType::Retire));
+  assert_int_equal(out.cut_over_ns, 987654321);
+  assert_true(dec.next(&out));
+  assert_int_equal(static_cast<int>(out.type), static_cast<int>(MessageType::CutOverLate));
+  assert_int_equal(out.late_probes, 74);
+  assert_false(dec.next(&out));
+}
+
+void cut_over_messages_must_be_exactly_eight_bytes(void**) {
+  for (uint16_t type : {5, 6, 7}) {
+    for (uint32_t len : {0u, 4u, 9u}) {
+      ControlDecoder dec;
+      std::string err;
+      std::string wire = frame(type, 0, len, std::string(len, 'x'));
+      assert_false(dec.feed(wire.data(), wire.size(), &err));
+      assert_contains(err, "must be 8 bytes");
+    }
+  }
 }
 
 void oversized_length_is_rejected_before_buffering(void**) {
@@ -149,6 +186,8 @@ int main() {
       cmocka_unit_test(partial_message_waits_for_the_rest),
       cmocka_unit_test(unknown_type_ends_the_channel),
       cmocka_unit_test(ready_with_a_payload_is_rejected),
+      cmocka_unit_test(cut_over_messages_carry_their_number),
+      cmocka_unit_test(cut_over_messages_must_be_exactly_eight_bytes),
       cmocka_unit_test(oversized_length_is_rejected_before_buffering),
       cmocka_unit_test(state_payload_must_be_exactly_its_fields),
   };

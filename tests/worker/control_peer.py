@@ -10,7 +10,8 @@ Framing follows common/control.h: u16 type, u16 reserved (0), u32 payload
 length (host byte order), then the payload; TargetState's payload is
 name, url (u16 length + bytes), u8 health, u64 since_unix_ms,
 u32 consecutive_failures, u32 consecutive_successes, u64 probes,
-u64 failures, last_reason (u16 length + bytes).
+u64 failures, last_reason (u16 length + bytes). CutOverReady, Retire and
+CutOverLate carry one u64 (a CLOCK_MONOTONIC instant in ns, or a count).
 """
 import os
 import select
@@ -21,7 +22,7 @@ import time
 
 from harness import Proc, clean_env
 
-READY, TARGET_STATE, STATE_END, CONFIG_ERROR = 1, 2, 3, 4
+READY, TARGET_STATE, STATE_END, CONFIG_ERROR, CUT_OVER_READY, RETIRE, CUT_OVER_LATE = 1, 2, 3, 4, 5, 6, 7
 UNKNOWN, UP, DOWN = 0, 1, 2
 
 
@@ -29,8 +30,8 @@ def _str(b):
     return struct.pack("=H", len(b)) + b
 
 
-def encode(kind, state=None):
-    payload = b""
+def encode(kind, state=None, value=None):
+    payload = b"" if value is None else struct.pack("=Q", value)
     if kind == TARGET_STATE:
         s = state
         payload = (_str(s["name"].encode()) + _str(s["url"].encode()) +
@@ -68,15 +69,17 @@ class ControlPeer:
         test.addCleanup(self.close)
         self.buf = b""
         self.eof = False
+        self.late_probes = None
 
-    def spawn(self, test, argv, env=None, journal=False):
+    def spawn(self, test, argv, env=None, journal=False, cut_over=False):
         """Starts the worker as the supervisor would, with our pid as SUPERVISOR_PID."""
         fd = self.theirs.fileno()
 
         def child():
             os.dup2(fd, 3)  # inheritable; every other fd of ours is close-on-exec
 
-        extra = ["--supervised=%d" % os.getpid()] + (["--journal"] if journal else [])
+        extra = (["--supervised=%d" % os.getpid()] + (["--journal"] if journal else []) +
+                 (["--cut-over"] if cut_over else []))
         p = Proc(test, [argv[0]] + extra + list(argv[1:]), env=env if env is not None else clean_env(),
                  close_fds=False, preexec_fn=child)
         self.theirs.close()
@@ -90,6 +93,9 @@ class ControlPeer:
 
     def send_end(self):
         self.send(encode(STATE_END))
+
+    def send_retire(self, cut_over_ns):
+        self.send(encode(RETIRE, value=cut_over_ns))
 
     def close(self):
         for s in (self.ours, self.theirs):
@@ -115,6 +121,9 @@ class ControlPeer:
                         (length,) = struct.unpack_from("=H", payload)
                         assert n == 2 + length, "config-error frame must be exactly its text"
                         msg["text"] = payload[2:].decode("utf-8", "replace")
+                    elif kind in (CUT_OVER_READY, CUT_OVER_LATE):
+                        assert n == 8, "message type %d must be 8 bytes" % kind
+                        (msg["value"],) = struct.unpack("=Q", payload)
                     else:
                         assert n == 0, "message type %d must be empty" % kind
                     return msg
@@ -137,13 +146,18 @@ class ControlPeer:
         return msg
 
     def read_until_end(self, timeout=10):
-        """TargetState records up to (and consuming) StateEnd."""
+        """TargetState records up to (and consuming) StateEnd. A CutOverLate
+        before them is kept in self.late_probes."""
         out = []
+        self.late_probes = None
         deadline = time.monotonic() + timeout
         while True:
             msg = self.read_message(max(0.01, deadline - time.monotonic()))
             assert msg is not None, "control channel closed before StateEnd"
             if msg["type"] == STATE_END:
                 return out
+            if msg["type"] == CUT_OVER_LATE and not out and self.late_probes is None:
+                self.late_probes = msg["value"]
+                continue
             assert msg["type"] == TARGET_STATE, "unexpected message %r" % msg
             out.append(msg)

@@ -15,13 +15,14 @@ extern "C" {
 using namespace observer;
 
 static void internal_args_are_stripped(void**) {
-  std::vector<std::string> args = {"--supervised=1234", "--journal", "-url=http://x/", "--journal"};
+  std::vector<std::string> args = {"--supervised=1234", "--journal", "--cut-over", "-url=http://x/", "--journal"};
   WorkerOptions o;
   std::string err;
   assert_true(take_internal_args(&args, &o, &err));
   assert_true(o.supervised);
   assert_int_equal(o.supervisor_pid, 1234);
   assert_true(o.journal);
+  assert_true(o.cut_over);
   // Only the leading ones: the user's own arguments are left alone.
   assert_int_equal(args.size(), 2);
   assert_string_equal(args[0].c_str(), "-url=http://x/");
@@ -33,6 +34,7 @@ static void standalone_has_none(void**) {
   std::string err;
   assert_true(take_internal_args(&args, &o, &err));
   assert_false(o.supervised);
+  assert_false(o.cut_over);
   assert_int_equal(args.size(), 1);
 }
 

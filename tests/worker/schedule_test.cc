@@ -90,6 +90,41 @@ static void phase_follows_the_wall_clock(void**) {
   assert_true(phase_after_origin(phase, tick, 1000000000LL * 1000003) == Nanos{0});
 }
 
+static void cut_over_gives_each_slot_to_exactly_one_worker(void**) {
+  // The old worker counts 150 targets on the tick, the new one 180 (a reload
+  // added some): different wake-up grids, so the same target's slots start
+  // at other instants in each, and the workers started 4.3 s apart.
+  Nanos tick = seconds(1);
+  int64_t wall_old = 1700000000123456789LL, wall_new = wall_old + 4321987654LL;
+  Nanos grid_old = wakeup_grid(tick, 150, 10), grid_new = wakeup_grid(tick, 180, 10);
+  assert_true(grid_old > Nanos{0} && grid_new > Nanos{0} && grid_old != grid_new);
+  int64_t cut = wall_new + 100000037LL;  // the cut-over, wall time
+  for (int i = 0; i < 2000; ++i) {
+    Nanos own = schedule_phase("t" + std::to_string(i), "http://127.0.0.1/" + std::to_string(i), tick);
+    Nanos snapped_old = snap_phase(own, grid_old, tick), snapped_new = snap_phase(own, grid_new, tick);
+    Nanos by_old = own - snapped_old, by_new = own - snapped_new;
+    Nanos ph_old = phase_after_origin(snapped_old, tick, wall_old);
+    Nanos ph_new = phase_after_origin(snapped_new, tick, wall_new);
+    // The old worker's first slot that is not its own; the one before is its last.
+    uint64_t not_old = first_slot_from(Nanos{cut - wall_old}, ph_old, tick, by_old);
+    assert_true(not_old > 0);
+    int64_t last_old_boundary = wall_old + slot_boundary(ph_old, tick, not_old - 1, by_old).count();
+    int64_t last_old_start = wall_old + slot_time(ph_old, tick, not_old - 1).count();
+    uint64_t first_new = first_slot_from(Nanos{cut - wall_new}, ph_new, tick, by_new);
+    int64_t first_new_boundary = wall_new + slot_boundary(ph_new, tick, first_new, by_new).count();
+    int64_t first_new_start = wall_new + slot_time(ph_new, tick, first_new).count();
+    // Boundaries are the identity's own phase on the epoch's grid.
+    assert_int_equal(last_old_boundary % tick.count(), own.count());
+    // The new worker's first slot is the one right after the old one's last.
+    assert_true(last_old_boundary < cut && first_new_boundary >= cut);
+    assert_int_equal(first_new_boundary - last_old_boundary, tick.count());
+    // The old worker never fires after the cut-over; the new one at most a
+    // grid step before it.
+    assert_true(last_old_start < cut);
+    assert_true(first_new_start >= cut - grid_new.count());
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(phase_is_stable_and_within_tick),
@@ -98,6 +133,7 @@ int main(void) {
       cmocka_unit_test(slots_never_drift),
       cmocka_unit_test(first_slot_at_or_after),
       cmocka_unit_test(phase_follows_the_wall_clock),
+      cmocka_unit_test(cut_over_gives_each_slot_to_exactly_one_worker),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

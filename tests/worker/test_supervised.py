@@ -13,7 +13,30 @@ sys.path.insert(0, os.environ.get("OBS_TEST_SUPPORT", os.path.join(HERE, "..", "
 sys.path.insert(0, HERE)
 
 from harness import WORKER, HttpServer, pid_alive, tempdir, wait_for, write_file  # noqa: E402
-from control_peer import CONFIG_ERROR, DOWN, READY, STATE_END, TARGET_STATE, UP, ControlPeer  # noqa: E402
+from control_peer import (CONFIG_ERROR, CUT_OVER_READY, DOWN, READY, STATE_END, TARGET_STATE, UP,  # noqa: E402
+                          ControlPeer)
+
+
+def phase_s(name, url, tick_s):
+    """worker/schedule.cc schedule_phase() of a lone target (no wake-up grid),
+    in seconds: its slots start at phase + k * tick since the epoch."""
+    h = 1469598103934665603
+    for c in name.encode() + b"\n" + url.encode():
+        h = ((h ^ c) * 1099511628211) & ((1 << 64) - 1)
+    h ^= h >> 29
+    tick_ns = int(round(tick_s * 1e9))
+    return (h % tick_ns) / 1e9
+
+
+def slot_of(arrival, phase, tick_s):
+    """The start (wall seconds) of the slot a probe arriving at `arrival` was
+    fired for, taking arrivals to come less than three quarters of a tick
+    after their slot starts (a probe may also start up to 1 ms early)."""
+    return phase + ((arrival - phase + tick_s / 4) // tick_s) * tick_s
+
+
+def mono_to_wall(ns):
+    return ns / 1e9 + (time.time() - time.monotonic())
 
 
 class Supervised(unittest.TestCase):
@@ -201,6 +224,144 @@ class Supervised(unittest.TestCase):
         self.peer.send_end()
         p.wait_line(r"DOWN: Status code mismatch, got: 500", timeout=5)
         self.assertEqual(p.count(r"DOWN:"), 1)
+
+    def test_cut_over_worker_fires_no_slot_before_its_announced_instant(self):
+        srv = HttpServer(self)
+        url = srv.url("/c")
+        self.peer = ControlPeer(self)
+        self.peer.spawn(self, [WORKER, "-url=" + url, "-tick=100ms"], cut_over=True)
+        t = mono_to_wall(self.peer.expect(CUT_OVER_READY, timeout=5)["value"])
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/c") >= 3, 5, what="probes after the cut-over")
+        phase = phase_s("default", url, 0.1)
+        slots = [slot_of(r[0], phase, 0.1) for r in srv.requests()]
+        # Every slot it probed starts at or after the cut-over (to the clocks'
+        # conversion, well under the ms a probe may start early).
+        self.assertEqual([s for s in slots if s < t - 0.002], [], "slots before the cut-over %.3f" % t)
+
+    def test_retire_fires_the_slots_before_the_cut_over_then_hands_over(self):
+        srv = HttpServer(self)
+        url = srv.url("/r")
+        p = self.start("-url=" + url, "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/r") >= 2, 5, what="probes")
+        sent = time.time()
+        cut_over = self.retire_like_the_supervisor(p, 0.6)
+        recs = self.peer.read_until_end(timeout=10)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(len(recs), 1)
+        self.assertIsNone(self.peer.late_probes)
+        t = mono_to_wall(cut_over)
+        phase = phase_s("default", url, 0.1)
+        slots = sorted({slot_of(r[0], phase, 0.1) for r in srv.requests()})
+        # It went on probing after the Retire, up to the cut-over, not past it.
+        self.assertTrue([s for s in slots if s > sent + 0.1], "no probe between the Retire and the cut-over")
+        self.assertEqual([s for s in slots if s >= t + 0.002], [], "slots at or after the cut-over %.3f" % t)
+        self.assertEqual(p.stderr_text(), "")
+
+    def test_late_retire_stops_at_once_and_counts_the_repeated_probes(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/l"), "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/l") >= 12, 10, what="a second of probes")
+        # The cut-over was a second ago: the slots since are the successor's
+        # and the one target was probed for them already.
+        self.retire_like_the_supervisor(p, -1.0)
+        recs = self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(len(recs), 1)
+        self.assertEqual(self.peer.late_probes, 1)
+
+    def test_stop_signal_ends_the_wait_for_the_cut_over(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/w"), "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/w") >= 2, 5, what="probes")
+        self.peer.send_retire(time.monotonic_ns() + 3600 * 10**9)  # an hour away
+        h = srv.hits("/w")
+        wait_for(lambda: srv.hits("/w") >= h + 3, 5, what="probes while the cut-over is ahead")
+        self.assertTrue(pid_alive(p.pid), "a Retire waits for its cut-over")
+        p.signal(signal.SIGTERM)
+        self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+
+    def retire_like_the_supervisor(self, p, ahead_s=0.1):
+        """What the supervisor does on a reload: Retire with a cut-over
+        `ahead_s` seconds ahead, then SIGTERM once it has passed. Returns the
+        cut-over (CLOCK_MONOTONIC ns)."""
+        cut_over = time.monotonic_ns() + int(ahead_s * 1e9)
+        self.peer.send_retire(cut_over)
+        time.sleep(max(0, cut_over - time.monotonic_ns()) / 1e9 + 0.005)
+        p.signal(signal.SIGTERM)
+        return cut_over
+
+    def test_retired_worker_hands_over_and_exits_only_on_its_sigterm(self):
+        # DESIGN.md retires the old worker with SIGTERM: done at the cut-over,
+        # it waits for that signal rather than leaving before it comes.
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/h"), "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/h") >= 2, 5, what="probes")
+        cut_over = time.monotonic_ns() + 100 * 1000 * 1000
+        self.peer.send_retire(cut_over)
+        time.sleep(0.6)
+        h = srv.hits("/h")
+        time.sleep(0.3)
+        self.assertEqual(srv.hits("/h"), h, "probes after the cut-over")
+        self.assertTrue(pid_alive(p.pid), "the retired worker left before its SIGTERM")
+        p.signal(signal.SIGTERM)
+        recs = self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(len(recs), 1)
+        self.assertEqual(p.stderr_text(), "")
+
+    def test_retired_worker_hands_over_without_its_sigterm_at_the_retire_deadline(self):
+        # Should the SIGTERM never come, the state still goes over before the
+        # supervisor's SIGKILL (shutdown_timeout after the cut-over).
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/d"), "-tick=100ms", "-shutdown_timeout=2s")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/d") >= 2, 5, what="probes")
+        self.peer.send_retire(time.monotonic_ns() + 100 * 1000 * 1000)
+        recs = self.peer.read_until_end(timeout=10)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(len(recs), 1)
+
+    def test_sigterm_after_the_cut_over_of_a_retire_lets_in_flight_probes_finish(self):
+        # The SIGTERM that follows a Retire is the retirement already under
+        # way, not a second signal: the probe in flight ends with its result.
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/slow?delay_ms=1500"), "-tick=3s", "-status=500")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/slow") >= 1, 5, what="the probe to start")
+        self.retire_like_the_supervisor(p)
+        recs = self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual(p.count(r"DOWN: Status code mismatch, got: 200"), 1, "the probe in flight was aborted")
+        self.assertEqual(recs[0]["probes"], 1)
+        self.assertEqual(srv.hits("/slow"), 1)
+        self.assertEqual(p.stderr_text(), "")
+
+    def test_a_stop_after_the_retirement_sigterm_still_aborts_the_probes(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/hang?hang=1"), "-tick=3s", "-timeout=2900ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/hang") >= 1, 5, what="the probe to start")
+        self.retire_like_the_supervisor(p)
+        time.sleep(0.2)
+        self.assertTrue(pid_alive(p.pid), "the retirement waits for the probe in flight")
+        p.signal(signal.SIGTERM)  # a stop (Ctrl-C, the supervisor's second signal): stop waiting
+        recs = self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+        # Aborted: no result (a probe left to its timeout would count one).
+        self.assertEqual(recs[0]["probes"], 0)
 
     def test_journal_style_when_asked(self):
         srv = HttpServer(self)

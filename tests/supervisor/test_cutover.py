@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""A reload neither misses nor repeats a probe: the old worker fires every slot
+before the cut-over the new one announced, the new one every slot from it on.
+And the old worker is still retired with SIGTERM (DESIGN.md), sent once the
+cut-over has passed, or at once when the supervisor is stopped before it.
+
+Every request is recorded by the test server with its arrival time and path;
+each target's slots are computed as worker/schedule.cc does (a slot's
+boundary is the FNV phase of name + url, plus k * tick since the epoch), and
+each slot must have exactly one arrival, across every reload."""
+import os
+import signal
+import time
+import unittest
+
+from supervisor_support import FakeInstall, harness, pid_of, supervisor_env, wait_workers
+
+SUPERVISOR = harness.SUPERVISOR
+
+
+def schedule_phase_ns(name, url, tick_ns):
+    """worker/schedule.cc schedule_phase(), bit for bit: the identity's own
+    phase, before any wake-up grid snaps it down (the slot's boundary)."""
+    h = 1469598103934665603
+    mask = (1 << 64) - 1
+    for c in name.encode() + b"\n" + url.encode():
+        h ^= c
+        h = (h * 1099511628211) & mask
+    h ^= h >> 29
+    return h % tick_ns
+
+
+def slot_counts(arrivals, name, url, tick_s, t_from, t_to):
+    """For each slot of the target whose boundary lies in [t_from, t_to], the
+    arrivals within [boundary - tick/4, boundary + 3 tick/4): a probe starts
+    at its slot, at most a wake-up grid (tick/10) before the boundary, and
+    arrives a little after. Returns [(boundary, count)]."""
+    tick_ns = int(round(tick_s * 1e9))
+    phase = schedule_phase_ns(name, url, tick_ns) / 1e9
+    k = int((t_from - phase) // tick_s) + 1
+    out = []
+    while phase + k * tick_s <= t_to:
+        b = phase + k * tick_s
+        out.append((b, sum(1 for t in arrivals if b - tick_s / 4 <= t < b + 3 * tick_s / 4)))
+        k += 1
+    return out
+
+
+def config(srv, names, tick):
+    return "tick=%s\n" % tick + "".join("[%s]\nurl=%s\n" % (n, srv.url("/" + n)) for n in names)
+
+
+def write_atomically(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class CutOver(unittest.TestCase):
+    def reload_and_check(self, names_per_config, tick, tick_s, reloads):
+        """Starts observer on config 0, reloads `reloads` times cycling through
+        the configs (each reload waits for the old worker's retirement), and
+        checks every slot of the targets common to all configs."""
+        srv = harness.HttpServer(self)
+        d = harness.tempdir(self)
+        conf = harness.write_file(d, "observer.conf", config(srv, names_per_config[0], tick))
+        p = harness.Proc(self, [SUPERVISOR, "-config", conf], env=supervisor_env())
+        p.wait_line(r"Worker \(pid \d+\) is ready\.", 15)
+        # A full tick of probing before the first reload.
+        harness.wait_for(lambda: all(srv.hits("/" + n) >= 2 for n in names_per_config[0]), 15,
+                         what="every target probed twice")
+        t_from = time.time()
+        for i in range(1, reloads + 1):
+            write_atomically(conf, config(srv, names_per_config[i % len(names_per_config)], tick))
+            n = len(p.lines())
+            p.signal(signal.SIGHUP)
+            old = pid_of(p.wait_line(r"Reloaded: worker \(pid \d+\) takes over from worker \(pid \d+\)", 20,
+                                     start=n).split("from worker", 1)[1])
+            p.wait_line(r"Worker \(pid %d\) retired: exited with status 0\." % old, 20, start=n)
+            # Reloads a little apart, each at its own point of the slots.
+            time.sleep(tick_s * (0.3 + (0.37 * i) % 1.0))
+        wait_workers(self, p.pid, 1)
+        time.sleep(2 * tick_s)
+        t_to = time.time() - tick_s
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(), 0)
+
+        common = set(names_per_config[0]).intersection(*names_per_config[1:])
+        arrivals = {}
+        for t, _, path, _ in srv.requests():
+            arrivals.setdefault(path.lstrip("/"), []).append(t)
+        bad = []
+        slots = 0
+        for name in sorted(common):
+            counts = slot_counts(arrivals.get(name, []), name, srv.url("/" + name), tick_s, t_from, t_to)
+            slots += len(counts)
+            bad += ["%s slot %.3f: %d probes" % (name, b, c) for b, c in counts if c != 1]
+        self.assertGreaterEqual(slots, len(common) * int((t_to - t_from) / tick_s))
+        out = "".join(p.lines())
+        self.assertEqual(bad, [], "%d of %d slots not probed exactly once:\n%s\n%s" % (
+            len(bad), slots, "\n".join(bad[:30]), out[-3000:]))
+
+    def test_reloads_neither_miss_nor_repeat_a_slot(self):
+        # Both workers probing for a millisecond would already repeat a
+        # slot for one target in six reloads or so: many reloads.
+        names = ["t%d" % i for i in range(50)]
+        self.reload_and_check([names], "300ms", 0.3, reloads=30)
+
+    def test_reloads_that_change_the_wakeup_grid_neither_miss_nor_repeat_a_slot(self):
+        # 150 targets on a tick share wake-ups on a grid of tick*10/150; 180
+        # on a finer one: the common 150 get other slot starts after each
+        # reload, yet every slot (by its boundary) is probed exactly once.
+        names = ["t%d" % i for i in range(150)]
+        more = names + ["u%d" % i for i in range(30)]
+        self.reload_and_check([names, more], "1s", 1.0, reloads=4)
+
+    @staticmethod
+    def fake_signals(p, n):
+        """[(signum, CLOCK_MONOTONIC ns)] fake worker n printed it got."""
+        out = []
+        for line in p.lines():
+            if line.startswith("fake %d got signal " % n):
+                words = line.split()
+                out.append((int(words[4]), int(words[6])))
+        return out
+
+    def test_old_worker_is_retired_with_sigterm_once_the_cut_over_has_passed(self):
+        # The fake stops ticking at the cut-over and waits for its SIGTERM,
+        # as the real worker does: without the SIGTERM it would be SIGKILLed
+        # at the end of shutdown_timeout.
+        fake = FakeInstall(self, ["ready", "ready"])
+        p = harness.Proc(self, [fake.supervisor, "-url=http://127.0.0.1:9/", "-shutdown_timeout=3s"],
+                         env=fake.env())
+        p.wait_line(r"Worker \(pid \d+\) is ready\.", 15)
+        [old] = wait_workers(self, p.pid, 1)
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        p.wait_line(r"Reloaded: worker \(pid \d+\) takes over from worker \(pid %d\)" % old, 20, start=n)
+        retired = p.wait_line(r"Worker \(pid %d\) retired: " % old, 20, start=n)
+        self.assertRegex(retired, r"retired: exited with status 0\.$")
+        retire = p.wait_line(r"^fake 0 got retire \d+$", 5)
+        cut_over = int(retire.split()[-1])
+        signals = self.fake_signals(p, 0)
+        self.assertEqual([s for s, _ in signals], [signal.SIGTERM], "one SIGTERM retires the old worker")
+        self.assertGreaterEqual(signals[0][1], cut_over, "the SIGTERM came before the cut-over")
+        lines = p.lines()
+        self.assertLess(lines.index(retire), lines.index(next(l for l in lines if l.startswith("fake 0 got signal"))))
+        self.assertEqual(self.fake_signals(p, 1), [])
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(), 0)
+
+    def test_stop_during_a_cut_over_sends_the_retiring_worker_sigterm_at_once(self):
+        # The new worker's cut-over is a minute away: the old worker, retired
+        # but probing up to it, must still get SIGTERM with the stop.
+        fake = FakeInstall(self, ["ready", "cut_over_in=60"])
+        p = harness.Proc(self, [fake.supervisor, "-url=http://127.0.0.1:9/"], env=fake.env())
+        p.wait_line(r"Worker \(pid \d+\) is ready\.", 15)
+        [old] = wait_workers(self, p.pid, 1)
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        p.wait_line(r"Reloaded: worker \(pid \d+\) takes over from worker \(pid %d\)" % old, 20, start=n)
+        cut_over = int(p.wait_line(r"^fake 0 got retire \d+$", 5).split()[-1])
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(15), 0)
+        signals = self.fake_signals(p, 0)
+        self.assertEqual([s for s, _ in signals], [signal.SIGTERM])
+        self.assertLess(signals[0][1], cut_over)
+        self.assertEqual(p.count(r"Worker \(pid \d+\) exited with status 0\.$"), 2)
+        self.assertNotIn("SIGKILL", "".join(p.lines()))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

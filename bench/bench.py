@@ -72,6 +72,19 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def pss_kib(pid):
+    """Proportional set size: a shared page counts 1/n in each of the n
+    processes mapping it (smaps_rollup; Linux 4.14+)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return float("nan")
+
+
 def status_kib(pid, key):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -442,8 +455,9 @@ def scenario_big(a, bins, work, nginx, run):
     m = measure_window(nginx, obs.cpu, a.window)
     sup_hwm, wrk_hwm = obs.hwm_kib()
     anon = status_kib(obs.proc.pid, "RssAnon") + status_kib(obs.worker, "RssAnon")
+    pss = pss_kib(obs.proc.pid) + pss_kib(obs.worker)
     m.update(start_ms=obs.start_ms, sup_rss=sup_hwm / 1024, worker_rss=wrk_hwm / 1024,
-             rss=(sup_hwm + wrk_hwm) / 1024, anon=anon / 1024)
+             rss=(sup_hwm + wrk_hwm) / 1024, anon=anon / 1024, pss=pss / 1024)
     old_worker = obs.worker
     reload_ms, hup_wall = obs.reload()
     time.sleep(3)
@@ -455,6 +469,21 @@ def scenario_big(a, bins, work, nginx, run):
     m.update(term_ms=term_ms, exit=code)
     arr = nginx.arrivals(tag)
     m["missed"], m["doubled"], m["late_ms"] = missed_ticks(arr, obs.urls, 1, hup_wall - 2, hup_wall + 3)
+    m["failures"], m["failure_kinds"] = failures(obs.lines())
+    return m
+
+
+def scenario_bigcurl(a, bins, work, nginx, run):
+    """S1 and S3 again with http_client=curl: every probe through libcurl,
+    as before the native client; the same load, in the same run."""
+    tag = f"bigcurl{run}"
+    obs = Observer(bins, work, nginx, tag, a.targets, 1, extra=["http_client=curl"])
+    obs.start()
+    time.sleep(a.warmup)
+    m = measure_window(nginx, obs.cpu, a.window)
+    sup_hwm, wrk_hwm = obs.hwm_kib()
+    m.update(rss=(sup_hwm + wrk_hwm) / 1024, pss=(pss_kib(obs.proc.pid) + pss_kib(obs.worker)) / 1024)
+    obs.terminate()
     m["failures"], m["failure_kinds"] = failures(obs.lines())
     return m
 
@@ -567,7 +596,7 @@ def ratio(x, y, d=2):
 
 
 def report(a, R):
-    big, low, lag = R["big"], R["low"], R["lag"]
+    big, low, lag, bigcurl = R["big"], R["low"], R["lag"], R.get("bigcurl", [])
     wrk, bbmax, bblow, mon = R["wrk"], R["bbmax"], R["bblow"], R["monit"]
     rows = []
 
@@ -599,6 +628,11 @@ def report(a, R):
         fmt(cpu), f"wrk {fmt(agg(wrk, 'cpu_us'))} (obs/wrk {ratio(cpu, agg(wrk, 'cpu_us'))}); "
         f"blackbox {fmt(agg(bbmax, 'cpu_us'))} (obs/bb {ratio(cpu, agg(bbmax, 'cpu_us'))})",
         "≤ 1.5× wrk", "yes" if r is not None and r <= 1.5 else "no")
+    if bigcurl:
+        ccpu = agg(bigcurl, "cpu_us")
+        row("1 CPU/probe, libcurl", f"µs CPU per probe with http_client=curl (every probe through libcurl), "
+            f"{fmt(agg(bigcurl, 'rate'), 0)} probes/s landed",
+            fmt(ccpu), f"wrk (obs/wrk {ratio(ccpu, wcpu)}); native/curl {ratio(cpu, ccpu)}", "", "")
     row("1 CPU", "% of one core (supervisor+worker)", fmt(agg(big, "cpu_pct")), "", "", "")
     kinds = {}
     for r in big:
@@ -619,6 +653,11 @@ def report(a, R):
         "< 16", "yes" if rss and rss[0] < 16 else "no")
     row("3 memory", "MiB RssAnon supervisor+worker at the end of the window (heap only: no shared-library pages)",
         fmt(agg(big, "anon")), "", "", "")
+    row("3 memory", "MiB Pss supervisor+worker at the end of the window (shared pages divided among their users)",
+        fmt(agg(big, "pss")), "", "", "")
+    if bigcurl:
+        row("3 memory, libcurl", "MiB VmHWM / Pss supervisor+worker with http_client=curl (libcurl loaded)",
+            f"{fmt(agg(bigcurl, 'rss'))} / {fmt(agg(bigcurl, 'pss'))}", "", "", "")
     p99 = agg(lag, "lag_p99")
     row("4 lag", f"ms probe-start lag p50 / p99 / max, worker lag_us, {a.lag_targets} targets @1s",
         f"{fmt(agg(lag, 'lag_p50'), 2)} / {fmt(p99, 2)} / {fmt(agg(lag, 'lag_max'), 2)}", "", "p99 < 2", 
@@ -652,7 +691,7 @@ def main():
     ap.add_argument("--no-phase-grid", action="store_true",
                     help="the engine predates patch 0002 (no shared wake-up grid): do not replicate it")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for observer's environment")
-    ap.add_argument("--only", default="big,ramp,low,lag,wrk,bbmax,bblow,monit")
+    ap.add_argument("--only", default="big,bigcurl,ramp,low,lag,wrk,bbmax,bblow,monit")
     ap.add_argument("--json", help="write every run's raw figures here")
     ap.add_argument("--report-only", metavar="JSON", help="print the table of a --json file (same options) and exit")
     a = ap.parse_args()
@@ -663,7 +702,7 @@ def main():
     Observer.extra_env = dict(kv.split("=", 1) for kv in a.env)
     only = set(a.only.split(","))
 
-    R = {k: [] for k in ["big", "ramp", "low", "lag", "wrk", "bbmax", "bblow", "monit"]}
+    R = {k: [] for k in ["big", "bigcurl", "ramp", "low", "lag", "wrk", "bbmax", "bblow", "monit"]}
     if a.report_only:
         with open(a.report_only) as f:
             R.update(json.load(f))
@@ -688,6 +727,8 @@ def main():
                 R["wrk"].append(peer_wrk(a, nginx, run))
             if "big" in only:
                 R["big"].append(scenario_big(a, a.bins, work, nginx, run))
+            if "bigcurl" in only:
+                R["bigcurl"].append(scenario_bigcurl(a, a.bins, work, nginx, run))
             if "ramp" in only and a.ramp:
                 R["ramp"].append(scenario_ramp(a, a.bins, work, nginx, run))
             if "bbmax" in only:

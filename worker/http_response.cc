@@ -109,8 +109,16 @@ ResponseParser::State ResponseParser::parse(const char* data, size_t len) {
 
 // Whether the header line still being read has a colon so far: an invalid
 // character after one is in the value, before one in the name.
+// A line ends at CR or LF: http-parser (built lenient, as Debian's is)
+// takes a CR followed by anything as the end of a header line.
 void ResponseParser::note_line_colon(const char* data, size_t len) {
-  const char* lf = static_cast<const char*>(memrchr(data, '\n', len));
+  const char* lf = nullptr;
+  for (size_t i = len; i > 0; --i) {
+    if (data[i - 1] == '\n' || data[i - 1] == '\r') {
+      lf = data + i - 1;
+      break;
+    }
+  }
   const char* tail = lf != nullptr ? lf + 1 : data;
   size_t tail_len = len - static_cast<size_t>(tail - data);
   bool colon = std::memchr(tail, ':', tail_len) != nullptr;
@@ -134,7 +142,7 @@ ResponseParser::State ResponseParser::bad_header_character(const char* data, siz
 ResponseParser::State ResponseParser::look_for_colon(const char* data, size_t len) {
   for (size_t i = 0; i < len; ++i) {
     if (data[i] == ':') return fail_with(TransportCode::WeirdServerReply, "Invalid character in header name");
-    if (data[i] == '\n') return fail_with(TransportCode::WeirdServerReply, "Header without colon");
+    if (data[i] == '\n' || data[i] == '\r') return fail_with(TransportCode::WeirdServerReply, "Header without colon");
   }
   bad_name_bytes_ += len;
   if (bad_name_bytes_ > kMaxHeaderLineBytes) return fail_with(TransportCode::WeirdServerReply, "Header without colon");
@@ -174,6 +182,11 @@ ResponseParser::State ResponseParser::parser_failed(const char* data, size_t len
         return fail_with(TransportCode::UnsupportedProtocol, "Unsupported response code in HTTP response");
       break;
     case HPE_INVALID_HEADER_TOKEN:
+      // After the final response's headers: a trailer line of a chunked
+      // body. One verdict for any bad one, whatever the line and however
+      // the bytes arrive (the colon bookkeeping covers header blocks only).
+      if (headers_done_ && !interim_)
+        return fail_with(TransportCode::WeirdServerReply, "Invalid trailer line in chunked response");
       if (parsed < len) return bad_header_character(data, parsed, len);
       break;
     case HPE_INVALID_CONTENT_LENGTH:

@@ -287,7 +287,10 @@ void Supervisor::take_over(WorkerProcess* successor) {
             {pid_field(successor), {"old_pid", std::to_string(old->pid()), true}});
   // It fires its slots up to the successor's cut-over, then retires; its
   // SIGTERM follows at the cut-over.
-  old->retire(successor->cut_over_ns(), old_bound);
+  // The instant is the new worker's word; a broken one (far in the future)
+  // must not keep the old worker, and so two workers, running unbounded.
+  uint64_t latest = uv_hrtime() + static_cast<uint64_t>(applied_global_.reload_timeout.count());
+  old->retire(std::min(successor->cut_over_ns(), latest), old_bound);
   finish_reload("Reloaded. Running, worker pid " + std::to_string(successor->pid()));
 }
 

@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -41,7 +42,9 @@ std::string shift_elapsed_ms(const std::string& msg, int64_t add_ms) {
   size_t digits = at + sizeof kAfter - 1;
   size_t end = msg.find_first_not_of("0123456789", digits);
   if (end == digits || end == std::string::npos) return msg;
-  int64_t ms = std::stoll(msg.substr(digits, end - digits)) + add_ms;
+  // strtoll, not stoll: this runs inside libcurl's completion path, where
+  // no exception may go.
+  int64_t ms = std::strtoll(msg.substr(digits, end - digits).c_str(), nullptr, 10) + add_ms;
   return msg.substr(0, digits) + std::to_string(ms) + msg.substr(end);
 }
 

@@ -16,6 +16,13 @@ extern char** environ;
 
 namespace observer {
 
+const FileValue* find_file_value(const std::vector<FileValue>& values, std::string_view key) {
+  for (const FileValue& v : values)
+    if (v.key == key) return &v;
+  return nullptr;
+}
+
+
 Environment current_environment() {
   Environment env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -162,12 +169,6 @@ void index_sections(const std::string& path, const std::vector<IniSection>& sect
                      where_in_file(path, sections[it->second].line);
     }
   }
-}
-
-const FileValue* find_file_value(const std::vector<FileValue>& values, std::string_view key) {
-  for (const FileValue& v : values)
-    if (v.key == key) return &v;
-  return nullptr;
 }
 
 // Places the file's key=value pairs, one at a time, as inih reads them. Only

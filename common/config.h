@@ -94,6 +94,9 @@ struct FileValue {
   int line = 0;
 };
 
+// The first of `values` set for `key`, or null.
+const FileValue* find_file_value(const std::vector<FileValue>& values, std::string_view key);
+
 // The values every target shares: the file's top level and, above every
 // file value, the environment and the flags. Defaults come from keys.h.
 struct SharedLayers {

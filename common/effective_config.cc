@@ -46,12 +46,6 @@ struct ValueRef {
   const std::string& value() const { return text != nullptr ? *text : computed; }
 };
 
-const FileValue* find_in(const std::vector<FileValue>& values, std::string_view key) {
-  for (const FileValue& v : values)
-    if (v.key == key) return &v;
-  return nullptr;
-}
-
 ValueRef stored(const std::string& text, Origin::Kind kind, int line, const std::string* where) {
   ValueRef r;
   r.set = true;
@@ -74,8 +68,8 @@ ValueRef find_value(const TargetConfig& t, std::string_view key, const KeyInfo* 
     if (over != shared->overrides.end())
       return stored(over->second.text, over->second.origin.kind, 0, &over->second.origin.where);
   }
-  const FileValue* v = t.in_section() ? find_in(t.origins.own, key) : nullptr;
-  if (v == nullptr) v = find_in(shared->top, key);
+  const FileValue* v = t.in_section() ? find_file_value(t.origins.own, key) : nullptr;
+  if (v == nullptr) v = find_file_value(shared->top, key);
   if (v != nullptr) return stored(v->text, Origin::Kind::File, v->line, nullptr);
   ValueRef r;
   if (key == "timeout" && t.settings != nullptr && t.settings->timeout_capped) {

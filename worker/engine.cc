@@ -139,12 +139,6 @@ bool Engine::ensure_multi(std::string* error) {
   return true;
 }
 
-size_t Engine::native_target_count() const {
-  size_t n = 0;
-  for (const auto& t : targets_) n += t->http ? 1 : 0;
-  return n;
-}
-
 uint64_t Engine::now_since_origin_ns() const { return uv_hrtime() - origin_ns_; }
 
 bool Engine::start(std::string* error, Nanos hold) {

@@ -6,8 +6,7 @@
 // environment, reuse_connections, http_client=curl) and for what follows a
 // native probe's redirect. The client is chosen per target at load. The
 // Worker (worker.h) drives it: load, start, inherit + end_handover, retire
-// or abort,
-// close.
+// or abort, close.
 //
 // Life cycle:  load -> start -> [end_handover] -> retire -> (idle) -> close
 //                                               \-> abort -> close
@@ -99,8 +98,6 @@ class Engine {
   std::string encode_states() const;
   size_t in_flight() const;
   size_t target_count() const { return targets_.size(); }
-  // Targets the native client probes (the rest go through libcurl).
-  size_t native_target_count() const;
 
  private:
   struct Target;

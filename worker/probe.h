@@ -66,9 +66,9 @@ class Probe {
   size_t header_bytes_ = 0;
   bool want_cert_ = false;
   std::string socket_error_;
-  bool header_block_ended_ = false;
+  bool header_block_ended_ = false;  // the blank line after the last response's headers came
   Nanos first_hop_{};
-  int configured_max_redirects_ = -1;  // -1: not a continuation  // the blank line after the last response's headers came
+  int configured_max_redirects_ = -1;  // -1: not a continuation
   ProbeResult result_;
 };
 

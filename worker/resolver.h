@@ -53,8 +53,6 @@ class Resolver {
   uint64_t lookup(const std::string& host, uint16_t port, IpVersion family, Client* client);
   void cancel(uint64_t id);
 
-  size_t pending() const { return clients_.size(); }
-
  private:
   struct Mailbox;
   struct Answer;

@@ -90,7 +90,7 @@ Engine::~Engine() {
   close();
 }
 
-bool Engine::load(std::vector<TargetConfig> targets, std::string* error) {
+Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, std::string* error) {
   targets_.clear();
   targets_.reserve(targets.size());
   ChecksCache compiled;
@@ -98,7 +98,7 @@ bool Engine::load(std::vector<TargetConfig> targets, std::string* error) {
   const std::string proxy = proxy_variable_set();
   for (TargetConfig& c : targets) {
     std::shared_ptr<const TargetChecks> checks = compiled.get(c, error);
-    if (!checks) return false;
+    if (!checks) return LoadStatus::BadConfig;
     // Origins serve -check-config and load-time errors only; a running
     // target does not need them.
     c.drop_origins();
@@ -116,16 +116,16 @@ bool Engine::load(std::vector<TargetConfig> targets, std::string* error) {
   int rc = idle_check_.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, this);
   if (rc != 0) {
     *error = std::string("uv_timer_init: ") + uv_strerror(rc);
-    return false;
+    return LoadStatus::Failed;
   }
   http_ = std::make_unique<HttpClient>(loop_, [this](NativeProbe* p) { on_native_done(p); });
-  if (!http_->init(error)) return false;
+  if (!http_->init(error)) return LoadStatus::Failed;
   // libcurl is loaded now if a target needs it from the start (a failure to
   // load it is then a start-up error), else only when a redirect first
   // leads a native probe on to curl: a plain-http worker never maps it.
   bool needs_curl = false;
   for (const auto& t : targets_) needs_curl = needs_curl || !t->http;
-  return !needs_curl || ensure_multi(error);
+  return !needs_curl || ensure_multi(error) ? LoadStatus::Ok : LoadStatus::Failed;
 }
 
 bool Engine::ensure_multi(std::string* error) {

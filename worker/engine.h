@@ -53,8 +53,11 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Takes the targets and compiles their checks (once per distinct
-  // settings). A false return is a config error (78).
-  bool load(std::vector<TargetConfig> targets, std::string* error);
+  // settings). BadConfig: a pattern does not compile (exit 78); Failed:
+  // the process cannot run them (a libuv handle, libcurl not loadable:
+  // exit 70).
+  enum class LoadStatus { Ok, BadConfig, Failed };
+  LoadStatus load(std::vector<TargetConfig> targets, std::string* error);
 
   // Holds back state-change lines until end_handover() (call before start).
   void hold_transitions() { holding_ = true; }

@@ -56,11 +56,14 @@ int main(int argc, char** argv) {
   int code = kExitOk;
   {
     Worker worker(options);
-    bool configured = worker.configure(std::move(inv.config), &error);  // one copy of each target: the engine's
+    code = worker.configure(std::move(inv.config), &error);  // one copy of each target: the engine's
     release_free_memory();
-    if (!configured) {
+    if (code == kExitConfig) {
       report_config_error(options, error);
-      code = kExitConfig;
+    } else if (code != kExitOk) {
+      // Not the configuration's fault (libcurl missing, a libuv handle):
+      // 70, which the supervisor treats as a crash, not as a bad config.
+      std::fprintf(stderr, "observer-worker: %s\n", error.c_str());
     } else {
       code = worker.run();
     }

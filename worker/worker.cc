@@ -141,16 +141,20 @@ void report_config_error(const WorkerOptions& options, const std::string& error)
   }
 }
 
-bool Worker::configure(Config config, std::string* error) {
+int Worker::configure(Config config, std::string* error) {
   if (loop_init_error_ != 0) {
     *error = std::string("uv_loop_init: ") + uv_strerror(loop_init_error_);
-    return false;
+    return kExitSoftware;
   }
   LineOptions lo = line_options_for(config, options_);
   writer_ = std::make_unique<LineWriter>(STDOUT_FILENO, kMaxQueuedLogBytes, drop_notice_for(lo));
   log_ = std::make_unique<Logger>(writer_.get(), lo);
   engine_ = std::make_unique<Engine>(&loop_, log_.get());
-  if (!engine_->load(std::move(config.targets), error)) return false;
+  switch (engine_->load(std::move(config.targets), error)) {
+    case Engine::LoadStatus::Ok: break;
+    case Engine::LoadStatus::BadConfig: return kExitConfig;
+    case Engine::LoadStatus::Failed: return kExitSoftware;
+  }
   // The supervisor SIGKILLs a worker shutdown_timeout after its SIGTERM. A
   // probe's own timeout may be longer, so in-flight probes get a little less
   // than that bound and are then aborted: the state is always handed over
@@ -159,7 +163,7 @@ bool Worker::configure(Config config, std::string* error) {
       std::chrono::duration_cast<std::chrono::milliseconds>(config.global.shutdown_timeout).count());
   retire_limit_ms_ = bound_ms - std::min<uint64_t>(1000, bound_ms / 4);
   if (options_.supervised) engine_->hold_transitions();
-  return true;
+  return kExitOk;
 }
 
 int Worker::run() {

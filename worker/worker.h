@@ -87,10 +87,11 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Sets up logging and the engine, which takes the targets. False is a
-  // configuration error (78), or (rarely) a failure to set up the loop,
-  // which is reported the same way.
-  bool configure(Config config, std::string* error);
+  // Sets up logging and the engine, which takes the targets. Returns the
+  // exit code to leave with when it fails: kExitConfig for a configuration
+  // error, kExitSoftware when the process cannot run (the loop, a handle,
+  // libcurl not loadable); kExitOk when it is ready to run().
+  int configure(Config config, std::string* error);
 
   // Runs the loop until the worker exits; returns the exit code.
   int run();

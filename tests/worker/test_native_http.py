@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -211,6 +212,57 @@ class LazyLibcurl(unittest.TestCase):
         p.signal(signal.SIGTERM)
         self.assertEqual(p.wait_exit(5), 0)
         self.assertEqual([l for l in p.lines() if "exiting" not in l], [])
+
+
+def libcurl_path():
+    """Where the dynamic linker finds libcurl.so.4, or None."""
+    try:
+        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in out.splitlines():
+        if line.strip().startswith("libcurl.so.4 "):  # this machine's ABI comes first
+            return line.split("=>")[-1].strip()
+    return None
+
+
+def without_libcurl(argv):
+    """argv run in a mount namespace of its own where libcurl.so.4 is an
+    empty file, or None when that cannot be set up here."""
+    lib = libcurl_path()
+    if lib is None:
+        return None
+    hide = ["unshare", "-m", "sh", "-c", 'mount --bind /dev/null "$0" && exec "$@"', os.path.realpath(lib)]
+    try:
+        if subprocess.run(hide + ["true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          timeout=10).returncode != 0:
+            return None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return hide + argv
+
+
+class MissingLibcurl(unittest.TestCase):
+    """libcurl is loaded on first need: without it, plain-http targets are
+    still probed, and a target that needs it is an internal error (70: the
+    supervisor restarts the worker), not a configuration error (78)."""
+
+    def test_plain_http_runs_without_libcurl(self):
+        srv = HttpServer(self)
+        argv = without_libcurl([WORKER, "-url=" + srv.url("/nocurl"), "-tick=100ms", "-status=200"])
+        if argv is None:
+            self.skipTest("needs root for a mount namespace (unshare -m)")
+        p = Proc(self, argv)
+        wait_for(lambda: srv.hits("/nocurl") >= 3, 5, what="three probes without libcurl")
+        self.assertEqual(p.lines(), [])
+
+    def test_a_target_that_needs_libcurl_exits_70(self):
+        argv = without_libcurl([WORKER, "-url=https://127.0.0.1:%d/" % closed_port(), "-tick=1s"])
+        if argv is None:
+            self.skipTest("needs root for a mount namespace (unshare -m)")
+        p = Proc(self, argv)
+        self.assertEqual(p.wait_exit(10), 70)
+        self.assertIn("cannot load libcurl", p.stderr_text())
 
 
 class Proxy(unittest.TestCase):

@@ -54,33 +54,56 @@ LogField str(const char* key, std::string v) { return LogField{key, std::move(v)
 }  // namespace
 
 // Kept small: a worker holds one per target for its whole life. What
-// targets share (settings, compiled checks) is shared, not copied.
+// targets share (settings, compiled checks, the native client's request
+// headers) is shared, not copied; the timer is its wake-up's.
 struct Engine::Target {
-  Engine* engine = nullptr;
-  size_t index = 0;
-  TargetConfig target;  // its origins dropped
+  std::string name;
+  std::string url;
+  std::unique_ptr<const std::string> masked_url;  // the url with its password masked; null when it has none
+  std::shared_ptr<const TargetSettings> shared_settings;
   std::shared_ptr<const TargetChecks> checks;
   TargetState state;
-  HeldOutcomes held;
   Nanos phase{};
   Nanos snapped_by{};  // how far snap_phase() moved the phase (see slot_boundary())
   uint64_t next_slot = 0;
   Nanos last_fired_boundary{INT64_MIN};  // of the last slot a probe started for
-  UvHandle<uv_timer_t> timer;
-  std::unique_ptr<HttpTarget> http;   // set: the native client probes this target
-  std::unique_ptr<Probe> probe;        // in flight through libcurl
+  std::unique_ptr<HttpTarget> http;     // set: the native client probes this target
+  std::unique_ptr<Probe> probe;         // in flight through libcurl
   std::unique_ptr<NativeProbe> native;  // in flight through the native client
   int64_t probe_lag_us = 0;
+  bool armed = false;      // a slot is still to fire: its wake-up's timer waits for it
   bool inherited = false;  // took a record of the hand-over
 
-  bool probing() const { return probe || native; }
-
   Target(TargetConfig c, std::shared_ptr<const TargetChecks> compiled)
-      : target(std::move(c)),
+      : name(std::move(c.name)),
+        url(std::move(c.url)),
+        masked_url(c.masked_url.empty() ? nullptr : std::make_unique<const std::string>(std::move(c.masked_url))),
+        shared_settings(std::move(c.settings)),
         checks(std::move(compiled)),
-        state(target.name, target.url, settings().failure_threshold, settings().success_threshold) {}
-  const TargetConfig& config() const { return target; }
-  const TargetSettings& settings() const { return *target.settings; }
+        state(settings().failure_threshold, settings().success_threshold) {}
+
+  bool probing() const { return probe || native; }
+  const TargetSettings& settings() const { return *shared_settings; }
+  // The url with any password masked: the only form ever logged.
+  const std::string& display_url() const { return masked_url ? *masked_url : url; }
+  // As a TargetConfig (a copy), for libcurl's probes.
+  TargetConfig config() const {
+    TargetConfig c;
+    c.name = name;
+    c.url = url;
+    if (masked_url) c.masked_url = *masked_url;
+    c.settings = shared_settings;
+    return c;
+  }
+};
+
+// The timer of the targets that share a tick and a phase.
+struct Engine::Wakeup {
+  Engine* engine = nullptr;
+  Nanos tick{};
+  Nanos phase{};
+  std::vector<size_t> members;  // indices into targets_
+  UvHandle<uv_timer_t> timer;
 };
 
 Engine::Engine(uv_loop_t* loop, Logger* log) : loop_(loop), log_(log) {}
@@ -99,18 +122,16 @@ Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, std::string* 
   for (TargetConfig& c : targets) {
     std::shared_ptr<const TargetChecks> checks = compiled.get(c, error);
     if (!checks) return LoadStatus::BadConfig;
-    // Origins serve -check-config and load-time errors only; a running
-    // target does not need them.
-    c.drop_origins();
-    auto t = std::make_unique<Target>(std::move(c), std::move(checks));
-    if (native_unsuitable(t->config(), proxy).empty()) {
-      auto http = std::make_unique<HttpTarget>();
+    std::unique_ptr<HttpTarget> http;
+    if (native_unsuitable(c, proxy).empty()) {
+      http = std::make_unique<HttpTarget>();
       std::string why_not;
-      if (build_http_target(t->config(), http.get(), &why_not)) t->http = std::move(http);
+      if (!build_http_target(c, http.get(), &why_not)) http.reset();
     }
-    t->engine = this;
-    t->index = targets_.size();
-    targets_.push_back(std::move(t));
+    // Only what a running target needs is kept (not the origins: they
+    // serve -check-config and load-time errors).
+    targets_.emplace_back(std::move(c), std::move(checks));
+    targets_.back().http = std::move(http);
   }
   // Created here, not in start(): a retirement may come before the start.
   int rc = idle_check_.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, this);
@@ -124,7 +145,7 @@ Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, std::string* 
   // load it is then a start-up error), else only when a redirect first
   // leads a native probe on to curl: a plain-http worker never maps it.
   bool needs_curl = false;
-  for (const auto& t : targets_) needs_curl = needs_curl || !t->http;
+  for (const Target& t : targets_) needs_curl = needs_curl || !t.http;
   return !needs_curl || ensure_multi(error) ? LoadStatus::Ok : LoadStatus::Failed;
 }
 
@@ -143,27 +164,42 @@ uint64_t Engine::now_since_origin_ns() const { return uv_hrtime() - origin_ns_; 
 
 bool Engine::start(std::string* error, Nanos hold) {
   if (retiring_) return true;  // stopped before it started: nothing to schedule
-  int rc = 0;
   ClockPair clocks = read_clocks();
   origin_ns_ = clocks.mono_ns;
   std::map<int64_t, size_t> per_tick;  // targets sharing a tick share a grid
-  for (auto& t : targets_) ++per_tick[t->settings().tick.count()];
-  for (auto& t : targets_) {
-    const Nanos tick = t->settings().tick;
+  for (const Target& t : targets_) ++per_tick[t.settings().tick.count()];
+  // Targets whose tick and phase are the same wake up together.
+  std::map<std::pair<int64_t, int64_t>, size_t> wakeup_of;
+  std::vector<size_t> wakeup_index(targets_.size());
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    Target& t = targets_[i];
+    const Nanos tick = t.settings().tick;
     Nanos grid = wakeup_grid(tick, per_tick[tick.count()], kTargetsPerWakeup);
-    Nanos own = schedule_phase(t->config().name, t->config().url, tick);
+    Nanos own = schedule_phase(t.name, t.url, tick);
     Nanos snapped = snap_phase(own, grid, tick);
-    t->snapped_by = own - snapped;
-    t->phase = phase_after_origin(snapped, tick, clocks.wall_ns);
-    rc = t->timer.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, t.get());
+    t.snapped_by = own - snapped;
+    t.phase = phase_after_origin(snapped, tick, clocks.wall_ns);
+    wakeup_index[i] = wakeup_of.emplace(std::make_pair(tick.count(), t.phase.count()), wakeup_of.size()).first->second;
+    if (t.settings().cert_min_days && t.url.compare(0, 8, "https://") != 0)
+      log_->log(Level::Warning, t.name,
+                "cert_min_days is set but the URL is not https; the certificate check applies only after a redirect to https",
+                {str("url", t.display_url())});
+  }
+  wakeups_ = std::vector<Wakeup>(wakeup_of.size());
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    Wakeup& w = wakeups_[wakeup_index[i]];
+    w.tick = targets_[i].settings().tick;
+    w.phase = targets_[i].phase;
+    w.members.push_back(i);
+  }
+  for (Wakeup& w : wakeups_) {
+    w.engine = this;
+    w.members.shrink_to_fit();
+    int rc = w.timer.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, &w);
     if (rc != 0) {
       *error = std::string("uv_timer_init: ") + uv_strerror(rc);
       return false;
     }
-    if (t->settings().cert_min_days && t->config().url.compare(0, 8, "https://") != 0)
-      log_->log(Level::Warning, t->config().name,
-                "cert_min_days is set but the URL is not https; the certificate check applies only after a redirect to https",
-                {str("url", t->config().display_url())});
   }
   // The cut-over is taken after the set-up above, so that all of `hold` is
   // left for the supervisor to pass it on. (A slot starts up to its snap,
@@ -175,45 +211,63 @@ bool Engine::start(std::string* error, Nanos hold) {
     cut_over_ns_ = uv_hrtime() + static_cast<uint64_t>(hold.count());
     not_before = Nanos{static_cast<int64_t>(cut_over_ns_ - origin_ns_)};
   }
-  for (auto& t : targets_) {
-    t->next_slot = hold > Nanos{0} ? first_slot_from(not_before, t->phase, t->settings().tick, t->snapped_by) : 0;
-    arm(t.get());
+  for (Target& t : targets_) {
+    t.next_slot = hold > Nanos{0} ? first_slot_from(not_before, t.phase, t.settings().tick, t.snapped_by) : 0;
+    t.armed = true;
   }
+  for (Wakeup& w : wakeups_) arm(&w);
   return true;
 }
 
-void Engine::arm(Target* t) {
-  int64_t due = slot_time(t->phase, t->settings().tick, t->next_slot).count();
+void Engine::arm(Wakeup* w) {
+  bool any = false;
+  uint64_t next = 0;
+  for (size_t i : w->members) {
+    const Target& t = targets_[i];
+    if (t.armed && (!any || t.next_slot < next)) next = t.next_slot;
+    any = any || t.armed;
+  }
+  if (!any) {
+    uv_timer_stop(w->timer.get());
+    return;
+  }
+  int64_t due = slot_time(w->phase, w->tick, next).count();
   int64_t now = static_cast<int64_t>(now_since_origin_ns());
   int64_t wait_ns = due > now ? due - now : 0;
   // Round to the nearest ms: libuv's clock is in milliseconds, and rounding
   // up made every probe start 0-1 ms late (p99 lag 1.8 ms at 1000/s). fire()
   // starts a probe up to 1 ms early and waits out anything earlier.
   uint64_t wait_ms = static_cast<uint64_t>((wait_ns + 500000) / 1000000);
-  uv_timer_start(t->timer.get(), &Engine::on_uv_target_timer, wait_ms, 0);
+  uv_timer_start(w->timer.get(), &Engine::on_uv_wakeup, wait_ms, 0);
 }
 
-void Engine::on_uv_target_timer(uv_timer_t* handle) {
-  auto* t = static_cast<Target*>(handle->data);
-  if (t != nullptr) t->engine->fire(t);
+void Engine::on_uv_wakeup(uv_timer_t* handle) {
+  auto* w = static_cast<Wakeup*>(handle->data);
+  if (w != nullptr) w->engine->wake(w);
+}
+
+void Engine::wake(Wakeup* w) {
+  for (size_t i : w->members)
+    if (targets_[i].armed) fire(&targets_[i]);
+  arm(w);
 }
 
 void Engine::fire(Target* t) {
   const Nanos tick = t->settings().tick;
-  if (retiring_ && slot_boundary(t->phase, tick, t->next_slot, t->snapped_by) >= stop_) return;
+  if (retiring_ && slot_boundary(t->phase, tick, t->next_slot, t->snapped_by) >= stop_) {
+    t->armed = false;  // retire() counts only the slots before the cut-over
+    return;
+  }
   Nanos now{static_cast<int64_t>(now_since_origin_ns())};
   Nanos due = slot_time(t->phase, tick, t->next_slot);
   // libuv's loop clock may be coarser than the schedule: wait out the rest.
-  if (due - now > std::chrono::milliseconds(1)) {
-    arm(t);
-    return;
-  }
+  if (due - now > std::chrono::milliseconds(1)) return;
   int64_t lag_us = std::chrono::duration_cast<std::chrono::microseconds>(now - due).count();
   if (t->probing()) {
-    log_->log(Level::Warning, t->config().name,
+    log_->log(Level::Warning, t->name,
               "Probe still running at the next tick (timeout " + format_duration(t->settings().timeout) +
                   ", tick " + format_duration(tick) + "); skipped this tick",
-              {str("url", t->config().display_url()), str("event", "tick_skipped")});
+              {str("url", t->display_url()), str("event", "tick_skipped")});
   } else {
     t->last_fired_boundary = slot_boundary(t->phase, tick, t->next_slot, t->snapped_by);
     start_probe(t, lag_us);
@@ -223,11 +277,10 @@ void Engine::fire(Target* t) {
   t->next_slot = next > t->next_slot ? next : t->next_slot + 1;
   if (retiring_ && slot_boundary(t->phase, tick, t->next_slot, t->snapped_by) >= stop_) {
     // Its last slot before the cut-over is fired; the rest are the successor's.
+    t->armed = false;
     --before_stop_;
     maybe_idle();
-    return;
   }
-  arm(t);
 }
 
 void Engine::start_probe(Target* t, int64_t lag_us) {
@@ -235,14 +288,14 @@ void Engine::start_probe(Target* t, int64_t lag_us) {
   bool started = false;
   if (t->http) {
     t->native = std::make_unique<NativeProbe>(http_.get(), t->http.get());
-    t->native->id = t->index;
+    t->native->id = index_of(t);
     t->native->start();  // never tells its end from inside start()
     started = true;
   } else {
     started = start_curl_probe(t, t->config(), &error);
   }
   if (!started) {
-    log_->log(Level::Error, t->config().name, "Probe could not start: " + error, {str("url", t->config().display_url())});
+    log_->log(Level::Error, t->name, "Probe could not start: " + error, {str("url", t->display_url())});
     record_outcome(t, ProbeOutcome{false, "probe could not start: " + error, unix_ms_now()});
     return;
   }
@@ -255,7 +308,7 @@ bool Engine::start_curl_probe(Target* t, const TargetConfig& config, std::string
   std::unique_ptr<Probe> p = Probe::create(config, error);
   if (p && !multi_->add(p->easy(), error)) p.reset();
   if (!p) return false;
-  p->id = t->index;
+  p->id = index_of(t);
   t->probe = std::move(p);
   return true;
 }
@@ -263,7 +316,7 @@ bool Engine::start_curl_probe(Target* t, const TargetConfig& config, std::string
 void Engine::on_probe_done(CURL* easy, CURLcode code) {
   Probe* p = Probe::from_easy(easy);
   assert(p != nullptr && p->id < targets_.size());
-  Target* t = targets_[p->id].get();
+  Target* t = &targets_[p->id];
   assert(t->probe.get() == p);
   multi_->remove(easy);
   ProbeResult r = p->finish(code);
@@ -275,7 +328,7 @@ void Engine::on_probe_done(CURL* easy, CURLcode code) {
 // after it, so it may be destroyed here.
 void Engine::on_native_done(NativeProbe* p) {
   assert(p->id < targets_.size());
-  Target* t = targets_[p->id].get();
+  Target* t = &targets_[p->id];
   assert(t->native.get() == p);
   ProbeResult r = p->take_result();
   Nanos first_hop = r.total_time;
@@ -290,7 +343,6 @@ void Engine::on_native_done(NativeProbe* p) {
 // first URL is requested once. False when `first` is the result as it is
 // (not a redirect to follow, or a failure recorded in it).
 bool Engine::continue_redirect(Target* t, ProbeResult* first, Nanos first_hop) {
-  const TargetConfig& c = t->config();
   const TargetSettings& cs = t->settings();
   if (!cs.follow_redirects || !first->transport_ok || first->status < 300 || first->status > 399) return false;
   const std::string* location = first->header("Location");
@@ -299,8 +351,8 @@ bool Engine::continue_redirect(Target* t, ProbeResult* first, Nanos first_hop) {
     first->set_failure(TransportCode::TooManyRedirects, "Maximum (0) redirects followed");
     return false;
   }
-  TargetConfig next = c;
-  if (!resolve_location(c.url, *location, &next.url)) {
+  TargetConfig next = t->config();
+  if (!resolve_location(t->url, *location, &next.url)) {
     first->set_failure(TransportCode::UrlMalformat, "");
     return false;
   }
@@ -312,7 +364,7 @@ bool Engine::continue_redirect(Target* t, ProbeResult* first, Nanos first_hop) {
   if (ns->timeout < std::chrono::milliseconds(1)) ns->timeout = std::chrono::milliseconds(1);
   // Credentials go only where libcurl would send them after a redirect:
   // back to the same scheme, host and port.
-  if (!same_origin(c.url, next.url)) {
+  if (!same_origin(t->url, next.url)) {
     auto& h = ns->request_headers;
     h.erase(std::remove_if(h.begin(), h.end(),
                            [](const auto& kv) {
@@ -321,7 +373,7 @@ bool Engine::continue_redirect(Target* t, ProbeResult* first, Nanos first_hop) {
                            }),
             h.end());
   } else {
-    next.url = with_credentials_of(c.url, next.url);
+    next.url = with_credentials_of(t->url, next.url);
   }
   std::string error;
   if (!start_curl_probe(t, next, &error)) {
@@ -339,7 +391,6 @@ void Engine::probe_ended(Target* t, const ProbeResult& r) {
 }
 
 void Engine::report(Target* t, const ProbeResult& r) {
-  const TargetConfig& c = t->config();
   int64_t now_ms = unix_ms_now();
   std::vector<Finding> findings = evaluate(*t->checks, r, now_ms / 1000);
   if (findings.empty()) {  // the common case: nothing to log, nothing to build
@@ -347,7 +398,7 @@ void Engine::report(Target* t, const ProbeResult& r) {
     return;
   }
   std::vector<LogField> common = {
-      str("url", c.display_url()),
+      str("url", t->display_url()),
       num("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(r.total_time).count()),
       num("lag_us", t->probe_lag_us)};
   if (r.status != 0) common.push_back(num("status", r.status));
@@ -355,7 +406,7 @@ void Engine::report(Target* t, const ProbeResult& r) {
     std::vector<LogField> fields = std::move(f.fields);
     fields.insert(fields.begin(), str("check", f.check));
     fields.insert(fields.end(), common.begin(), common.end());
-    log_->log(Level::Warning, c.name, f.message, std::move(fields));
+    log_->log(Level::Warning, t->name, f.message, std::move(fields));
   }
   ProbeOutcome o;
   o.ok = findings.empty();
@@ -366,20 +417,20 @@ void Engine::report(Target* t, const ProbeResult& r) {
 
 void Engine::record_outcome(Target* t, ProbeOutcome outcome) {
   if (holding_) {
-    t->held.push(std::move(outcome));
+    held_[index_of(t)].push(std::move(outcome));
     return;
   }
   if (auto change = t->state.apply(outcome)) log_change(*t, *change);
 }
 
 void Engine::log_change(const Target& t, const StateChange& c) {
-  const std::string& name = t.config().name;
+  const std::string& name = t.name;
   if (c.to == TargetHealth::Down) {
     log_->log(Level::Error, name, "DOWN: " + c.reason,
-              {str("state", "down"), str("reason", c.reason), str("url", t.config().display_url())});
+              {str("state", "down"), str("reason", c.reason), str("url", t.display_url())});
   } else if (c.to == TargetHealth::Up) {
     log_->log(Level::Notice, name, "UP after " + format_outage(c.down_for_ms),
-              {str("state", "up"), num("down_ms", c.down_for_ms), str("url", t.config().display_url())});
+              {str("state", "up"), num("down_ms", c.down_for_ms), str("url", t.display_url())});
   }
 }
 
@@ -394,7 +445,7 @@ void Engine::inherit(const TargetStateRecord& record) {
   // was O(targets x records). Hashes only, so the index costs no strings.
   if (by_identity_.empty()) {
     by_identity_.reserve(targets_.size());
-    for (auto& t : targets_) by_identity_.emplace(identity_hash(t->config().name, t->config().url), t.get());
+    for (Target& t : targets_) by_identity_.emplace(identity_hash(t.name, t.url), &t);
   }
   auto [first, last] = by_identity_.equal_range(identity_hash(record.name, record.url));
   for (auto it = first; it != last; ++it) {
@@ -402,7 +453,7 @@ void Engine::inherit(const TargetStateRecord& record) {
     // While holding, a target's state is untouched (outcomes are held), so
     // the record simply becomes it; a second record for the same target
     // changes nothing.
-    if (!t->state.same_identity(record) || t->inherited) continue;
+    if (!same_identity(record, t->name, t->url) || t->inherited) continue;
     t->state.restore(record);
     t->inherited = true;
     return;
@@ -413,11 +464,15 @@ void Engine::end_handover() {
   if (!holding_) return;
   holding_ = false;
   by_identity_ = {};
-  for (auto& t : targets_) {
-    std::vector<StateChange> changes = t->held.replay_onto(&t->state);
-    t->held = HeldOutcomes();
-    for (const StateChange& ch : changes) log_change(*t, ch);
+  // In target order, as the lines came before outcomes were held sparsely.
+  for (size_t i = 0; i < targets_.size() && !held_.empty(); ++i) {
+    auto it = held_.find(i);
+    if (it == held_.end()) continue;
+    std::vector<StateChange> changes = it->second.replay_onto(&targets_[i].state);
+    held_.erase(it);
+    for (const StateChange& ch : changes) log_change(targets_[i], ch);
   }
+  held_ = {};
 }
 
 void Engine::retire(std::function<void()> on_idle, uint64_t cut_over_ns) {
@@ -433,19 +488,20 @@ void Engine::retire(std::function<void()> on_idle, uint64_t cut_over_ns) {
     // Probes already started for slots that are the successor's: the
     // cut-over came late (or within the ms a probe may start early).
     if (cut_over_ns != 0)
-      for (auto& t : targets_)
-        if (t->last_fired_boundary >= stop) ++late_probes_;
+      for (const Target& t : targets_)
+        if (t.last_fired_boundary >= stop) ++late_probes_;
   }
   stop_ = stop;
-  // An armed timer is a slot still to fire: kept if it is before the cut-over.
+  // An armed target has a slot still to fire: kept if it is before the cut-over.
   before_stop_ = 0;
-  for (auto& t : targets_) {
-    if (!t->timer || !uv_is_active(reinterpret_cast<uv_handle_t*>(t->timer.get()))) continue;
-    if (slot_boundary(t->phase, t->settings().tick, t->next_slot, t->snapped_by) < stop_)
+  for (Target& t : targets_) {
+    if (!t.armed) continue;
+    if (slot_boundary(t.phase, t.settings().tick, t.next_slot, t.snapped_by) < stop_)
       ++before_stop_;
     else
-      uv_timer_stop(t->timer.get());
+      t.armed = false;
   }
+  for (Wakeup& w : wakeups_) arm(&w);
   maybe_idle();
 }
 
@@ -466,17 +522,18 @@ void Engine::on_uv_idle_check(uv_timer_t* handle) {
 void Engine::abort() {
   if (retiring_ && before_stop_ != 0) {
     // Not waiting for the cut-over either.
-    for (auto& t : targets_)
-      if (t->timer) uv_timer_stop(t->timer.get());
+    for (Target& t : targets_) t.armed = false;
+    for (Wakeup& w : wakeups_)
+      if (w.timer) uv_timer_stop(w.timer.get());
     before_stop_ = 0;
   }
-  for (auto& t : targets_) {
-    if (!t->probing()) continue;
-    if (t->probe) {
-      multi_->remove(t->probe->easy());
-      t->probe.reset();
+  for (Target& t : targets_) {
+    if (!t.probing()) continue;
+    if (t.probe) {
+      multi_->remove(t.probe->easy());
+      t.probe.reset();
     }
-    t->native.reset();  // closes its socket and timer
+    t.native.reset();  // closes its socket and timer
     --in_flight_;
   }
   maybe_idle();
@@ -486,7 +543,7 @@ void Engine::close() {
   if (closed_) return;
   closed_ = true;
   assert(in_flight() == 0);
-  for (auto& t : targets_) t->timer.close();
+  for (Wakeup& w : wakeups_) w.timer.close();
   idle_check_.close();
   multi_.reset();  // curl_multi_cleanup; socket watchers close their uv_polls
   http_.reset();   // the resolver's async handle; late lookups are dropped
@@ -496,12 +553,16 @@ std::string Engine::encode_states() const {
   std::string wire;
   ControlMessage m;
   m.type = MessageType::TargetState;
-  for (const auto& t : targets_) {
-    m.state = t->state.to_record();
+  for (const Target& t : targets_) {
+    m.state = t.state.to_record(t.name, t.url);
     wire += encode_message(m);
   }
   return wire;
 }
+
+size_t Engine::target_count() const { return targets_.size(); }
+
+size_t Engine::index_of(const Target* t) const { return static_cast<size_t>(t - targets_.data()); }
 
 size_t Engine::in_flight() const {
   // A count, not a scan: maybe_idle() asks after every probe while retiring.

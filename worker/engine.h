@@ -1,5 +1,6 @@
 // Engine: the probe loop of one worker. It owns every target (its compiled
-// checks, UP/DOWN state, schedule timer and in-flight probe) and the two
+// checks, UP/DOWN state, schedule and in-flight probe), the timers that wake
+// them (one per wake-up instant that targets share, see wakeup_grid()) and the two
 // HTTP clients that run probes on the caller's libuv loop: the native
 // HTTP/1.1 client (http_client.h) for plain http:// targets where it can,
 // and libcurl's multi handle for every other target (https, a proxy in the
@@ -100,15 +101,20 @@ class Engine {
   // Every target's state as TargetState control messages, in target order.
   std::string encode_states() const;
   size_t in_flight() const;
-  size_t target_count() const { return targets_.size(); }
+  size_t target_count() const;
 
  private:
   struct Target;
+  struct Wakeup;
 
-  static void on_uv_target_timer(uv_timer_t* handle);
+  static void on_uv_wakeup(uv_timer_t* handle);
   static void on_uv_idle_check(uv_timer_t* handle);
 
-  void arm(Target* t);
+  // Sets the wake-up's timer for the earliest slot of its armed targets, or
+  // stops it when none is armed.
+  void arm(Wakeup* w);
+  void wake(Wakeup* w);
+  // Fires the target's next slot if it is due (within 1 ms); advances it.
   void fire(Target* t);
   void start_probe(Target* t, int64_t lag_us);
   // Creates the multi handle (loading libcurl) on first need.
@@ -122,13 +128,22 @@ class Engine {
   void record_outcome(Target* t, ProbeOutcome outcome);
   void log_change(const Target& t, const StateChange& c);
   void maybe_idle();
+  size_t index_of(const Target* t) const;
   uint64_t now_since_origin_ns() const;
   static size_t identity_hash(const std::string& name, const std::string& url);
 
   uv_loop_t* loop_;
   Logger* log_;
-  std::vector<std::unique_ptr<Target>> targets_;
+  // Never resized after load(): wake-ups and probes refer to targets by index.
+  std::vector<Target> targets_;
+  // Targets that share a tick and a (snapped) phase share one timer: a
+  // worker with 10 000 targets keeps ~1 000 timers, not 10 000 (memory, and
+  // libuv's timer heap per probe).
+  std::vector<Wakeup> wakeups_;
   std::unordered_multimap<size_t, Target*> by_identity_;  // during the hand-over only
+  // While transitions are held: each probed target's outcomes (most targets
+  // have none during a hand-over, so nothing is kept for them).
+  std::unordered_map<size_t, HeldOutcomes> held_;
   std::unique_ptr<CurlMultiUv> multi_;  // created by ensure_multi() when a probe first needs curl
   std::unique_ptr<HttpClient> http_;
   UvHandle<uv_timer_t> idle_check_;

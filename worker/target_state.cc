@@ -4,25 +4,22 @@
 
 namespace observer {
 
-TargetState::TargetState(std::string name, std::string url, int failure_threshold, int success_threshold)
+TargetState::TargetState(int failure_threshold, int success_threshold)
     : failure_threshold_(static_cast<uint32_t>(failure_threshold < 1 ? 1 : failure_threshold)),
-      success_threshold_(static_cast<uint32_t>(success_threshold < 1 ? 1 : success_threshold)) {
-  record_.name = std::move(name);
-  record_.url = std::move(url);
-}
+      success_threshold_(static_cast<uint32_t>(success_threshold < 1 ? 1 : success_threshold)) {}
 
 std::optional<StateChange> TargetState::apply(const ProbeOutcome& o) {
-  ++record_.probes;
+  ++probes_;
   if (o.ok) {
-    record_.consecutive_failures = 0;
-    ++record_.consecutive_successes;
-    if (record_.health == TargetHealth::Up || record_.consecutive_successes < success_threshold_)
-      return std::nullopt;
-    TargetHealth was = record_.health;
-    int64_t down_since = record_.since_unix_ms;
-    record_.health = TargetHealth::Up;
-    record_.since_unix_ms = o.unix_ms;
-    record_.last_reason.clear();
+    consecutive_failures_ = 0;
+    ++consecutive_successes_;
+    if (health_ == TargetHealth::Up || consecutive_successes_ < success_threshold_) return std::nullopt;
+    TargetHealth was = health_;
+    int64_t down_since = since_unix_ms_;
+    health_ = TargetHealth::Up;
+    since_unix_ms_ = o.unix_ms;
+    last_reason_.clear();
+    last_reason_.shrink_to_fit();
     if (was != TargetHealth::Down) return std::nullopt;
     StateChange c;
     c.to = TargetHealth::Up;
@@ -30,14 +27,13 @@ std::optional<StateChange> TargetState::apply(const ProbeOutcome& o) {
     c.at_unix_ms = o.unix_ms;
     return c;
   }
-  ++record_.failures;
-  record_.consecutive_successes = 0;
-  ++record_.consecutive_failures;
-  if (record_.health == TargetHealth::Down || record_.consecutive_failures < failure_threshold_)
-    return std::nullopt;
-  record_.health = TargetHealth::Down;
-  record_.since_unix_ms = o.unix_ms;
-  record_.last_reason = o.reason;
+  ++failures_;
+  consecutive_successes_ = 0;
+  ++consecutive_failures_;
+  if (health_ == TargetHealth::Down || consecutive_failures_ < failure_threshold_) return std::nullopt;
+  health_ = TargetHealth::Down;
+  since_unix_ms_ = o.unix_ms;
+  last_reason_ = o.reason;
   StateChange c;
   c.to = TargetHealth::Down;
   c.reason = o.reason;
@@ -46,13 +42,28 @@ std::optional<StateChange> TargetState::apply(const ProbeOutcome& o) {
 }
 
 void TargetState::restore(const TargetStateRecord& r) {
-  std::string name = std::move(record_.name), url = std::move(record_.url);
-  record_ = r;
-  record_.name = std::move(name);
-  record_.url = std::move(url);
+  health_ = r.health;
+  since_unix_ms_ = r.since_unix_ms;
+  consecutive_failures_ = r.consecutive_failures;
+  consecutive_successes_ = r.consecutive_successes;
+  probes_ = r.probes;
+  failures_ = r.failures;
+  last_reason_ = r.last_reason;
 }
 
-TargetStateRecord TargetState::to_record() const { return record_; }
+TargetStateRecord TargetState::to_record(const std::string& name, const std::string& url) const {
+  TargetStateRecord r;
+  r.name = name;
+  r.url = url;
+  r.health = health_;
+  r.since_unix_ms = since_unix_ms_;
+  r.consecutive_failures = consecutive_failures_;
+  r.consecutive_successes = consecutive_successes_;
+  r.probes = probes_;
+  r.failures = failures_;
+  r.last_reason = last_reason_;
+  return r;
+}
 
 void HeldOutcomes::push(ProbeOutcome outcome) {
   if (held_.size() < kMaxHeld) {

@@ -36,24 +36,37 @@ struct StateChange {
 
 class TargetState {
  public:
-  TargetState(std::string name, std::string url, int failure_threshold, int success_threshold);
+  TargetState(int failure_threshold, int success_threshold);
 
   // Applies one outcome. Returns the change to log: DOWN from UP or unknown,
   // UP from DOWN. Unknown -> UP (a healthy start) changes state silently.
   std::optional<StateChange> apply(const ProbeOutcome& outcome);
 
-  bool same_identity(const TargetStateRecord& r) const { return r.name == record_.name && r.url == record_.url; }
-  // Adopts an inherited record as the current state (thresholds stay ours).
+  // Adopts an inherited record's state (its identity is the caller's to
+  // check; the thresholds stay ours).
   void restore(const TargetStateRecord& r);
-  TargetStateRecord to_record() const;
+  // The state as a record of the hand-over, for the target `name` + `url`.
+  TargetStateRecord to_record(const std::string& name, const std::string& url) const;
 
-  TargetHealth health() const { return record_.health; }
-  const std::string& name() const { return record_.name; }
+  TargetHealth health() const { return health_; }
 
  private:
+  // Kept small: a worker holds one per target. The identity (name, url) is
+  // the target's own; only the state is here.
   uint32_t failure_threshold_, success_threshold_;
-  TargetStateRecord record_;  // its name and url are the identity: kept once
+  uint32_t consecutive_failures_ = 0;
+  uint32_t consecutive_successes_ = 0;
+  TargetHealth health_ = TargetHealth::Unknown;
+  int64_t since_unix_ms_ = 0;  // wall clock time of the last change of health
+  uint64_t probes_ = 0;
+  uint64_t failures_ = 0;
+  std::string last_reason_;  // why it is DOWN (empty when UP)
 };
+
+// True when `r` is the record of the target `name` + `url`.
+inline bool same_identity(const TargetStateRecord& r, const std::string& name, const std::string& url) {
+  return r.name == name && r.url == url;
+}
 
 class HeldOutcomes {
  public:
@@ -68,8 +81,7 @@ class HeldOutcomes {
   uint64_t dropped() const { return dropped_; }
 
  private:
-  // A ring once full (oldest at `oldest_`). A vector, not a deque: an empty
-  // one costs no memory, and every target has one for the worker's life.
+  // A ring once full (oldest at `oldest_`).
   std::vector<ProbeOutcome> held_;
   size_t oldest_ = 0;
   uint64_t dropped_ = 0;

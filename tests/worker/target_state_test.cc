@@ -20,13 +20,13 @@ static ProbeOutcome bad(int64_t ms, const char* why = "Status code mismatch, got
 }
 
 static void healthy_start_is_silent(void**) {
-  TargetState s("t", "http://x/", 1, 1);
+  TargetState s(1, 1);
   assert_false(s.apply(ok(1000)).has_value());
   assert_int_equal(static_cast<int>(s.health()), static_cast<int>(TargetHealth::Up));
 }
 
 static void first_failure_goes_down_with_reason(void**) {
-  TargetState s("t", "http://x/", 1, 1);
+  TargetState s(1, 1);
   auto c = s.apply(bad(1000));
   assert_true(c.has_value());
   assert_int_equal(static_cast<int>(c->to), static_cast<int>(TargetHealth::Down));
@@ -35,7 +35,7 @@ static void first_failure_goes_down_with_reason(void**) {
 }
 
 static void thresholds_delay_both_changes(void**) {
-  TargetState s("t", "http://x/", 3, 2);
+  TargetState s(3, 2);
   s.apply(ok(0));
   assert_false(s.apply(bad(1000)).has_value());
   assert_false(s.apply(bad(2000)).has_value());
@@ -52,13 +52,15 @@ static void thresholds_delay_both_changes(void**) {
 }
 
 static void record_round_trip_keeps_outage(void**) {
-  TargetState a("t", "http://x/", 1, 1);
+  TargetState a(1, 1);
   a.apply(bad(10000));
-  TargetStateRecord r = a.to_record();
+  TargetStateRecord r = a.to_record("t", "http://x/");
   assert_int_equal(r.since_unix_ms, 10000);
   assert_int_equal(r.failures, 1);
-  TargetState b("t", "http://x/", 1, 1);
-  assert_true(b.same_identity(r));
+  assert_string_equal(r.name.c_str(), "t");
+  assert_string_equal(r.url.c_str(), "http://x/");
+  TargetState b(1, 1);
+  assert_true(same_identity(r, "t", "http://x/"));
   b.restore(r);
   assert_false(b.apply(bad(11000)).has_value());
   auto up = b.apply(ok(70000));
@@ -67,14 +69,13 @@ static void record_round_trip_keeps_outage(void**) {
 }
 
 static void identity_is_name_and_url(void**) {
-  TargetState s("t", "http://x/", 1, 1);
   TargetStateRecord r;
   r.name = "t";
   r.url = "http://y/";
-  assert_false(s.same_identity(r));
+  assert_false(same_identity(r, "t", "http://x/"));
   r.url = "http://x/";
   r.name = "u";
-  assert_false(s.same_identity(r));
+  assert_false(same_identity(r, "t", "http://x/"));
 }
 
 static void replay_onto_inherited_down_logs_no_second_down(void**) {
@@ -88,12 +89,12 @@ static void replay_onto_inherited_down_logs_no_second_down(void**) {
   HeldOutcomes held;
   held.push(bad(5000));
   held.push(bad(6000));
-  TargetState s("t", "http://x/", 1, 1);
+  TargetState s(1, 1);
   s.restore(inherited);
   auto changes = held.replay_onto(&s);
   assert_int_equal(changes.size(), 0);
-  assert_int_equal(s.to_record().since_unix_ms, 1000);
-  assert_int_equal(s.to_record().consecutive_failures, 6);
+  assert_int_equal(s.to_record("t", "http://x/").since_unix_ms, 1000);
+  assert_int_equal(s.to_record("t", "http://x/").consecutive_failures, 6);
 }
 
 static void replay_onto_fresh_state_logs_what_happened(void**) {
@@ -101,7 +102,7 @@ static void replay_onto_fresh_state_logs_what_happened(void**) {
   held.push(ok(1000));
   held.push(bad(2000));
   held.push(ok(3000));
-  TargetState s("t", "http://x/", 1, 1);
+  TargetState s(1, 1);
   auto changes = held.replay_onto(&s);
   assert_int_equal(changes.size(), 2);
   assert_true(changes[0].to == TargetHealth::Down);
@@ -117,7 +118,7 @@ static void replay_onto_inherited_down_then_recovery_counts_whole_outage(void**)
   inherited.since_unix_ms = 1000;
   HeldOutcomes held;
   held.push(ok(193000));
-  TargetState s("t", "http://x/", 1, 1);
+  TargetState s(1, 1);
   s.restore(inherited);
   auto changes = held.replay_onto(&s);
   assert_int_equal(changes.size(), 1);
@@ -136,7 +137,7 @@ static void held_outcomes_are_bounded(void**) {
 static void full_held_outcomes_replay_the_newest_in_order(void**) {
   HeldOutcomes held;
   for (int i = 0; i < 2000; ++i) held.push(i < 1500 ? bad(i) : ok(i));
-  TargetState s("t", "http://x/", 1, 1);
+  TargetState s(1, 1);
   auto changes = held.replay_onto(&s);
   // Kept: 976..1999, failing until 1499.
   assert_int_equal(changes.size(), 2);

@@ -52,6 +52,34 @@ class Schedule(unittest.TestCase):
         self.assertGreater(spread, 0.05, "four targets on one tick fired in one burst: %r" % phase)
         self.assertGreater(len({round(v, 3) for v in ps}), 1)
 
+    def test_targets_sharing_wakeups_each_fire_once_a_tick(self):
+        # 300 targets on a 1 s tick share ~30 wake-ups (a 33 ms grid, about 10
+        # targets each, one timer per wake-up). Every target must still be
+        # probed once per tick, including those that share a wake-up with a
+        # target whose probe overruns its tick.
+        srv = HttpServer(self)
+        d = tempdir(self)
+        n = 300
+        conf = "tick=1s\ntimeout=1s\n" + "".join("[t%d]\nurl=%s\n" % (i, srv.url("/w/%d" % i)) for i in range(n))
+        conf += "[hang]\nurl=%s\n" % srv.url("/h?hang=1")
+        p = Proc(self, [WORKER, "-config", write_file(d, "o.conf", conf)])
+        wait_for(lambda: all(srv.hits("/w/%d" % i) >= 1 for i in range(n)), 8, what="every target's first probe")
+        t0 = time.time()
+        time.sleep(4.0)
+        reqs = [r for r in srv.requests() if r[2].startswith("/w/") and t0 + 0.5 <= r[0] < t0 + 3.5]
+        per_target = {}
+        for r in reqs:
+            per_target[r[2]] = per_target.get(r[2], 0) + 1
+        self.assertEqual(len(per_target), n, "targets never probed in 3 s: %d" % (n - len(per_target)))
+        self.assertEqual(sorted(set(per_target.values())), [3], "probes per target in 3 s of a 1 s tick")
+        # Wake-ups are shared (bursts on a grid), but the load is still
+        # spread over the tick: neither one burst nor one instant per target.
+        instants = {round((r[0] % 1.0) * 1000 / 10) for r in reqs}
+        self.assertGreater(len(instants), 10, "probes of 300 targets came in %d bursts" % len(instants))
+        self.assertGreaterEqual(p.count("skipped this tick"), 1)
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(5), 0)
+
     def test_overrun_logs_the_skipped_tick_and_never_doubles_a_probe(self):
         srv = HttpServer(self)
         # timeout == tick: the probe is still running when its next tick comes.

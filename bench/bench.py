@@ -209,12 +209,14 @@ def schedule_phase_ns(name, url, tick_ns, targets=1):
     return phase
 
 
-def wakeup_grid_ns(tick_ns, targets, per_wakeup=10):
-    """worker/schedule.cc's wakeup_grid() (patch 0002, applied): 0 below
-    10 x per_wakeup targets per tick."""
-    g = int(tick_ns * per_wakeup / targets)
-    if g > tick_ns // 10:
+def wakeup_grid_ns(tick_ns, targets, per_wakeup=20, min_targets=100):
+    """worker/schedule.cc's wakeup_grid() with worker/engine.cc's constants:
+    0 below min_targets targets per tick, else about per_wakeup targets per
+    grid point, within [1 ms, tick/10]."""
+    if targets < min_targets or tick_ns // 10 < 1_000_000:
         return 0
+    g = int(tick_ns * per_wakeup / targets)
+    g = min(g, tick_ns // 10)
     g = max(g, 1_000_000)
     return g - g % 1_000_000
 

@@ -14,8 +14,10 @@
 namespace observer {
 namespace {
 
-// Probes that share one wake-up of the loop (see wakeup_grid()).
-constexpr size_t kTargetsPerWakeup = 10;
+// Probes that share one wake-up of the loop (see wakeup_grid()), once at
+// least kTargetsToShare targets share a tick.
+constexpr size_t kTargetsPerWakeup = 20;
+constexpr size_t kTargetsToShare = 100;
 
 // The monotonic clock and the wall clock at one instant, read back to back
 // (monotonic, wall, monotonic) with the tightest of a few tries kept. A
@@ -174,7 +176,7 @@ bool Engine::start(std::string* error, Nanos hold) {
   for (size_t i = 0; i < targets_.size(); ++i) {
     Target& t = targets_[i];
     const Nanos tick = t.settings().tick;
-    Nanos grid = wakeup_grid(tick, per_tick[tick.count()], kTargetsPerWakeup);
+    Nanos grid = wakeup_grid(tick, per_tick[tick.count()], kTargetsPerWakeup, kTargetsToShare);
     Nanos own = schedule_phase(t.name, t.url, tick);
     Nanos snapped = snap_phase(own, grid, tick);
     t.snapped_by = own - snapped;

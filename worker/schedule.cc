@@ -22,15 +22,15 @@ Nanos snap_phase(Nanos phase, Nanos grid, Nanos tick) {
   return Nanos{phase.count() - phase.count() % grid.count()};
 }
 
-Nanos wakeup_grid(Nanos tick, size_t targets, size_t per_wakeup) {
-  if (targets == 0 || tick.count() <= 0) return Nanos{0};
+Nanos wakeup_grid(Nanos tick, size_t targets, size_t per_wakeup, size_t min_targets) {
+  // Few targets: each keeps its own instant; sharing wake-ups only pays
+  // when there are many.
+  if (targets == 0 || targets < min_targets || tick.count() <= 0) return Nanos{0};
   int64_t g = static_cast<int64_t>(static_cast<double>(tick.count()) * static_cast<double>(per_wakeup) /
                                    static_cast<double>(targets));
   int64_t lo = 1000000, hi = tick.count() / 10;
-  // Few targets (under 10 x per_wakeup): each keeps its own instant, as
-  // DESIGN asks; sharing wake-ups only pays, and only stays a small burst,
-  // when there are many.
-  if (g > hi) return Nanos{0};
+  if (hi < lo) return Nanos{0};
+  if (g > hi) g = hi;
   if (g < lo) g = lo;
   // A whole number of ms, so that the grid is the same in every process
   // that counts the same targets.

@@ -108,11 +108,11 @@ class CutOver(unittest.TestCase):
         self.reload_and_check([names], "300ms", 0.3, reloads=30)
 
     def test_reloads_that_change_the_wakeup_grid_neither_miss_nor_repeat_a_slot(self):
-        # 150 targets on a tick share wake-ups on a grid of tick*10/150; 180
-        # on a finer one: the common 150 get other slot starts after each
+        # 250 targets on a tick share wake-ups on a grid of tick*20/250; 300
+        # on a finer one: the common 250 get other slot starts after each
         # reload, yet every slot (by its boundary) is probed exactly once.
-        names = ["t%d" % i for i in range(150)]
-        more = names + ["u%d" % i for i in range(30)]
+        names = ["t%d" % i for i in range(250)]
+        more = names + ["u%d" % i for i in range(50)]
         self.reload_and_check([names, more], "1s", 1.0, reloads=4)
 
     @staticmethod

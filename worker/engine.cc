@@ -96,6 +96,7 @@ Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, std::string* 
   ChecksCache compiled;
   // Read once: libcurl reads the same variables for every transfer.
   const std::string proxy = proxy_variable_set();
+  HttpTargetBuilder http_targets;  // targets on one host share all but their path
   for (TargetConfig& c : targets) {
     std::shared_ptr<const TargetChecks> checks = compiled.get(c, error);
     if (!checks) return LoadStatus::BadConfig;
@@ -106,7 +107,7 @@ Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, std::string* 
     if (native_unsuitable(t->config(), proxy).empty()) {
       auto http = std::make_unique<HttpTarget>();
       std::string why_not;
-      if (build_http_target(t->config(), http.get(), &why_not)) t->http = std::move(http);
+      if (http_targets.build(t->config(), http.get(), &why_not)) t->http = std::move(http);
     }
     t->engine = this;
     t->index = targets_.size();

@@ -54,9 +54,9 @@ bool HttpClient::init(std::string* error) {
 void HttpClient::join_deadlines(NativeProbe* p) {
   Deadlines* d = nullptr;
   for (Deadlines& x : deadlines_)
-    if (x.timeout == p->target_->timeout) d = &x;
+    if (x.timeout == p->target_->common->timeout) d = &x;
   if (d == nullptr) {
-    deadlines_.push_back(Deadlines{p->target_->timeout, nullptr, nullptr});
+    deadlines_.push_back(Deadlines{p->target_->common->timeout, nullptr, nullptr});
     d = &deadlines_.back();
   }
   p->deadlines_ = d;
@@ -147,19 +147,21 @@ NativeProbe::~NativeProbe() {
 
 void NativeProbe::start() {
   start_ns_ = uv_hrtime();
-  parser_.start(target_->head, target_->max_body, &result_);
+  parser_.start(target_->common->head, target_->common->max_body, &result_);
   client_->join_deadlines(this);
-  if (target_->numeric) {
-    addresses_.assign(1, target_->address);
+  if (target_->common->numeric) {
+    sockaddr_storage a{};
+    std::memcpy(&a, &target_->common->address, sizeof target_->common->address);
+    addresses_.assign(1, a);
     connect_next();
   } else {
     phase_ = Phase::Resolving;
-    lookup_ = client_->resolver_.lookup(target_->host, target_->port, target_->ip_version, this);
+    lookup_ = client_->resolver_.lookup(target_->common->host, target_->common->port, target_->common->ip_version, this);
   }
 }
 
 uint64_t NativeProbe::deadline_ns() const {
-  return start_ns_ + static_cast<uint64_t>(std::max<int64_t>(target_->timeout.count(), 1000000));
+  return start_ns_ + static_cast<uint64_t>(std::max<int64_t>(target_->common->timeout.count(), 1000000));
 }
 
 Nanos NativeProbe::elapsed() const { return Nanos{static_cast<int64_t>(uv_hrtime() - start_ns_)}; }
@@ -172,7 +174,7 @@ void NativeProbe::on_resolved(std::vector<sockaddr_storage> addresses, const std
   lookup_ = 0;
   if (addresses.empty()) {
     // libcurl says the same whatever getaddrinfo's reason was.
-    fail_with(TransportCode::CouldntResolveHost, "Could not resolve host: " + target_->host);
+    fail_with(TransportCode::CouldntResolveHost, "Could not resolve host: " + target_->common->host);
     return;
   }
   addresses_ = std::move(addresses);
@@ -215,7 +217,7 @@ void NativeProbe::connect_next() {
     return;
   }
   fail_later(TransportCode::CouldntConnect,
-             "Failed to connect to " + target_->host + " port " + std::to_string(target_->port) + " after " +
+             "Failed to connect to " + target_->common->host + " port " + std::to_string(target_->common->port) + " after " +
                  std::to_string(elapsed_ms()) + " ms: Couldn't connect to server" +
                  (last_connect_error_ != 0 ? " (" + os_reason(last_connect_error_) + ")" : ""));
 }
@@ -236,21 +238,29 @@ void NativeProbe::connected(int status) {
   send_request();
 }
 
+// The request's bytes from `offset` on, as libuv buffers; returns how many.
+static unsigned request_buffers(const HttpTarget& target, size_t offset, uv_buf_t out[3]) {
+  iovec pieces[3];
+  size_t n = target.request_pieces(offset, pieces);
+  for (size_t i = 0; i < n; ++i) out[i] = uv_buf_init(static_cast<char*>(pieces[i].iov_base), static_cast<unsigned>(pieces[i].iov_len));
+  return static_cast<unsigned>(n);
+}
+
 void NativeProbe::send_request() {
-  const std::string& req = target_->request;
-  uv_buf_t buf = uv_buf_init(const_cast<char*>(req.data()), static_cast<unsigned>(req.size()));
-  int n = uv_try_write(conn_->stream(), &buf, 1);
+  uv_buf_t bufs[3];
+  unsigned count = request_buffers(*target_, 0, bufs);
+  int n = uv_try_write(conn_->stream(), bufs, count);
   if (n == UV_EAGAIN) n = 0;
   if (n < 0) {
     fail_with(TransportCode::SendError, "Send failure: " + os_reason(n));
     return;
   }
-  if (static_cast<size_t>(n) < req.size()) {
+  if (static_cast<size_t>(n) < target_->request_size()) {
     // A request larger than the socket's buffer: the rest goes when it can.
     // The bytes are the target's, which outlives the probe.
-    uv_buf_t rest = uv_buf_init(const_cast<char*>(req.data()) + n, static_cast<unsigned>(req.size() - n));
+    count = request_buffers(*target_, static_cast<size_t>(n), bufs);
     conn_->write.data = conn_;
-    int rc = uv_write(&conn_->write, conn_->stream(), &rest, 1, &NativeProbe::on_uv_written);
+    int rc = uv_write(&conn_->write, conn_->stream(), bufs, count, &NativeProbe::on_uv_written);
     if (rc != 0) {
       fail_with(TransportCode::SendError, "Send failure: " + os_reason(rc));
       return;

@@ -8,7 +8,8 @@
 // resolver and one read buffer (each read is parsed whole before the next
 // one starts, so one buffer serves every connection). NativeProbe is one
 // probe: resolve (names only) -> connect to each address in turn until one
-// answers -> write the request once -> read and parse the response -> close.
+// answers, the request sent at once without waiting for the handshake
+// (open_connection) -> read and parse the response -> close.
 // The target's timeout bounds the whole probe (HttpClient's deadlines).
 //
 // The engine owns each NativeProbe and is told through HttpClient's DoneFn

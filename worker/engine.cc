@@ -69,7 +69,7 @@ struct Engine::Target {
   Nanos snapped_by{};  // how far snap_phase() moved the phase (see slot_boundary())
   uint64_t next_slot = 0;
   Nanos last_fired_boundary{INT64_MIN};  // of the last slot a probe started for
-  std::unique_ptr<HttpTarget> http;     // set: the native client probes this target
+  HttpTarget http;  // its `common` set: the native client probes this target
   std::unique_ptr<Probe> probe;         // in flight through libcurl
   std::unique_ptr<NativeProbe> native;  // in flight through the native client
   int64_t probe_lag_us = 0;
@@ -121,14 +121,14 @@ Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, std::string* 
   ChecksCache compiled;
   // Read once: libcurl reads the same variables for every transfer.
   const std::string proxy = proxy_variable_set();
+  HttpTargetBuilder http_targets;  // targets on one host share all but their path
   for (TargetConfig& c : targets) {
     std::shared_ptr<const TargetChecks> checks = compiled.get(c, error);
     if (!checks) return LoadStatus::BadConfig;
-    std::unique_ptr<HttpTarget> http;
+    HttpTarget http;
     if (native_unsuitable(c, proxy).empty()) {
-      http = std::make_unique<HttpTarget>();
       std::string why_not;
-      if (!build_http_target(c, http.get(), &why_not)) http.reset();
+      if (!http_targets.build(c, &http, &why_not)) http = HttpTarget();
     }
     // Only what a running target needs is kept (not the origins: they
     // serve -check-config and load-time errors).
@@ -147,7 +147,7 @@ Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, std::string* 
   // load it is then a start-up error), else only when a redirect first
   // leads a native probe on to curl: a plain-http worker never maps it.
   bool needs_curl = false;
-  for (const Target& t : targets_) needs_curl = needs_curl || !t.http;
+  for (const Target& t : targets_) needs_curl = needs_curl || !t.http.common;
   return !needs_curl || ensure_multi(error) ? LoadStatus::Ok : LoadStatus::Failed;
 }
 
@@ -288,8 +288,8 @@ void Engine::fire(Target* t) {
 void Engine::start_probe(Target* t, int64_t lag_us) {
   std::string error;
   bool started = false;
-  if (t->http) {
-    t->native = std::make_unique<NativeProbe>(http_.get(), t->http.get());
+  if (t->http.common) {
+    t->native = std::make_unique<NativeProbe>(http_.get(), &t->http);
     t->native->id = index_of(t);
     t->native->start();  // never tells its end from inside start()
     started = true;

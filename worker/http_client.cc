@@ -1,21 +1,27 @@
 #include "http_client.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
 #include <chrono>
+#include <cerrno>
 #include <cstring>
+
+#include "unique_fd.h"
 
 namespace observer {
 
-// One TCP connection and the requests libuv holds on it. libuv may call the
-// connect and write callbacks (with UV_ECANCELED) after uv_close, before the
-// close callback: so they live here, freed with the handle, and `owner` is
-// null once the probe let go.
+// One TCP connection and the write libuv may hold on it. libuv may call the
+// write callback (with UV_ECANCELED) after uv_close, before the close
+// callback: so it lives here, freed with the handle, and `owner` is null
+// once the probe let go. The socket is libuv's from uv_tcp_open on; uv_close
+// stops watching it before it closes it.
 struct NativeProbe::Connection {
   uv_tcp_t tcp;
-  uv_connect_t connect;
   uv_write_t write;
   NativeProbe* owner = nullptr;
 
@@ -31,6 +37,55 @@ struct NativeProbe::Connection {
 namespace {
 
 std::string os_reason(int uv_error) { return std::strerror(-uv_error); }
+
+#ifdef MSG_NOSIGNAL
+constexpr int kNoSigpipe = MSG_NOSIGNAL;
+#else
+constexpr int kNoSigpipe = 0;  // the worker ignores SIGPIPE
+#endif
+
+// A non-blocking, close-on-exec TCP socket, or a negative errno.
+int open_stream_socket(int family) {
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return fd >= 0 ? fd : -errno;
+#else
+  UniqueFd fd(::socket(family, SOCK_STREAM, 0));
+  if (!fd) return -errno;
+  int flags = fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0 || fcntl(fd.get(), F_SETFD, FD_CLOEXEC) != 0)
+    return -errno;
+  return fd.release();
+#endif
+}
+
+// Writes what it can of the request from `offset` on: the count, or a
+// negative errno (-EAGAIN when nothing could go yet).
+ssize_t send_request_bytes(int fd, const HttpTarget& target, size_t offset) {
+  iovec pieces[3];
+  msghdr m{};
+  m.msg_iov = pieces;
+  m.msg_iovlen = target.request_pieces(offset, pieces);
+  ssize_t n;
+  do n = ::sendmsg(fd, &m, kNoSigpipe);
+  while (n < 0 && errno == EINTR);
+  if (n >= 0) return n;
+  return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+// The request's bytes from `offset` on, as libuv buffers; returns how many.
+unsigned request_buffers(const HttpTarget& target, size_t offset, uv_buf_t out[3]) {
+  iovec pieces[3];
+  size_t n = target.request_pieces(offset, pieces);
+  for (size_t i = 0; i < n; ++i)
+    out[i] = uv_buf_init(static_cast<char*>(pieces[i].iov_base), static_cast<unsigned>(pieces[i].iov_len));
+  return static_cast<unsigned>(n);
+}
+
+// Errors a TCP connection gives only once it was up: a reset after the
+// handshake. Every other failure before the request is known to be out is
+// the connect's (curl's "Couldn't connect", and the next address).
+bool after_handshake(int uv_error) { return uv_error == UV_ECONNRESET || uv_error == UV_EPIPE; }
 
 }  // namespace
 
@@ -54,9 +109,9 @@ bool HttpClient::init(std::string* error) {
 void HttpClient::join_deadlines(NativeProbe* p) {
   Deadlines* d = nullptr;
   for (Deadlines& x : deadlines_)
-    if (x.timeout == p->target_->timeout) d = &x;
+    if (x.timeout == p->target_->common->timeout) d = &x;
   if (d == nullptr) {
-    deadlines_.push_back(Deadlines{p->target_->timeout, nullptr, nullptr});
+    deadlines_.push_back(Deadlines{p->target_->common->timeout, nullptr, nullptr});
     d = &deadlines_.back();
   }
   p->deadlines_ = d;
@@ -147,19 +202,18 @@ NativeProbe::~NativeProbe() {
 
 void NativeProbe::start() {
   start_ns_ = uv_hrtime();
-  parser_.start(target_->head, target_->max_body, &result_);
+  parser_.start(target_->common->head, target_->common->max_body, &result_);
   client_->join_deadlines(this);
-  if (target_->numeric) {
-    addresses_.assign(1, target_->address);
+  if (target_->common->numeric) {
     connect_next();
   } else {
     phase_ = Phase::Resolving;
-    lookup_ = client_->resolver_.lookup(target_->host, target_->port, target_->ip_version, this);
+    lookup_ = client_->resolver_.lookup(target_->common->host, target_->common->port, target_->common->ip_version, this);
   }
 }
 
 uint64_t NativeProbe::deadline_ns() const {
-  return start_ns_ + static_cast<uint64_t>(std::max<int64_t>(target_->timeout.count(), 1000000));
+  return start_ns_ + static_cast<uint64_t>(std::max<int64_t>(target_->common->timeout.count(), 1000000));
 }
 
 Nanos NativeProbe::elapsed() const { return Nanos{static_cast<int64_t>(uv_hrtime() - start_ns_)}; }
@@ -172,96 +226,111 @@ void NativeProbe::on_resolved(std::vector<sockaddr_storage> addresses, const std
   lookup_ = 0;
   if (addresses.empty()) {
     // libcurl says the same whatever getaddrinfo's reason was.
-    fail_with(TransportCode::CouldntResolveHost, "Could not resolve host: " + target_->host);
+    fail_with(TransportCode::CouldntResolveHost, "Could not resolve host: " + target_->common->host);
     return;
   }
   addresses_ = std::move(addresses);
   connect_next();
 }
 
+size_t NativeProbe::address_count() const { return target_->common->numeric ? 1 : addresses_.size(); }
+
+const sockaddr& NativeProbe::address(size_t i) const {
+  if (target_->common->numeric) return target_->common->address.sa;
+  return *reinterpret_cast<const sockaddr*>(&addresses_[i]);
+}
+
 // Tries the addresses in order, as libcurl does, until one accepts. Called
 // from start() too, so a failure here is told through the loop (fail_later).
 void NativeProbe::connect_next() {
   phase_ = Phase::Connecting;
-  while (next_address_ < addresses_.size()) {
-    const sockaddr_storage& addr = addresses_[next_address_++];
-    auto* c = new Connection();
-    // The socket is made here, non-blocking and close-on-exec, by libuv.
-    int rc = uv_tcp_init_ex(client_->loop_, &c->tcp, addr.ss_family);
-    if (rc != 0) {
-      delete c;  // never initialised: nothing for libuv to close
-      last_connect_error_ = rc;
-      continue;
-    }
-    c->owner = this;
-    c->tcp.data = c;
-    c->connect.data = c;
-    rc = uv_tcp_connect(&c->connect, &c->tcp, reinterpret_cast<const sockaddr*>(&addr), &NativeProbe::on_uv_connect);
-    if (rc != 0) {
-      last_connect_error_ = rc;
-      c->close();
-      continue;
-    }
-    // Reading starts now, not once connected: libuv then registers the
-    // socket for both events in one epoll_ctl, and one more switches it to
-    // reading alone (instead of a failed ADD and a MOD after the connect).
-    rc = uv_read_start(c->stream(), &NativeProbe::on_uv_alloc, &NativeProbe::on_uv_read);
-    if (rc != 0) {
-      last_connect_error_ = rc;
-      c->close();
-      continue;
-    }
-    conn_ = c;
-    return;
+  while (next_address_ < address_count()) {
+    int rc = open_connection(address(next_address_++));
+    if (rc == 0) return;
+    last_connect_error_ = rc;
   }
   fail_later(TransportCode::CouldntConnect,
-             "Failed to connect to " + target_->host + " port " + std::to_string(target_->port) + " after " +
-                 std::to_string(elapsed_ms()) + " ms: Couldn't connect to server" +
+             "Failed to connect to " + target_->common->host + " port " + std::to_string(target_->common->port) +
+                 " after " + std::to_string(elapsed_ms()) + " ms: Couldn't connect to server" +
                  (last_connect_error_ != 0 ? " (" + os_reason(last_connect_error_) + ")" : ""));
 }
 
-void NativeProbe::on_uv_connect(uv_connect_t* req, int status) {
-  auto* c = static_cast<Connection*>(req->data);
-  if (c->owner != nullptr) c->owner->connected(status);
-}
-
-void NativeProbe::connected(int status) {
-  if (status != 0) {
-    last_connect_error_ = status;
+// Connects to `addr` and sends the request at once, without first waiting
+// for the handshake: on loopback it is done inside connect(), so the request
+// goes out in the same turn of the loop and the socket is watched for the
+// answer alone. Elsewhere the send finds the handshake still under way
+// (EAGAIN) and libuv sends the request once the socket is writable. Returns
+// 0 when the probe goes on with this connection, else the connect's error
+// (nothing was sent).
+int NativeProbe::open_connection(const sockaddr& addr) {
+  int rc = open_stream_socket(addr.sa_family);
+  if (rc < 0) return rc;
+  UniqueFd fd(rc);
+  if (::connect(fd.get(), &addr, socket_address_length(addr)) != 0 && errno != EINPROGRESS && errno != EINTR)
+    return -errno;
+  ssize_t sent = send_request_bytes(fd.get(), *target_, 0);
+  if (sent < 0 && sent != -EAGAIN) return static_cast<int>(sent);
+  auto* c = new Connection();
+  rc = uv_tcp_init(client_->loop_, &c->tcp);
+  if (rc != 0) {
+    delete c;  // never initialised: nothing for libuv to close
+    return rc;
+  }
+  c->owner = this;
+  c->tcp.data = c;
+  rc = uv_tcp_open(&c->tcp, fd.get());
+  if (rc != 0) {
+    c->close();  // the socket is still `fd`'s
+    return rc;
+  }
+  fd.release();
+  conn_ = c;
+  rc = uv_read_start(c->stream(), &NativeProbe::on_uv_alloc, &NativeProbe::on_uv_read);
+  if (rc != 0) {
     close_connection();
-    connect_next();
-    return;
+    return rc;
   }
-  phase_ = Phase::Waiting;
-  send_request();
-}
-
-void NativeProbe::send_request() {
-  const std::string& req = target_->request;
-  uv_buf_t buf = uv_buf_init(const_cast<char*>(req.data()), static_cast<unsigned>(req.size()));
-  int n = uv_try_write(conn_->stream(), &buf, 1);
-  if (n == UV_EAGAIN) n = 0;
-  if (n < 0) {
-    fail_with(TransportCode::SendError, "Send failure: " + os_reason(n));
-    return;
-  }
-  if (static_cast<size_t>(n) < req.size()) {
-    // A request larger than the socket's buffer: the rest goes when it can.
-    // The bytes are the target's, which outlives the probe.
-    uv_buf_t rest = uv_buf_init(const_cast<char*>(req.data()) + n, static_cast<unsigned>(req.size() - n));
-    conn_->write.data = conn_;
-    int rc = uv_write(&conn_->write, conn_->stream(), &rest, 1, &NativeProbe::on_uv_written);
-    if (rc != 0) {
-      fail_with(TransportCode::SendError, "Send failure: " + os_reason(rc));
-      return;
+  size_t done = sent > 0 ? static_cast<size_t>(sent) : 0;
+  if (done > 0) phase_ = Phase::Waiting;  // bytes went out: the connection is up
+  if (done == target_->request_size()) return 0;
+  // The rest (all of it while the handshake is under way) goes when the
+  // socket takes it. The bytes are the target's, which outlives the probe.
+  uv_buf_t bufs[3];
+  unsigned count = request_buffers(*target_, done, bufs);
+  c->write.data = c;
+  rc = uv_write(&c->write, c->stream(), bufs, count, &NativeProbe::on_uv_written);
+  if (rc != 0) {
+    if (phase_ == Phase::Connecting) {
+      close_connection();
+      return rc;
     }
+    fail_later(TransportCode::SendError, "Send failure: " + os_reason(rc));
   }
+  return 0;
 }
 
 void NativeProbe::on_uv_written(uv_write_t* req, int status) {
   auto* c = static_cast<Connection*>(req->data);
-  if (c->owner == nullptr || status == 0) return;
-  c->owner->fail_with(TransportCode::SendError, "Send failure: " + os_reason(status));
+  if (c->owner != nullptr) c->owner->written(status);
+}
+
+void NativeProbe::written(int status) {
+  if (status == 0) {
+    phase_ = phase_ == Phase::Connecting ? Phase::Waiting : phase_;
+    return;
+  }
+  if (phase_ == Phase::Connecting && !after_handshake(status)) {
+    connect_failed(status);
+    return;
+  }
+  fail_with(TransportCode::SendError, "Send failure: " + os_reason(status));
+}
+
+// The handshake failed (seen by a write or a read): the next address.
+void NativeProbe::connect_failed(int uv_error) {
+  last_connect_error_ = uv_error;
+  close_connection();
+  connect_next();
 }
 
 void NativeProbe::on_uv_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -281,6 +350,15 @@ void NativeProbe::on_uv_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
 
 void NativeProbe::read(ssize_t nread, const char* data) {
   if (nread == 0) return;  // EAGAIN
+  if (phase_ == Phase::Connecting) {
+    // libuv reads first when the socket reports an error: a refused
+    // handshake may show here before the write hears of it.
+    if (nread < 0 && nread != UV_EOF && !after_handshake(static_cast<int>(nread))) {
+      connect_failed(static_cast<int>(nread));
+      return;
+    }
+    phase_ = Phase::Waiting;
+  }
   ResponseParser::State s;
   if (nread > 0) {
     s = parser_.feed(data, static_cast<size_t>(nread));
@@ -311,8 +389,11 @@ void NativeProbe::timed_out() {
       fail_with(TransportCode::OperationTimedOut, "Resolving timed out " + after);
       return;
     case Phase::Connecting:
-      fail_with(TransportCode::OperationTimedOut, "Connection timed out " + after);
-      return;
+      if (!connection_up()) {
+        fail_with(TransportCode::OperationTimedOut, "Connection timed out " + after);
+        return;
+      }
+      break;
     case Phase::Waiting:
     case Phase::Done:
       break;
@@ -320,6 +401,16 @@ void NativeProbe::timed_out() {
   std::string got = std::to_string(parser_.body_bytes());
   if (auto length = parser_.content_length()) got += " out of " + std::to_string(*length);
   fail_with(TransportCode::OperationTimedOut, "Operation timed out " + after + " with " + got + " bytes received");
+}
+
+// Whether the handshake is done though no byte of the request went out yet
+// (a request that waits for a server that does not read).
+bool NativeProbe::connection_up() const {
+  uv_os_fd_t fd = -1;
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  return conn_ != nullptr && uv_fileno(reinterpret_cast<const uv_handle_t*>(&conn_->tcp), &fd) == 0 &&
+         getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
 }
 
 void NativeProbe::fail_with(TransportCode code, const std::string& detail) {

@@ -8,7 +8,8 @@
 // resolver and one read buffer (each read is parsed whole before the next
 // one starts, so one buffer serves every connection). NativeProbe is one
 // probe: resolve (names only) -> connect to each address in turn until one
-// answers -> write the request once -> read and parse the response -> close.
+// answers, the request sent at once without waiting for the handshake
+// (open_connection) -> read and parse the response -> close.
 // The target's timeout bounds the whole probe (HttpClient's deadlines).
 //
 // The engine owns each NativeProbe and is told through HttpClient's DoneFn
@@ -108,10 +109,14 @@ class NativeProbe : private Resolver::Client {
   enum class Phase { Resolving, Connecting, Waiting, Done };
 
   void on_resolved(std::vector<sockaddr_storage> addresses, const std::string& error) override;
+  size_t address_count() const;
+  const sockaddr& address(size_t i) const;
   void connect_next();
-  void connected(int status);
-  void send_request();
+  int open_connection(const sockaddr& addr);
+  void connect_failed(int uv_error);
+  void written(int status);
   void read(ssize_t nread, const char* data);
+  bool connection_up() const;
   void timed_out();
   void fail_with(TransportCode code, const std::string& detail);
   void fail_later(TransportCode code, const std::string& detail);
@@ -120,7 +125,6 @@ class NativeProbe : private Resolver::Client {
   void close_connection();
   int64_t elapsed_ms() const;
 
-  static void on_uv_connect(uv_connect_t* req, int status);
   static void on_uv_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_uv_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_uv_written(uv_write_t* req, int status);
@@ -133,7 +137,7 @@ class NativeProbe : private Resolver::Client {
   Phase phase_ = Phase::Resolving;
   uint64_t start_ns_ = 0;
   uint64_t lookup_ = 0;  // the resolver's id while a lookup is pending
-  std::vector<sockaddr_storage> addresses_;
+  std::vector<sockaddr_storage> addresses_;  // a name's; a numeric host's is the target's
   size_t next_address_ = 0;
   int last_connect_error_ = 0;  // a negative errno
   // In HttpClient's deadline FIFO for target_->timeout while waiting.

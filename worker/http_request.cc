@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <tuple>
 
 namespace observer {
 namespace {
@@ -81,18 +82,16 @@ std::string header_line(const std::string& name, const std::string& value) {
   return value.empty() ? name + ":\r\n" : name + ": " + value + "\r\n";
 }
 
-bool numeric_address(const std::string& host, uint16_t port, sockaddr_storage* out) {
+bool numeric_address(const std::string& host, uint16_t port, SocketAddress* out) {
   std::memset(out, 0, sizeof *out);
-  auto* v4 = reinterpret_cast<sockaddr_in*>(out);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
+  if (inet_pton(AF_INET, host.c_str(), &out->v4.sin_addr) == 1) {
+    out->v4.sin_family = AF_INET;
+    out->v4.sin_port = htons(port);
     return true;
   }
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(out);
-  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
+  if (inet_pton(AF_INET6, host.c_str(), &out->v6.sin6_addr) == 1) {
+    out->v6.sin6_family = AF_INET6;
+    out->v6.sin6_port = htons(port);
     return true;
   }
   return false;
@@ -239,9 +238,10 @@ bool split_plain_http_url(const std::string& url, PlainHttpUrl* u) {
   return true;
 }
 
-std::string build_request(const TargetConfig& t, const PlainHttpUrl& u) {
+// The request after its request-target (see HttpTarget).
+std::string request_tail(const TargetConfig& t, const PlainHttpUrl& u) {
   std::string host_port = u.port == 80 ? u.host : u.host + ":" + std::to_string(u.port);
-  std::string req = t.settings->method + " " + u.target + " HTTP/1.1\r\n";
+  std::string req = " HTTP/1.1\r\n";
   // The defaults first, each unless a request_header.NAME replaces it;
   // libcurl keeps Host in its place with the custom value.
   if (const auto* h = custom_header(t, "Host")) req += header_line("Host", h->second);
@@ -275,26 +275,60 @@ std::string native_unsuitable(const TargetConfig& t, const std::string& proxy_va
   return "";
 }
 
-bool build_http_target(const TargetConfig& t, HttpTarget* out, std::string* why_not) {
+socklen_t socket_address_length(const sockaddr& sa) {
+  return sa.sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+
+size_t HttpTarget::request_pieces(size_t offset, iovec out[3]) const {
+  const std::string* pieces[3] = {&common->method_sp, &target, &common->tail};
+  size_t n = 0;
+  for (const std::string* p : pieces) {
+    if (offset >= p->size()) {
+      offset -= p->size();
+      continue;
+    }
+    out[n].iov_base = const_cast<char*>(p->data()) + offset;
+    out[n].iov_len = p->size() - offset;
+    offset = 0;
+    ++n;
+  }
+  return n;
+}
+
+// numeric, address and head follow from host, port and method_sp.
+bool HttpTargetBuilder::CommonOrder::operator()(const std::shared_ptr<const HttpTargetCommon>& a,
+                                                const std::shared_ptr<const HttpTargetCommon>& b) const {
+  auto key = [](const HttpTargetCommon& c) {
+    return std::tie(c.tail, c.host, c.port, c.method_sp, c.ip_version, c.max_body, c.timeout);
+  };
+  return key(*a) < key(*b);
+}
+
+bool HttpTargetBuilder::build(const TargetConfig& t, HttpTarget* out, std::string* why_not) {
   PlainHttpUrl u;
   if (!split_plain_http_url(t.url, &u)) {
     *why_not = "a URL form libcurl would rewrite (a non-canonical address, upper case, an escaped dot, …)";
     return false;
   }
+  auto common = std::make_shared<HttpTargetCommon>();
   bool bracketed = u.host.front() == '[';
-  out->host = bracketed ? u.host.substr(1, u.host.size() - 2) : u.host;
-  out->port = static_cast<uint16_t>(u.port);
-  out->numeric = numeric_address(out->host, out->port, &out->address);
-  if (out->numeric && t.settings->ip_version != IpVersion::Any &&
-      (out->address.ss_family == AF_INET) != (t.settings->ip_version == IpVersion::V4)) {
+  common->host = bracketed ? u.host.substr(1, u.host.size() - 2) : u.host;
+  common->port = static_cast<uint16_t>(u.port);
+  common->numeric = numeric_address(common->host, common->port, &common->address);
+  if (common->numeric && t.settings->ip_version != IpVersion::Any &&
+      (common->address.sa.sa_family == AF_INET) != (t.settings->ip_version == IpVersion::V4)) {
     *why_not = "ip_version excludes the URL's address";
     return false;
   }
-  out->ip_version = t.settings->ip_version;
-  out->head = t.settings->method == "HEAD";
-  out->max_body = t.settings->max_body;
-  out->timeout = t.settings->timeout;
-  out->request = build_request(t, u);
+  common->ip_version = t.settings->ip_version;
+  common->head = t.settings->method == "HEAD";
+  common->max_body = t.settings->max_body;
+  common->timeout = t.settings->timeout;
+  common->method_sp = t.settings->method + " ";
+  common->tail = request_tail(t, u);
+  out->common = *interned_.insert(std::move(common)).first;
+  out->target = std::move(u.target);
+  out->target.shrink_to_fit();
   return true;
 }
 

@@ -91,6 +91,27 @@ class RequestBytes(unittest.TestCase):
         self.assertEqual(p.count("Body does not contain"), 0)
 
 
+    def test_a_request_written_in_short_pieces_arrives_whole(self):
+        # Each write takes at most 1000 bytes (short_writes.c), so the first
+        # one stops inside the path and the rest cross from the path into the
+        # shared header lines: the server must still see libcurl's bytes.
+        shim = os.environ.get("OBS_TEST_SHORT_WRITES", "")
+        if not shim:
+            self.skipTest("OBS_TEST_SHORT_WRITES not set (run through ctest)")
+        srv = RawServer(self, ok_reply())
+        path = "/" + "p" * 1500
+        big = "v" * 5000
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        env = clean_env(LD_PRELOAD=shim, ASAN_OPTIONS=(asan + ":" if asan else "") + "verify_asan_link_order=0")
+        p = worker(self, "-url=" + srv.url(path), "-tick=200ms", "-user_agent=probe/1", "-status=200",
+                   "-request_header.X-Big=" + big, env=env)
+        wait_for(lambda: len(srv.requests()) >= 2, 5, what="two probes")
+        expected = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: probe/1\r\nAccept: */*\r\n"
+                    "X-Big: %s\r\nConnection: close\r\n\r\n" % (path, srv.port, big)).encode()
+        self.assertEqual(srv.requests()[0], expected)
+        self.assertEqual(p.lines(), [])
+
+
 class Redirects(unittest.TestCase):
     def test_first_hop_is_requested_once_then_libcurl_follows(self):
         final = HttpServer(self)

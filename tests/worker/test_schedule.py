@@ -53,7 +53,7 @@ class Schedule(unittest.TestCase):
         self.assertGreater(len({round(v, 3) for v in ps}), 1)
 
     def test_targets_sharing_wakeups_each_fire_once_a_tick(self):
-        # 300 targets on a 1 s tick share ~30 wake-ups (a 33 ms grid, about 10
+        # 300 targets on a 1 s tick share ~15 wake-ups (a 66 ms grid, about 20
         # targets each, one timer per wake-up). Every target must still be
         # probed once per tick, including those that share a wake-up with a
         # target whose probe overruns its tick.
@@ -64,14 +64,20 @@ class Schedule(unittest.TestCase):
         conf += "[hang]\nurl=%s\n" % srv.url("/h?hang=1")
         p = Proc(self, [WORKER, "-config", write_file(d, "o.conf", conf)])
         wait_for(lambda: all(srv.hits("/w/%d" % i) >= 1 for i in range(n)), 8, what="every target's first probe")
-        t0 = time.time()
         time.sleep(4.0)
-        reqs = [r for r in srv.requests() if r[2].startswith("/w/") and t0 + 0.5 <= r[0] < t0 + 3.5]
+        reqs = [r for r in srv.requests() if r[2].startswith("/w/")]
         per_target = {}
         for r in reqs:
-            per_target[r[2]] = per_target.get(r[2], 0) + 1
-        self.assertEqual(len(per_target), n, "targets never probed in 3 s: %d" % (n - len(per_target)))
-        self.assertEqual(sorted(set(per_target.values())), [3], "probes per target in 3 s of a 1 s tick")
+            per_target.setdefault(r[2], []).append(r[0])
+        self.assertEqual(len(per_target), n)
+        # Once a tick: no slot missed (a gap of ~2 s), none probed twice (~0 s).
+        off = []
+        for path, times in sorted(per_target.items()):
+            times.sort()
+            gaps = [b - a for a, b in zip(times, times[1:])]
+            if len(times) < 4 or any(not 0.6 < g < 1.4 for g in gaps):
+                off.append("%s: %s" % (path, ["%.3f" % g for g in gaps]))
+        self.assertEqual(off, [], "targets not probed once a tick")
         # Wake-ups are shared (bursts on a grid), but the load is still
         # spread over the tick: neither one burst nor one instant per target.
         instants = {round((r[0] % 1.0) * 1000 / 10) for r in reqs}

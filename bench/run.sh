@@ -65,6 +65,6 @@ fi
 echo "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)," \
      "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 if [ "$quick" -eq 1 ]; then
-  set -- --runs 1 --targets 1000 --ramp 1500 --low 50 --lag-targets 200 --window 2 --warmup 1.5 "$@"
+  set -- --runs 1 --targets 1000 --ramp 1500 --low 50 --lag-targets 200 --window 2 --low-window 2 --warmup 1.5 "$@"
 fi
 python3 "$here/bench.py" --bins "$bins" "$@"

@@ -137,7 +137,7 @@ class Engine {
   // Never resized after load(): wake-ups and probes refer to targets by index.
   std::vector<Target> targets_;
   // Targets that share a tick and a (snapped) phase share one timer: a
-  // worker with 10 000 targets keeps ~1 000 timers, not 10 000 (memory, and
+  // worker with 10 000 targets keeps ~500 timers, not 10 000 (memory, and
   // libuv's timer heap per probe).
   std::vector<Wakeup> wakeups_;
   std::unordered_multimap<size_t, Target*> by_identity_;  // during the hand-over only

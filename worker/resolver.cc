@@ -13,7 +13,16 @@ struct Resolver::Answer {
   uint64_t id = 0;
   std::vector<sockaddr_storage> addresses;
   std::string error;
+  std::string cache_key;  // "" when it came from the cache
 };
+
+namespace {
+
+std::string cache_key(const std::string& host, uint16_t port, IpVersion family) {
+  return host + '\n' + std::to_string(port) + '\n' + std::to_string(static_cast<int>(family));
+}
+
+}  // namespace
 
 // Shared by the loop thread and every lookup thread still running. `async`
 // is null once the Resolver is gone: a late answer is then dropped.
@@ -57,7 +66,8 @@ Resolver::Answer Resolver::look_up(uint64_t id, const std::string& host, uint16_
   return a;
 }
 
-Resolver::Resolver(uv_loop_t* loop) : loop_(loop), mailbox_(std::make_shared<Mailbox>()) {}
+Resolver::Resolver(uv_loop_t* loop, Nanos cache_for)
+    : loop_(loop), mailbox_(std::make_shared<Mailbox>()), cache_for_(cache_for) {}
 
 Resolver::~Resolver() {
   {
@@ -85,9 +95,26 @@ bool Resolver::init(std::string* error) {
 uint64_t Resolver::lookup(const std::string& host, uint16_t port, IpVersion family, Client* client) {
   uint64_t id = next_id_++;
   clients_.emplace(id, client);
+  std::string key = cache_key(host, port, family);
+  auto cached = cache_.find(key);
+  if (cached != cache_.end()) {
+    if (cached->second.expires_ns > uv_hrtime()) {
+      // Told through the loop all the same, never from inside this call.
+      Answer a;
+      a.id = id;
+      a.addresses = cached->second.addresses;
+      mailbox_->post(std::move(a));
+      return id;
+    }
+    cache_.erase(cached);
+  }
+  ++started_;
   try {
-    std::thread([mailbox = mailbox_, id, host, port, family] { mailbox->post(look_up(id, host, port, family)); })
-        .detach();
+    std::thread([mailbox = mailbox_, id, host, port, family, key = std::move(key)] {
+      Answer a = look_up(id, host, port, family);
+      a.cache_key = key;
+      mailbox->post(std::move(a));
+    }).detach();
   } catch (const std::system_error& e) {
     // No thread: the failure is answered through the loop like any other.
     Answer a;
@@ -112,6 +139,9 @@ void Resolver::deliver() {
     answers.swap(mailbox_->answers);
   }
   for (Answer& a : answers) {
+    // Kept even when its probe is gone: the next probe of that name uses it.
+    if (!a.cache_key.empty() && !a.addresses.empty() && cache_for_ > Nanos{0})
+      cache_[a.cache_key] = Cached{a.addresses, uv_hrtime() + static_cast<uint64_t>(cache_for_.count())};
     auto it = clients_.find(a.id);
     if (it == clients_.end()) continue;  // cancelled: its probe ended
     Client* client = it->second;

@@ -6,6 +6,11 @@
 // threads), nor the worker's exit (the loop would wait for libuv's pool).
 // Results come back on the loop thread through one uv_async_t.
 //
+// A name's addresses are kept for `cache_for` (60 s in the worker, as
+// libcurl's DNS cache keeps them by default) after a lookup that found any:
+// a target probed every second does not ask the system's resolver every
+// second. A failed lookup is not kept; the next probe asks again.
+//
 // Loop thread only, except the lookup threads, which touch nothing but the
 // shared Mailbox (under its mutex). cancel() forgets a lookup: its answer,
 // when it comes, is dropped. Destroying the Resolver closes the async handle
@@ -16,6 +21,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -23,6 +29,7 @@
 #include <vector>
 
 #include "config.h"
+#include "duration.h"
 #include "uv_handle.h"
 
 namespace observer {
@@ -39,7 +46,9 @@ class Resolver {
     ~Client() = default;
   };
 
-  explicit Resolver(uv_loop_t* loop);
+  static constexpr Nanos kDefaultCacheFor = std::chrono::seconds(60);
+
+  explicit Resolver(uv_loop_t* loop, Nanos cache_for = kDefaultCacheFor);
   ~Resolver();
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
@@ -53,9 +62,16 @@ class Resolver {
   uint64_t lookup(const std::string& host, uint16_t port, IpVersion family, Client* client);
   void cancel(uint64_t id);
 
+  // Lookups that went to getaddrinfo (not answered from the cache).
+  uint64_t lookups_started() const { return started_; }
+
  private:
   struct Mailbox;
   struct Answer;
+  struct Cached {
+    std::vector<sockaddr_storage> addresses;
+    uint64_t expires_ns = 0;  // uv_hrtime()
+  };
   static Answer look_up(uint64_t id, const std::string& host, uint16_t port, IpVersion family);
 
   static void on_uv_async(uv_async_t* handle);
@@ -65,7 +81,12 @@ class Resolver {
   UvHandle<uv_async_t> async_;
   std::shared_ptr<Mailbox> mailbox_;
   std::unordered_map<uint64_t, Client*> clients_;
+  // By host, port and family; loop thread only. As many entries as the
+  // configuration has host names (a redirect's host goes to libcurl).
+  std::unordered_map<std::string, Cached> cache_;
+  Nanos cache_for_;
   uint64_t next_id_ = 1;
+  uint64_t started_ = 0;
 };
 
 }  // namespace observer

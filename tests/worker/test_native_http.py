@@ -193,6 +193,33 @@ class Addresses(unittest.TestCase):
         self.assertIn("\r\nConnection: close\r\n", req)
         self.assertEqual(p.lines(), [])
 
+    def lookup_shim_env(self, **extra):
+        shim = os.environ.get("OBS_TEST_COUNT_LOOKUPS", "")
+        if not shim or not os.path.exists(shim):
+            self.skipTest("OBS_TEST_COUNT_LOOKUPS not set (run through ctest)")
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        return clean_env(LD_PRELOAD=shim, ASAN_OPTIONS=(asan + ":" if asan else "") + "verify_asan_link_order=0",
+                         **extra)
+
+    def test_a_name_is_looked_up_once_for_many_probes(self):
+        # As libcurl's DNS cache: a name's addresses are kept 60 s.
+        srv = RawServer(self, ok_reply())
+        p = worker(self, "-url=http://localhost:%d/cached" % srv.port, "-tick=200ms", "-status=200",
+                   "-ip_version=4", env=self.lookup_shim_env())
+        wait_for(lambda: len(srv.requests()) >= 6, 5, what="six probes to localhost")
+        lookups = p.stderr_text().count("lookup-shim: getaddrinfo localhost")
+        self.assertEqual(lookups, 1, p.stderr_text())
+        self.assertEqual(p.lines(), [])
+
+    def test_a_failed_lookup_is_not_kept(self):
+        # The shim fails the lookup itself: no query leaves the machine.
+        port = closed_port()
+        p = worker(self, "-url=http://localhost:%d/" % port, "-tick=200ms", "-ip_version=4",
+                   env=self.lookup_shim_env(OBS_TEST_FAIL_LOOKUPS="1"))
+        wait_for(lambda: p.count(r"Could not resolve host: localhost") >= 3, 5, what="three failed probes")
+        wait_for(lambda: p.stderr_text().count("lookup-shim: getaddrinfo localhost") >= 3, 5,
+                 what="a lookup for each probe")
+
     def test_refused_on_localhost_names_the_host(self):
         port = closed_port()
         p = worker(self, "-url=http://localhost:%d/" % port, "-tick=300ms", "-ip_version=4")

@@ -360,6 +360,7 @@ class Observer:
         self.proc = start([self.bins + "/observer", "-config", self.ini], env=env,
                           stdout=open(self.out, "w"), stderr=open(self.out + ".err", "w"))
         self.notify.wait("READY=1", 120)
+        self.ready_wall = time.time()
         self.start_ms = (time.monotonic() - t0) * 1000
         self.worker = self.worker_pid()
 
@@ -386,6 +387,7 @@ class Observer:
         return ms, wall
 
     def terminate(self):
+        self.term_wall = time.time()
         t0 = time.monotonic()
         os.kill(self.proc.pid, signal.SIGTERM)
         self.proc.wait(60)
@@ -420,21 +422,17 @@ def log_time(rec):
         return None
 
 
-# A slot that was not probed because the bound on probes in flight was
-# reached is counted by the worker in a summary line ("... skipped N probes:
-# max_in_flight reached"); a slot skipped because the target's own previous
-# probe still ran is a "tick_skipped" line of its own.
-SKIP_SUMMARY = re.compile(r"skipped (\d+) probes?\b.*max_in_flight")
-
-
 def outcomes(lines, t_from=None, t_to=None):
-    """From the worker's json log: transport/TLS failures (by kind), slots
-    skipped at the next tick (tick_skipped), and slots skipped at the
-    max_in_flight bound (summed from the worker's summaries), optionally only
-    for records whose time is in [t_from, t_to)."""
-    kinds, tick_skipped, bound_skipped = {}, 0, 0
+    """From the worker's json log: transport/TLS failures (by kind) and
+    unprobed slots. Every unprobed slot is a "tick_skipped" record: the
+    target's own probe still ran (reason "overrun"), or max_in_flight probes
+    were in flight (reason "max_in_flight"); the worker logs a target's first
+    skip at once and sums later ones into a line a minute ("skipped": N),
+    flushed at exit, so the whole log of a stopped worker counts them all.
+    Optionally only records whose time is in [t_from, t_to)."""
+    kinds, skipped = {}, {}
     for line in lines:
-        if "transport" not in line and "tls_verify" not in line and "skip" not in line:
+        if "transport" not in line and "tls_verify" not in line and "tick_skipped" not in line:
             continue
         try:
             rec = json.loads(line)
@@ -448,24 +446,20 @@ def outcomes(lines, t_from=None, t_to=None):
             kind = rec.get("check") if rec["check"] == "tls_verify" else rec.get("error", "?").split(":")[0]
             kinds[kind] = kinds.get(kind, 0) + 1
         elif rec.get("event") == "tick_skipped":
-            tick_skipped += 1
-        else:
-            m = SKIP_SUMMARY.search(rec.get("msg", ""))
-            if m:
-                n = rec.get("skipped")
-                bound_skipped += int(n) if isinstance(n, int) else int(m.group(1))
-    return {"failed": sum(kinds.values()), "kinds": kinds, "tick_skipped": tick_skipped,
-            "bound_skipped": bound_skipped}
+            n = rec.get("skipped", 1)
+            reason = rec.get("reason", "overrun")
+            skipped[reason] = skipped.get(reason, 0) + (n if isinstance(n, int) else 1)
+    return {"failed": sum(kinds.values()), "kinds": kinds, "skipped": sum(skipped.values()),
+            "skip_reasons": skipped, "tick_skipped": skipped.get("overrun", 0),
+            "bound_skipped": skipped.get("max_in_flight", 0)}
 
 
 def failures(lines):
     """Transport failures and skipped ticks over the whole log, with kinds."""
     o = outcomes(lines)
     kinds = dict(o["kinds"])
-    if o["tick_skipped"]:
-        kinds["tick_skipped"] = o["tick_skipped"]
-    if o["bound_skipped"]:
-        kinds["max_in_flight skipped"] = o["bound_skipped"]
+    for reason, n in o["skip_reasons"].items():
+        kinds[f"skipped ({reason})"] = n
     return sum(kinds.values()), kinds
 
 
@@ -787,20 +781,20 @@ def tls_step(a, bins, work, tnginx, tag, n, window, account=False):
     m = measure_window(tnginx, obs.cpu, window)
     mem = obs.memory()
     m.update(n=n, rss=mem["hwm"], anon=mem["anon"], pss=mem["pss"], worker_anon=mem["each"][1]["anon"])
-    # Let the log of the window's last slots be written before it is read.
-    time.sleep(1.5)
     obs.terminate()
-    lines = obs.lines()
-    o = outcomes(lines, m["w0"], m["w1"])
-    m.update(failed=o["failed"], kinds=o["kinds"], tick_skipped=o["tick_skipped"], bound_skipped=o["bound_skipped"])
-    m["offered"] = slots_in(obs.urls, 1, m["w0"], m["w1"])
-    m["skipped"] = o["tick_skipped"] + o["bound_skipped"]
-    # Every slot offered in the window either landed at nginx, was skipped
-    # (and counted by the worker) or failed (and logged); what is left is
-    # unaccounted for (window edges: probes in flight across them).
-    m["unaccounted"] = m["offered"] - m["probes"] - m["skipped"] - m["failed"]
-    m["whole_fail"], m["whole_kinds"] = failures(lines)
-    m["kept_up"] = (m["probes"] >= 0.97 * m["offered"] and m["skipped"] + m["failed"] <= 0.01 * m["offered"])
+    # What became of every slot of the worker's life, READY to SIGTERM
+    # (replicated from the schedule): it landed at nginx, or the worker
+    # counted it as skipped, or logged its failure; the rest is unaccounted
+    # for. A stopped worker has flushed its skip counts and let its last
+    # probes finish, so the whole log and the whole access log are complete.
+    o = outcomes(obs.lines())
+    m.update(failed=o["failed"], kinds=o["kinds"], skipped=o["skipped"], skip_reasons=o["skip_reasons"],
+             tick_skipped=o["tick_skipped"], bound_skipped=o["bound_skipped"])
+    m["offered"] = slots_in(obs.urls, 1, obs.ready_wall, obs.term_wall)
+    m["landed"] = tnginx.count(tag)
+    m["unaccounted"] = m["offered"] - m["landed"] - m["skipped"] - m["failed"]
+    m["life_s"] = obs.term_wall - obs.ready_wall
+    m["kept_up"] = (m["landed"] >= 0.97 * m["offered"] and m["skipped"] + m["failed"] <= 0.01 * m["offered"])
     return m
 
 
@@ -812,7 +806,7 @@ def tls_capacity(a, bins, work, tnginx):
     n = a.tls_start
     for i in range(a.tls_steps):
         m = tls_step(a, bins, work, tnginx, f"tlscap{i}", n, a.tls_step_window)
-        steps.append({k: m[k] for k in ("n", "rate", "cpu_us", "cpu_pct", "offered", "probes", "skipped",
+        steps.append({k: m[k] for k in ("n", "rate", "cpu_us", "cpu_pct", "offered", "landed", "skipped",
                                         "failed", "kept_up")})
         print(f"bench: https capacity step {i + 1}: {n} targets, {m['rate']:.0f}/s landed, "
               f"{m['skipped']} skipped, {m['failed']} failed, CPU {m['cpu_pct']:.0f}% "
@@ -937,7 +931,7 @@ def report(a, R):
         frac = [abs(x["unaccounted"]) / max(1, x["offered"]) for x in tover]
         acc = agg([{"u": x["unaccounted"]} for x in tover], "u")
         target("HTTPS overload: every unprobed slot counted (landed + skipped + failed = offered)",
-               f"offered {fmt(agg(tover, 'offered'), 0)}, landed {fmt(agg(tover, 'probes'), 0)}, "
+               f"offered {fmt(agg(tover, 'offered'), 0)}, landed {fmt(agg(tover, 'landed'), 0)}, "
                f"skipped {fmt(agg(tover, 'skipped'), 0)}, failed {fmt(agg(tover, 'failed'), 0)}; "
                f"unaccounted {fmt(acc, 0)}",
                f"{max(frac) * 100:.1f} % unaccounted (worst run)", max(frac) <= 0.02)
@@ -958,15 +952,16 @@ def report(a, R):
         f"{fmt(agg(tmax, 'rate'), 0)}/s; {fmt(tcpu)} µs; {fmt(agg(tmax, 'cpu_pct'), 0)} %",
         f"wrk -c32 Connection: close {fmt(agg(wrktls, 'rate'), 0)}/s, {fmt(wtcpu)} µs "
         f"(obs/wrk {fr(ratio_of(tcpu, wtcpu))}; resumed sessions {fmt(agg(wrktls, 'resumed'), 0)})")
-    row("https at capacity", "failures + skipped slots in the window",
-        f"{fmt(agg(tmax, 'failed'), 0)} + {fmt(agg(tmax, 'skipped'), 0)}", kinds_sum(tmax, "kinds"))
+    row("https at capacity", "failed + skipped slots, READY to SIGTERM",
+        f"{fmt(agg(tmax, 'failed'), 0)} + {fmt(agg(tmax, 'skipped'), 0)}; unaccounted {fmt(agg(tmax, 'unaccounted'), 0)}",
+        kinds_sum(tmax, "kinds"))
     row("https at capacity", "MiB supervisor+worker VmHWM / RssAnon / Pss",
         f"{fmt(agg(tmax, 'rss'))} / {fmt(agg(tmax, 'anon'))} / {fmt(agg(tmax, 'pss'))}")
     row("https overload", "landed/s; µs CPU per landed probe; % of a core",
         f"{fmt(orate, 0)}/s; {fmt(ocpu)} µs; {fmt(agg(tover, 'cpu_pct'), 0)} %",
         f"landed/capacity {fr(ratio_of(orate, ocap))}; CPU vs capacity {fr(ratio_of(ocpu, tcpu))}")
-    row("https overload", "slots in the window: offered = landed + skipped (tick_skipped + max_in_flight) + failed + unaccounted",
-        f"{fmt(agg(tover, 'offered'), 0)} = {fmt(agg(tover, 'probes'), 0)} + "
+    row("https overload", "slots from READY to SIGTERM: offered = landed + skipped (overrun + max_in_flight) + failed + unaccounted",
+        f"{fmt(agg(tover, 'offered'), 0)} = {fmt(agg(tover, 'landed'), 0)} + "
         f"({fmt(agg(tover, 'tick_skipped'), 0)} + {fmt(agg(tover, 'bound_skipped'), 0)}) + "
         f"{fmt(agg(tover, 'failed'), 0)} + {fmt(agg([{'u': x['unaccounted']} for x in tover], 'u'), 0)}",
         kinds_sum(tover, "kinds"))

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include <sys/resource.h>
+
 #include "ini_file.h"
 #include "keys.h"
 #include "version.h"
@@ -294,6 +296,18 @@ bool parse_bool(const std::string& key, const RawValue& v, bool* out, std::strin
   return true;
 }
 
+}  // namespace
+
+size_t max_in_flight_for_open_files(uint64_t soft_limit) {
+  constexpr uint64_t kOwn = 64, kPerProbe = 4, kLeast = 16, kMost = 1024;
+  uint64_t n = soft_limit > kOwn ? (soft_limit - kOwn) / kPerProbe : 0;
+  return static_cast<size_t>(std::min(kMost, std::max(kLeast, n)));
+}
+
+uint64_t open_files_for_max_in_flight(size_t max_in_flight) { return 64 + 4 * static_cast<uint64_t>(max_in_flight); }
+
+namespace {
+
 bool parse_int(const std::string& key, const RawValue& v, long lo, long hi, int* out,
                std::string* error) {
   errno = 0;
@@ -399,13 +413,6 @@ bool convert_value(const std::string& key, const RawValue& v, TargetSettings* s,
       *error = cite(key, v) + ": invalid value \"" + v.text + "\" (any, 4 or 6)";
       return false;
     }
-  } else if (key == "http_client") {
-    if (v.text == "auto") s->http_client = HttpClientKind::Auto;
-    else if (v.text == "curl") s->http_client = HttpClientKind::Curl;
-    else {
-      *error = cite(key, v) + ": invalid value \"" + v.text + "\" (auto or curl)";
-      return false;
-    }
   } else if (key == "insecure") {
     return parse_bool(key, v, &s->insecure, error);
   } else if (key == "ca_file") {
@@ -439,7 +446,7 @@ bool convert_settings(const RawValues& raw, TargetSettings* s, std::string* erro
   static const char* const kOrder[] = {
       "tick",    "status",  "server",           "content_type",  "body_contains",     "body_regex",
       "max_response_time", "cert_min_days",    "user_agent",    "method",            "timeout",
-      "follow_redirects",  "max_redirects",    "reuse_connections", "ip_version",    "http_client",   "insecure",
+      "follow_redirects",  "max_redirects",    "reuse_connections", "ip_version",    "insecure",
       "ca_file", "max_body", "failure_threshold", "success_threshold"};
   for (const char* name : kOrder) {
     std::string key = name;
@@ -476,6 +483,20 @@ bool convert_global(const RawValues& raw, GlobalConfig* g, std::string* error) {
   }
   if (!parse_positive_duration("shutdown_timeout", *get(raw, "shutdown_timeout"), &g->shutdown_timeout, error)) return false;
   if (!parse_positive_duration("reload_timeout", *get(raw, "reload_timeout"), &g->reload_timeout, error)) return false;
+  const RawValue* mif = get(raw, "max_in_flight");
+  g->open_file_limit = 0;
+  if (mif->text == "auto") {
+    struct rlimit rl {};
+    g->open_file_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? static_cast<uint64_t>(rl.rlim_cur) : 1024;
+    g->max_in_flight = max_in_flight_for_open_files(g->open_file_limit);
+  } else {
+    int n = 0;
+    if (!parse_int("max_in_flight", *mif, 1, 1000000, &n, error)) {
+      *error += " or auto";
+      return false;
+    }
+    g->max_in_flight = static_cast<size_t>(n);
+  }
   return true;
 }
 

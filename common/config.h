@@ -46,9 +46,6 @@ std::string cite_origin(const std::string& key, const Origin& origin);
 using RawValues = std::map<std::string, RawValue>;
 
 enum class IpVersion { Any, V4, V6 };
-// Which HTTP client probes a target: auto (the native client for plain
-// http:// where it can, libcurl otherwise) or always libcurl.
-enum class HttpClientKind { Auto, Curl };
 enum class LogFormat { Text, Logfmt, Json };
 
 struct HeaderCheck {
@@ -79,7 +76,6 @@ struct TargetSettings {
   int max_redirects = 5;
   bool reuse_connections = false;
   IpVersion ip_version = IpVersion::Any;
-  HttpClientKind http_client = HttpClientKind::Auto;
   bool insecure = false;
   std::string ca_file;  // "": system store
   uint64_t max_body = 0;
@@ -136,8 +132,19 @@ struct GlobalConfig {
   LogFormat log_format = LogFormat::Text;
   Nanos shutdown_timeout{};
   Nanos reload_timeout{};
+  size_t max_in_flight = 0;       // resolved: never 0
+  uint64_t open_file_limit = 0;   // the soft RLIMIT_NOFILE that `auto` was derived from; 0 when set
   RawValues raw;
 };
+
+// max_in_flight=auto: what an open-file limit of `soft_limit` affords. A
+// probe may hold four descriptors at once (two sockets while both address
+// families are tried, and the threaded resolver's socketpair); 64 are left
+// for the worker's own. Never below 16 nor above 1024: past that, on most
+// machines, TLS handshakes wait for the CPU longer than a probe's timeout.
+size_t max_in_flight_for_open_files(uint64_t soft_limit);
+// Descriptors that `max_in_flight` probes may need (the inverse of the above).
+uint64_t open_files_for_max_in_flight(size_t max_in_flight);
 
 struct Config {
   std::string config_path;  // "" when no file was given

@@ -194,6 +194,12 @@ void render_global(const GlobalConfig& g, std::string* out) {
       *out += "(unset, not checked)\n";
       continue;
     }
+    if (k == "max_in_flight" && g.open_file_limit != 0) {
+      // auto: the number it came to, and from what.
+      *out += std::to_string(g.max_in_flight) + "  (" + it->second.origin.describe() + ": auto, from the open-file limit " +
+              std::to_string(g.open_file_limit) + ")\n";
+      continue;
+    }
     append_display_value(k, it->second.text, out);
     *out += "  (" + it->second.origin.describe() + ")\n";
   }

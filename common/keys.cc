@@ -19,7 +19,6 @@ const std::vector<KeyInfo>& known_keys() {
       {"max_redirects", KeyScope::Target, "5", "most redirects followed", false},
       {"reuse_connections", KeyScope::Target, "false", "keep connections between probes", true},
       {"ip_version", KeyScope::Target, "any", "address family: any, 4 or 6", false},
-      {"http_client", KeyScope::Target, "auto", "auto (native HTTP/1.1 client for plain http:// where it can) or curl", false},
       {"insecure", KeyScope::Target, "false", "skip TLS certificate verification", true},
       {"ca_file", KeyScope::Target, nullptr, "PEM file of CA certificates to verify with", false},
       {"max_body", KeyScope::Target, "1MiB", "most response body bytes read (B, KiB, MiB, KB, MB)", false},
@@ -35,6 +34,7 @@ const std::vector<KeyInfo>& known_keys() {
       {"log_format", KeyScope::Global, "text", "text, logfmt or json", false},
       {"shutdown_timeout", KeyScope::Global, "10s", "how long a stop waits for workers before SIGKILL", false},
       {"reload_timeout", KeyScope::Global, "30s", "how long a new worker has to become ready on SIGHUP", false},
+      {"max_in_flight", KeyScope::Global, "auto", "most probes at once; a slot past it is skipped (auto: from the open-file limit)", false},
   };
   return keys;
 }

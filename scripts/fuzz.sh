@@ -9,7 +9,7 @@ build=$top/build/fuzz
 CC=clang CXX=clang++ cmake -S "$top/tests/fuzz" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j2 >/dev/null
 mkdir -p "$build/findings"
-for name in duration status_spec config control http_response; do
+for name in duration status_spec config control; do
   corpus=$build/corpus/$name
   mkdir -p "$corpus"
   cp -n "$top/tests/fuzz/corpus/$name/"* "$corpus/" 2>/dev/null || true

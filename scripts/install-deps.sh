@@ -2,14 +2,12 @@
 # Installs what observer needs to build, run and test, from Debian's packages.
 # Idempotent: installs only what is missing, and runs apt-get update only then.
 # On macOS, run instead:
-#   brew install cmake pkg-config libuv curl inih cmocka pcre2 http-parser python3
+#   brew install cmake pkg-config libuv curl inih cmocka pcre2 python3
 set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config
   libuv1-dev libcurl4-openssl-dev libinih-dev libcmocka-dev libpcre2-dev
-  # the native HTTP client's response parser (nodejs http-parser 2.9)
-  libhttp-parser-dev
   python3 openssl ca-certificates util-linux
   # init/ verification: systemd-analyze, shellcheck, man
   systemd shellcheck man-db groff-base strace

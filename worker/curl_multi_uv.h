@@ -1,7 +1,7 @@
 // CurlMultiUv: the glue that lets a libuv loop drive a libcurl multi handle
 // (the pattern of curl's docs/examples/multi-uv.c, with every return code
-// checked). It owns the CURLM, one uv_timer for curl's timeout and one
-// uv_poll per socket curl asks to watch.
+// checked). It owns the multi handle, one uv_timer for curl's timeout and a
+// uv_poll for each socket number curl asks to watch.
 //
 //  - CURLMOPT_SOCKETFUNCTION starts, changes or stops the socket's uv_poll;
 //  - CURLMOPT_TIMERFUNCTION arms the single timer (-1 stops it; 0 fires on
@@ -10,7 +10,16 @@
 //  - a poll error is passed to curl as CURL_CSELECT_ERR;
 //  - after every curl_multi_socket_action, finished transfers are drained
 //    with curl_multi_info_read and handed to the `done` callback, which must
-//    remove the easy handle (remove()) before it frees it.
+//    remove the easy handle (remove()) before it reuses or frees it.
+//
+// A uv_poll is kept per socket *number*, stopped (never closed) when curl
+// is done with the socket, and started again when curl opens a new socket
+// that got the same number. curl always says CURL_POLL_REMOVE before it
+// closes a socket, so a stopped poll never watches a closed descriptor, and
+// the kernel drops a closed socket from the loop's epoll/kqueue set by
+// itself. That saves the init (a test registration and an ioctl) and the
+// close of a uv_poll for every probe's connection; the number of polls is
+// bounded by the highest descriptor number curl used.
 //
 // Only the loop thread may call it. The owner removes every easy handle
 // before destroying it; destruction closes the uv handles (their memory is
@@ -21,14 +30,19 @@
 #include <uv.h>
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "curl_handles.h"
 #include "uv_handle.h"
 
 namespace observer {
 
 class CurlMultiUv {
  public:
+  // Called for each finished transfer, from the loop (never from inside a
+  // curl call that the owner made).
   using DoneFn = std::function<void(CURL* easy, CURLcode result)>;
   // Told the socket's pending error (SO_ERROR, an errno) when its poll fails,
   // before curl hears CURL_CSELECT_ERR: curl itself only says "select/poll
@@ -44,30 +58,27 @@ class CurlMultiUv {
   void on_socket_error(SocketErrorFn fn) { socket_error_ = std::move(fn); }
   bool add(CURL* easy, std::string* error);
   void remove(CURL* easy);
-  // Stops the timer and forgets every socket watcher (before shutdown).
+  // Stops the timer and closes every socket watcher (before shutdown).
   void close();
-
-  // Sockets currently watched (tests and diagnostics).
-  size_t watched_sockets() const { return watched_; }
 
  private:
   struct SocketWatch;
 
-  static int cb_curl_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
-  static int cb_curl_timer(CURLM* multi, long timeout_ms, void* userp);
-  static void on_uv_poll(uv_poll_t* handle, int status, int events);
-  static void on_uv_timeout(uv_timer_t* handle);
+  static int cb_curl_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp) noexcept;
+  static int cb_curl_timer(CURLM* multi, long timeout_ms, void* userp) noexcept;
+  static void on_uv_poll(uv_poll_t* handle, int status, int events) noexcept;
+  static void on_uv_timeout(uv_timer_t* handle) noexcept;
 
+  SocketWatch* watch_for(curl_socket_t fd);
   void socket_action(curl_socket_t fd, int flags);
   void drain_finished();
-  void stop_watch(SocketWatch* w, curl_socket_t fd);
 
   uv_loop_t* loop_;
   DoneFn done_;
   SocketErrorFn socket_error_;
-  CURLM* multi_ = nullptr;
+  CurlMulti multi_;
   UvHandle<uv_timer_t> timer_;
-  size_t watched_ = 0;
+  std::vector<std::unique_ptr<SocketWatch>> watches_;  // by socket number
 };
 
 }  // namespace observer

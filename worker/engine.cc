@@ -18,6 +18,8 @@ namespace {
 // least kTargetsToShare targets share a tick.
 constexpr size_t kTargetsPerWakeup = 20;
 constexpr size_t kTargetsToShare = 100;
+// How often skipped slots are summed into a line per target.
+constexpr uint64_t kSkipReportMs = 60 * 1000;
 
 // The monotonic clock and the wall clock at one instant, read back to back
 // (monotonic, wall, monotonic) with the tightest of a few tries kept. A
@@ -56,25 +58,28 @@ LogField str(const char* key, std::string v) { return LogField{key, std::move(v)
 }  // namespace
 
 // Kept small: a worker holds one per target for its whole life. What
-// targets share (settings, compiled checks, the native client's request
-// headers) is shared, not copied; the timer is its wake-up's.
+// targets share (settings, compiled checks, the request's headers) is shared,
+// not copied; the timer is its wake-up's; an easy handle is borrowed from the
+// pool only while a probe runs.
 struct Engine::Target {
   std::string name;
   std::string url;
   std::unique_ptr<const std::string> masked_url;  // the url with its password masked; null when it has none
   std::shared_ptr<const TargetSettings> shared_settings;
   std::shared_ptr<const TargetChecks> checks;
+  const ProbeSpec* spec = nullptr;  // the engine's, shared by targets with the same settings
   TargetState state;
   Nanos phase{};
   Nanos snapped_by{};  // how far snap_phase() moved the phase (see slot_boundary())
   uint64_t next_slot = 0;
   Nanos last_fired_boundary{INT64_MIN};  // of the last slot a probe started for
-  HttpTarget http;  // its `common` set: the native client probes this target
-  std::unique_ptr<Probe> probe;         // in flight through libcurl
-  std::unique_ptr<NativeProbe> native;  // in flight through the native client
+  std::unique_ptr<Probe> probe;  // in flight
   int64_t probe_lag_us = 0;
-  bool armed = false;      // a slot is still to fire: its wake-up's timer waits for it
-  bool inherited = false;  // took a record of the hand-over
+  uint32_t overruns_unreported = 0;  // skipped slots not yet in a log line (see skip_slot())
+  uint32_t busy_unreported = 0;
+  bool skip_noted = false;  // a skip of this target was logged in the current minute
+  bool armed = false;       // a slot is still to fire: its wake-up's timer waits for it
+  bool inherited = false;   // took a record of the hand-over
 
   Target(TargetConfig c, std::shared_ptr<const TargetChecks> compiled)
       : name(std::move(c.name)),
@@ -84,19 +89,10 @@ struct Engine::Target {
         checks(std::move(compiled)),
         state(settings().failure_threshold, settings().success_threshold) {}
 
-  bool probing() const { return probe || native; }
+  bool probing() const { return probe != nullptr; }
   const TargetSettings& settings() const { return *shared_settings; }
   // The url with any password masked: the only form ever logged.
   const std::string& display_url() const { return masked_url ? *masked_url : url; }
-  // As a TargetConfig (a copy), for libcurl's probes.
-  TargetConfig config() const {
-    TargetConfig c;
-    c.name = name;
-    c.url = url;
-    if (masked_url) c.masked_url = *masked_url;
-    c.settings = shared_settings;
-    return c;
-  }
 };
 
 // The timer of the targets that share a tick and a phase.
@@ -115,51 +111,41 @@ Engine::~Engine() {
   close();
 }
 
-Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, std::string* error) {
+Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, size_t max_in_flight, std::string* error) {
+  assert(max_in_flight > 0);
+  max_in_flight_ = max_in_flight;
   targets_.clear();
   targets_.reserve(targets.size());
   ChecksCache compiled;
-  // Read once: libcurl reads the same variables for every transfer.
-  const std::string proxy = proxy_variable_set();
-  HttpTargetBuilder http_targets;  // targets on one host share all but their path
+  std::unordered_map<const TargetSettings*, const ProbeSpec*> spec_of;
   for (TargetConfig& c : targets) {
     std::shared_ptr<const TargetChecks> checks = compiled.get(c, error);
     if (!checks) return LoadStatus::BadConfig;
-    HttpTarget http;
-    if (native_unsuitable(c, proxy).empty()) {
-      std::string why_not;
-      if (!http_targets.build(c, &http, &why_not)) http = HttpTarget();
+    const ProbeSpec*& spec = spec_of[c.settings.get()];
+    if (spec == nullptr) {
+      auto fresh = std::make_unique<ProbeSpec>();
+      if (!ProbeSpec::build(c.settings, fresh.get(), error)) return LoadStatus::Failed;
+      spec = fresh.get();
+      specs_.push_back(std::move(fresh));
     }
     // Only what a running target needs is kept (not the origins: they
     // serve -check-config and load-time errors).
     targets_.emplace_back(std::move(c), std::move(checks));
-    targets_.back().http = std::move(http);
+    targets_.back().spec = spec;
   }
   // Created here, not in start(): a retirement may come before the start.
-  int rc = idle_check_.init([this](uv_timer_t* h) { return uv_timer_init(loop_, h); }, this);
+  auto timer_init = [this](uv_timer_t* h) { return uv_timer_init(loop_, h); };
+  int rc = idle_check_.init(timer_init, this);
+  if (rc == 0) rc = skip_report_.init(timer_init, this);
   if (rc != 0) {
     *error = std::string("uv_timer_init: ") + uv_strerror(rc);
     return LoadStatus::Failed;
   }
-  http_ = std::make_unique<HttpClient>(loop_, [this](NativeProbe* p) { on_native_done(p); });
-  if (!http_->init(error)) return LoadStatus::Failed;
-  // libcurl is loaded now if a target needs it from the start (a failure to
-  // load it is then a start-up error), else only when a redirect first
-  // leads a native probe on to curl: a plain-http worker never maps it.
-  bool needs_curl = false;
-  for (const Target& t : targets_) needs_curl = needs_curl || !t.http.common;
-  return !needs_curl || ensure_multi(error) ? LoadStatus::Ok : LoadStatus::Failed;
-}
-
-bool Engine::ensure_multi(std::string* error) {
-  if (multi_) return true;
-  auto multi = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, CURLcode code) { on_probe_done(easy, code); });
-  multi->on_socket_error([](CURL* easy, int err) {
-    if (Probe* p = Probe::from_easy(easy)) p->note_socket_error(std::strerror(err));
+  multi_ = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, CURLcode code) { on_probe_done(easy, code); });
+  multi_->on_socket_error([](CURL* easy, int err) {
+    if (Probe* p = Probe::from_easy(easy)) p->note_socket_error(err);
   });
-  if (!multi->init(error)) return false;
-  multi_ = std::move(multi);
-  return true;
+  return multi_->init(error) ? LoadStatus::Ok : LoadStatus::Failed;
 }
 
 uint64_t Engine::now_since_origin_ns() const { return uv_hrtime() - origin_ns_; }
@@ -243,7 +229,7 @@ void Engine::arm(Wakeup* w) {
   uv_timer_start(w->timer.get(), &Engine::on_uv_wakeup, wait_ms, 0);
 }
 
-void Engine::on_uv_wakeup(uv_timer_t* handle) {
+void Engine::on_uv_wakeup(uv_timer_t* handle) noexcept {
   auto* w = static_cast<Wakeup*>(handle->data);
   if (w != nullptr) w->engine->wake(w);
 }
@@ -266,10 +252,9 @@ void Engine::fire(Target* t) {
   if (due - now > std::chrono::milliseconds(1)) return;
   int64_t lag_us = std::chrono::duration_cast<std::chrono::microseconds>(now - due).count();
   if (t->probing()) {
-    log_->log(Level::Warning, t->name,
-              "Probe still running at the next tick (timeout " + format_duration(t->settings().timeout) +
-                  ", tick " + format_duration(tick) + "); skipped this tick",
-              {str("url", t->display_url()), str("event", "tick_skipped")});
+    skip_slot(t, SkipReason::Overrun);
+  } else if (in_flight_ >= max_in_flight_) {
+    skip_slot(t, SkipReason::Busy);
   } else {
     t->last_fired_boundary = slot_boundary(t->phase, tick, t->next_slot, t->snapped_by);
     start_probe(t, lag_us);
@@ -287,108 +272,96 @@ void Engine::fire(Target* t) {
 
 void Engine::start_probe(Target* t, int64_t lag_us) {
   std::string error;
-  bool started = false;
-  if (t->http.common) {
-    t->native = std::make_unique<NativeProbe>(http_.get(), &t->http);
-    t->native->id = index_of(t);
-    t->native->start();  // never tells its end from inside start()
-    started = true;
-  } else {
-    started = start_curl_probe(t, t->config(), &error);
+  std::unique_ptr<Probe> p = pool_.take(&error);
+  if (p && !p->prepare(t->url, *t->spec, &error)) {
+    pool_.give_back(std::move(p));
+  } else if (p && !multi_->add(p->easy(), &error)) {
+    pool_.give_back(std::move(p));
   }
-  if (!started) {
+  if (!p) {
     log_->log(Level::Error, t->name, "Probe could not start: " + error, {str("url", t->display_url())});
     record_outcome(t, ProbeOutcome{false, "probe could not start: " + error, unix_ms_now()});
     return;
   }
-  ++in_flight_;
+  p->target = static_cast<uint32_t>(index_of(t));
+  t->probe = std::move(p);
   t->probe_lag_us = lag_us;
+  ++in_flight_;
 }
 
-bool Engine::start_curl_probe(Target* t, const TargetConfig& config, std::string* error) {
-  if (!ensure_multi(error)) return false;
-  std::unique_ptr<Probe> p = Probe::create(config, error);
-  if (p && !multi_->add(p->easy(), error)) p.reset();
-  if (!p) return false;
-  p->id = index_of(t);
-  t->probe = std::move(p);
-  return true;
+// A slot not probed: logged at once the first time in a minute for the
+// target, then summed into report_skips()'s line, so that an overloaded
+// worker writes one line per target per minute, not one per slot.
+void Engine::skip_slot(Target* t, SkipReason why) {
+  if (!t->skip_noted) {
+    t->skip_noted = true;
+    skip_noted_.push_back(static_cast<uint32_t>(index_of(t)));
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(skip_report_.get())))
+      uv_timer_start(skip_report_.get(), &Engine::on_uv_skip_report, kSkipReportMs, kSkipReportMs);
+    if (why == SkipReason::Overrun) {
+      log_->log(Level::Warning, t->name,
+                "Probe still running at the next tick (timeout " + format_duration(t->settings().timeout) + ", tick " +
+                    format_duration(t->settings().tick) + "); skipped this tick",
+                {str("url", t->display_url()), str("event", "tick_skipped"), str("reason", "overrun"),
+                 num("skipped", 1)});
+    } else {
+      log_->log(Level::Warning, t->name,
+                "Probe skipped: " + in_flight_limit_words() + " (max_in_flight)",
+                {str("url", t->display_url()), str("event", "tick_skipped"), str("reason", "max_in_flight"),
+                 num("skipped", 1)});
+    }
+    return;
+  }
+  ++(why == SkipReason::Overrun ? t->overruns_unreported : t->busy_unreported);
+}
+
+std::string Engine::in_flight_limit_words() const {
+  return std::to_string(max_in_flight_) + (max_in_flight_ == 1 ? " probe in flight" : " probes in flight");
+}
+
+void Engine::on_uv_skip_report(uv_timer_t* handle) noexcept {
+  auto* self = static_cast<Engine*>(handle->data);
+  if (self != nullptr) self->report_skips(false);
+}
+
+// One line per target and reason for the skips since its last line; a
+// target with none is rate-limited no more. `final`: at close, every count.
+void Engine::report_skips(bool final) {
+  auto line = [this](const Target& t, uint32_t n, const char* reason, const std::string& why) {
+    log_->log(Level::Warning, t.name, "Skipped " + std::to_string(n) + (n == 1 ? " more probe" : " more probes") +
+                                          " in the last minute: " + why,
+              {str("url", t.display_url()), str("event", "tick_skipped"), str("reason", reason),
+               num("skipped", n)});
+  };
+  size_t kept = 0;
+  for (uint32_t i : skip_noted_) {
+    Target& t = targets_[i];
+    bool any = t.overruns_unreported != 0 || t.busy_unreported != 0;
+    if (t.overruns_unreported != 0)
+      line(t, t.overruns_unreported, "overrun", "still running at the next tick");
+    if (t.busy_unreported != 0)
+      line(t, t.busy_unreported, "max_in_flight", in_flight_limit_words() + " (max_in_flight)");
+    t.overruns_unreported = t.busy_unreported = 0;
+    if (any && !final) {
+      skip_noted_[kept++] = i;
+    } else {
+      t.skip_noted = false;
+    }
+  }
+  skip_noted_.resize(kept);
+  if (skip_noted_.empty() && skip_report_) uv_timer_stop(skip_report_.get());
 }
 
 void Engine::on_probe_done(CURL* easy, CURLcode code) {
   Probe* p = Probe::from_easy(easy);
-  assert(p != nullptr && p->id < targets_.size());
-  Target* t = &targets_[p->id];
+  assert(p != nullptr && p->target < targets_.size());
+  Target* t = &targets_[p->target];
   assert(t->probe.get() == p);
   multi_->remove(easy);
-  ProbeResult r = p->finish(code);
-  t->probe.reset();
-  probe_ended(t, r);
-}
-
-// Called from inside the probe's own callback; the probe does nothing more
-// after it, so it may be destroyed here.
-void Engine::on_native_done(NativeProbe* p) {
-  assert(p->id < targets_.size());
-  Target* t = &targets_[p->id];
-  assert(t->native.get() == p);
-  ProbeResult r = p->take_result();
-  Nanos first_hop = r.total_time;
-  t->native.reset();
-  if (continue_redirect(t, &r, first_hop)) return;  // the probe goes on through libcurl
-  probe_ended(t, r);
-}
-
-// A redirect answered to the native client is followed as libcurl follows
-// one, by libcurl itself: a continuation transfer from the Location, with
-// one redirect fewer left and the time left of the probe's timeout, so the
-// first URL is requested once. False when `first` is the result as it is
-// (not a redirect to follow, or a failure recorded in it).
-bool Engine::continue_redirect(Target* t, ProbeResult* first, Nanos first_hop) {
-  const TargetSettings& cs = t->settings();
-  if (!cs.follow_redirects || !first->transport_ok || first->status < 300 || first->status > 399) return false;
-  const std::string* location = first->header("Location");
-  if (location == nullptr) return false;
-  if (cs.max_redirects == 0) {
-    first->set_failure(TransportCode::TooManyRedirects, "Maximum (0) redirects followed");
-    return false;
-  }
-  TargetConfig next = t->config();
-  if (!resolve_location(t->url, *location, &next.url)) {
-    first->set_failure(TransportCode::UrlMalformat, "");
-    return false;
-  }
-  // The shared settings stay as they are: the continuation gets its own.
-  auto ns = std::make_shared<TargetSettings>(cs);
-  next.settings = ns;
-  ns->max_redirects = cs.max_redirects - 1;
-  ns->timeout = cs.timeout - first_hop;
-  if (ns->timeout < std::chrono::milliseconds(1)) ns->timeout = std::chrono::milliseconds(1);
-  // Credentials go only where libcurl would send them after a redirect:
-  // back to the same scheme, host and port.
-  if (!same_origin(t->url, next.url)) {
-    auto& h = ns->request_headers;
-    h.erase(std::remove_if(h.begin(), h.end(),
-                           [](const auto& kv) {
-                             return strcasecmp(kv.first.c_str(), "Authorization") == 0 ||
-                                    strcasecmp(kv.first.c_str(), "Cookie") == 0;
-                           }),
-            h.end());
-  } else {
-    next.url = with_credentials_of(t->url, next.url);
-  }
-  std::string error;
-  if (!start_curl_probe(t, next, &error)) {
-    first->set_failure(TransportCode::UrlMalformat, "the redirect could not be followed: " + error);
-    return false;
-  }
-  t->probe->continue_after(first_hop, cs.max_redirects);
-  return true;
-}
-
-void Engine::probe_ended(Target* t, const ProbeResult& r) {
+  std::unique_ptr<Probe> done = std::move(t->probe);
   --in_flight_;
-  report(t, r);
+  report(t, done->finish(code));
+  pool_.give_back(std::move(done));
   maybe_idle();
 }
 
@@ -513,7 +486,7 @@ void Engine::maybe_idle() {
   uv_timer_start(idle_check_.get(), &Engine::on_uv_idle_check, 0, 0);
 }
 
-void Engine::on_uv_idle_check(uv_timer_t* handle) {
+void Engine::on_uv_idle_check(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Engine*>(handle->data);
   if (self == nullptr || self->in_flight() != 0 || self->before_stop_ != 0 || !self->on_idle_) return;
   std::function<void()> cb = std::move(self->on_idle_);
@@ -531,11 +504,8 @@ void Engine::abort() {
   }
   for (Target& t : targets_) {
     if (!t.probing()) continue;
-    if (t.probe) {
-      multi_->remove(t.probe->easy());
-      t.probe.reset();
-    }
-    t.native.reset();  // closes its socket and timer
+    multi_->remove(t.probe->easy());
+    pool_.give_back(std::move(t.probe));
     --in_flight_;
   }
   maybe_idle();
@@ -545,10 +515,11 @@ void Engine::close() {
   if (closed_) return;
   closed_ = true;
   assert(in_flight() == 0);
+  report_skips(true);
   for (Wakeup& w : wakeups_) w.timer.close();
   idle_check_.close();
+  skip_report_.close();
   multi_.reset();  // curl_multi_cleanup; socket watchers close their uv_polls
-  http_.reset();   // the resolver's async handle; late lookups are dropped
 }
 
 std::string Engine::encode_states() const {
@@ -562,13 +533,6 @@ std::string Engine::encode_states() const {
   return wire;
 }
 
-size_t Engine::target_count() const { return targets_.size(); }
-
 size_t Engine::index_of(const Target* t) const { return static_cast<size_t>(t - targets_.data()); }
-
-size_t Engine::in_flight() const {
-  // A count, not a scan: maybe_idle() asks after every probe while retiring.
-  return in_flight_;
-}
 
 }  // namespace observer

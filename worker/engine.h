@@ -1,11 +1,8 @@
 // Engine: the probe loop of one worker. It owns every target (its compiled
 // checks, UP/DOWN state, schedule and in-flight probe), the timers that wake
-// them (one per wake-up instant that targets share, see wakeup_grid()) and the two
-// HTTP clients that run probes on the caller's libuv loop: the native
-// HTTP/1.1 client (http_client.h) for plain http:// targets where it can,
-// and libcurl's multi handle for every other target (https, a proxy in the
-// environment, reuse_connections, http_client=curl) and for what follows a
-// native probe's redirect. The client is chosen per target at load. The
+// them (one per wake-up instant that targets share, see wakeup_grid()) and
+// libcurl's multi handle, driven by the caller's libuv loop (curl_multi_uv.h),
+// on which every probe is an easy transfer from a pool (probe.h). The
 // Worker (worker.h) drives it: load, start, inherit + end_handover, retire
 // or abort, close.
 //
@@ -20,6 +17,13 @@
 // every slot before T, none from T on, and then goes idle. "Before" is by
 // the slot's boundary (schedule.h: slot_boundary()), the same instant in
 // both engines.
+//
+// Overload: at most `max_in_flight` probes run at once. A slot that comes
+// while that many are in flight, or while the target's own previous probe
+// still runs, is skipped (never queued) and counted. The first skip of a
+// target is logged at once; later ones are summed into one line per target
+// per minute, and whatever is still unreported is logged at close(), so every
+// unprobed slot appears in the log with its count.
 //
 // Loop thread only. close() must run before the loop is closed, and the loop
 // must run once more afterwards for the handles' close callbacks.
@@ -38,7 +42,6 @@
 #include "config.h"
 #include "control.h"
 #include "curl_multi_uv.h"
-#include "http_client.h"
 #include "logger.h"
 #include "probe.h"
 #include "target_state.h"
@@ -54,11 +57,11 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Takes the targets and compiles their checks (once per distinct
-  // settings). BadConfig: a pattern does not compile (exit 78); Failed:
-  // the process cannot run them (a libuv handle, libcurl not loadable:
-  // exit 70).
+  // settings); at most `max_in_flight` (> 0) probes will run at once.
+  // BadConfig: a pattern does not compile (exit 78); Failed: the process
+  // cannot run them (a libuv handle, libcurl's multi handle: exit 70).
   enum class LoadStatus { Ok, BadConfig, Failed };
-  LoadStatus load(std::vector<TargetConfig> targets, std::string* error);
+  LoadStatus load(std::vector<TargetConfig> targets, size_t max_in_flight, std::string* error);
 
   // Holds back state-change lines until end_handover() (call before start).
   void hold_transitions() { holding_ = true; }
@@ -95,20 +98,22 @@ class Engine {
   uint64_t late_probes() const { return late_probes_; }
   // Ends every in-flight probe without a result.
   void abort();
-  // Closes every handle. Call after abort(); no probe may be in flight.
+  // Logs the skips not yet reported and closes every handle. Call after
+  // abort(); no probe may be in flight.
   void close();
 
   // Every target's state as TargetState control messages, in target order.
   std::string encode_states() const;
-  size_t in_flight() const;
-  size_t target_count() const;
+  size_t in_flight() const { return in_flight_; }
 
  private:
   struct Target;
   struct Wakeup;
+  enum class SkipReason { Overrun, Busy };
 
-  static void on_uv_wakeup(uv_timer_t* handle);
-  static void on_uv_idle_check(uv_timer_t* handle);
+  static void on_uv_wakeup(uv_timer_t* handle) noexcept;
+  static void on_uv_idle_check(uv_timer_t* handle) noexcept;
+  static void on_uv_skip_report(uv_timer_t* handle) noexcept;
 
   // Sets the wake-up's timer for the earliest slot of its armed targets, or
   // stops it when none is armed.
@@ -117,13 +122,10 @@ class Engine {
   // Fires the target's next slot if it is due (within 1 ms); advances it.
   void fire(Target* t);
   void start_probe(Target* t, int64_t lag_us);
-  // Creates the multi handle (loading libcurl) on first need.
-  bool ensure_multi(std::string* error);
-  bool start_curl_probe(Target* t, const TargetConfig& config, std::string* error);
+  void skip_slot(Target* t, SkipReason why);
+  void report_skips(bool final);
+  std::string in_flight_limit_words() const;  // "240 probes in flight"
   void on_probe_done(CURL* easy, CURLcode code);
-  void on_native_done(NativeProbe* p);
-  bool continue_redirect(Target* t, ProbeResult* first, Nanos first_hop);
-  void probe_ended(Target* t, const ProbeResult& r);
   void report(Target* t, const ProbeResult& r);
   void record_outcome(Target* t, ProbeOutcome outcome);
   void log_change(const Target& t, const StateChange& c);
@@ -144,8 +146,14 @@ class Engine {
   // While transitions are held: each probed target's outcomes (most targets
   // have none during a hand-over, so nothing is kept for them).
   std::unordered_map<size_t, HeldOutcomes> held_;
-  std::unique_ptr<CurlMultiUv> multi_;  // created by ensure_multi() when a probe first needs curl
-  std::unique_ptr<HttpClient> http_;
+  // One per distinct TargetSettings; targets point into it.
+  std::vector<std::unique_ptr<const ProbeSpec>> specs_;
+  std::unique_ptr<CurlMultiUv> multi_;
+  ProbePool pool_;
+  size_t max_in_flight_ = 1;
+  // Targets with a skip logged in the current minute (see skip_slot()).
+  std::vector<uint32_t> skip_noted_;
+  UvHandle<uv_timer_t> skip_report_;
   UvHandle<uv_timer_t> idle_check_;
   uint64_t origin_ns_ = 0;
   uint64_t cut_over_ns_ = 0;

@@ -8,7 +8,7 @@
 
 #include "checks.h"
 #include "config.h"
-#include "curl_library.h"
+#include <curl/curl.h>
 #include "release_memory.h"
 #include "version.h"
 #include "worker.h"
@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
       break;
   }
 
+  // Before any thread starts (libcurl's resolver threads come later).
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    std::fprintf(stderr, "observer-worker: curl_global_init failed\n");
+    return kExitSoftware;
+  }
   int code = kExitOk;
   {
     Worker worker(options);
@@ -68,6 +73,6 @@ int main(int argc, char** argv) {
       code = worker.run();
     }
   }
-  cleanup_curl_library();  // libcurl is loaded only if a target needed it
+  curl_global_cleanup();
   return code;
 }

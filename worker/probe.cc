@@ -3,7 +3,6 @@
 #include <strings.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -15,84 +14,81 @@ bool starts_with_nocase(const std::string& s, const char* prefix) {
   return s.size() >= n && strncasecmp(s.c_str(), prefix, n) == 0;
 }
 
-// The native client reports curl's numbers (probe_result.h): keep them true.
-#define OBS_SAME_CODE(ours, theirs) \
-  static_assert(static_cast<int>(TransportCode::ours) == static_cast<int>(theirs), #ours)
-OBS_SAME_CODE(UnsupportedProtocol, CURLE_UNSUPPORTED_PROTOCOL);
-OBS_SAME_CODE(UrlMalformat, CURLE_URL_MALFORMAT);
-OBS_SAME_CODE(CouldntResolveHost, CURLE_COULDNT_RESOLVE_HOST);
-OBS_SAME_CODE(CouldntConnect, CURLE_COULDNT_CONNECT);
-OBS_SAME_CODE(WeirdServerReply, CURLE_WEIRD_SERVER_REPLY);
-OBS_SAME_CODE(PartialFile, CURLE_PARTIAL_FILE);
-OBS_SAME_CODE(OutOfMemory, CURLE_OUT_OF_MEMORY);
-OBS_SAME_CODE(OperationTimedOut, CURLE_OPERATION_TIMEDOUT);
-OBS_SAME_CODE(TooManyRedirects, CURLE_TOO_MANY_REDIRECTS);
-OBS_SAME_CODE(GotNothing, CURLE_GOT_NOTHING);
-OBS_SAME_CODE(SendError, CURLE_SEND_ERROR);
-OBS_SAME_CODE(RecvError, CURLE_RECV_ERROR);
-#undef OBS_SAME_CODE
-
-// curl counts a timeout's milliseconds from the start of its own transfer;
-// a continuation's probe started `add_ms` earlier ("... after 512
-// milliseconds ..." -> "... after 640 milliseconds ...").
-std::string shift_elapsed_ms(const std::string& msg, int64_t add_ms) {
-  static constexpr const char kAfter[] = "after ";
-  size_t at = msg.find(kAfter);
-  if (at == std::string::npos || add_ms <= 0) return msg;
-  size_t digits = at + sizeof kAfter - 1;
-  size_t end = msg.find_first_not_of("0123456789", digits);
-  if (end == digits || end == std::string::npos) return msg;
-  // strtoll, not stoll: this runs inside libcurl's completion path, where
-  // no exception may go.
-  int64_t ms = std::strtoll(msg.substr(digits, end - digits).c_str(), nullptr, 10) + add_ms;
-  return msg.substr(0, digits) + std::to_string(ms) + msg.substr(end);
-}
+// How long libcurl keeps a parsed CA store: a day, its default, so that a
+// bundle updated by the system is read again within one.
+constexpr long kCaCacheSeconds = 24 * 3600;
 
 }  // namespace
 
-#define OBS_SETOPT(opt, val)                                                   \
-  do {                                                                         \
-    CURLcode rc_ = curl_easy_setopt(p->easy_, opt, val);                       \
-    if (rc_ != CURLE_OK) {                                                     \
-      *error = std::string("curl option " #opt ": ") + curl_easy_strerror(rc_); \
-      return nullptr;                                                          \
-    }                                                                          \
-  } while (0)
+bool ProbeSpec::build(std::shared_ptr<const TargetSettings> settings, ProbeSpec* out, std::string* error) {
+  const TargetSettings& t = *settings;
+  out->request_headers.reset();
+  for (const auto& [name, value] : t.request_headers) {
+    // "Name;" is curl's way to send a header with an empty value.
+    std::string line = value.empty() ? name + ";" : name + ": " + value;
+    curl_slist* next = curl_slist_append(out->request_headers.get(), line.c_str());
+    if (next == nullptr) {
+      *error = "out of memory building request headers";
+      return false;
+    }
+    out->request_headers.release();
+    out->request_headers.reset(next);
+  }
+  out->wanted_headers.clear();
+  if (t.server) out->wanted_headers.emplace_back("Server");
+  if (t.content_type) out->wanted_headers.emplace_back("Content-Type");
+  for (const HeaderCheck& h : t.header_checks) out->wanted_headers.push_back(h.name);
+  out->wants_body = t.body_contains.has_value() || t.body_regex.has_value();
+  out->settings = std::move(settings);
+  return true;
+}
 
-std::unique_ptr<Probe> Probe::create(const TargetConfig& target, std::string* error) {
-  const TargetSettings& t = *target.settings;
-  std::unique_ptr<Probe> p(new Probe());
-  p->easy_ = curl_easy_init();
-  if (p->easy_ == nullptr) {
+std::unique_ptr<Probe> Probe::create(std::string* error) {
+  CurlEasy easy(curl_easy_init());
+  if (!easy) {
     *error = "curl_easy_init failed";
     return nullptr;
   }
-  p->max_body_ = t.max_body;
-  p->result_.is_https = starts_with_nocase(target.url, "https://");
-  OBS_SETOPT(CURLOPT_URL, target.url.c_str());
-  OBS_SETOPT(CURLOPT_PRIVATE, p.get());
+  return std::unique_ptr<Probe>(new Probe(std::move(easy)));
+}
+
+#define OBS_SETOPT(opt, val)                                                   \
+  do {                                                                         \
+    CURLcode rc_ = curl_easy_setopt(e, opt, val);                              \
+    if (rc_ != CURLE_OK) {                                                     \
+      *error = std::string("curl option " #opt ": ") + curl_easy_strerror(rc_); \
+      return false;                                                            \
+    }                                                                          \
+  } while (0)
+
+bool Probe::prepare(const std::string& url, const ProbeSpec& spec, std::string* error) {
+  const TargetSettings& t = *spec.settings;
+  CURL* e = easy_.get();
+  // Every option back to its default; what curl allocated for the handle
+  // (its 16 KiB read buffer, which is the size a probe wants: CURLOPT_BUFFERSIZE
+  // is left alone, and curl 7.88 refuses to change it on a used handle) stays.
+  curl_easy_reset(e);
+  spec_ = &spec;
+  result_.clear();
+  error_buffer_[0] = '\0';
+  socket_errno_ = 0;
+  header_block_ended_ = false;
+  body_room_ = t.max_body;
+  result_.is_https = starts_with_nocase(url, "https://");
+  OBS_SETOPT(CURLOPT_URL, url.c_str());
+  OBS_SETOPT(CURLOPT_PRIVATE, this);
   OBS_SETOPT(CURLOPT_NOSIGNAL, 1L);
   // A transfer that ends (timeout, abort) while its threaded DNS lookup still
   // runs would join that thread on the loop thread, stalling every target
   // until getaddrinfo returns; with QUICK_EXIT curl detaches it instead.
   OBS_SETOPT(CURLOPT_QUICK_EXIT, 1L);
-  OBS_SETOPT(CURLOPT_ERRORBUFFER, p->error_buffer_);
+  OBS_SETOPT(CURLOPT_ERRORBUFFER, error_buffer_);
   OBS_SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
   OBS_SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   OBS_SETOPT(CURLOPT_USERAGENT, t.user_agent.c_str());
   if (t.method == "HEAD") OBS_SETOPT(CURLOPT_NOBODY, 1L);
   else if (t.method != "GET") OBS_SETOPT(CURLOPT_CUSTOMREQUEST, t.method.c_str());
-  for (const auto& [name, value] : t.request_headers) {
-    // "Name;" is curl's way to send a header with an empty value.
-    std::string line = value.empty() ? name + ";" : name + ": " + value;
-    curl_slist* next = curl_slist_append(p->request_headers_, line.c_str());
-    if (next == nullptr) {
-      *error = "out of memory building request headers";
-      return nullptr;
-    }
-    p->request_headers_ = next;
-  }
-  if (p->request_headers_ != nullptr) OBS_SETOPT(CURLOPT_HTTPHEADER, p->request_headers_);
+  if (spec.request_headers) OBS_SETOPT(CURLOPT_HTTPHEADER, spec.request_headers.get());
   long timeout_ms = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(t.timeout).count());
   OBS_SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms < 1 ? 1L : timeout_ms);
   OBS_SETOPT(CURLOPT_FOLLOWLOCATION, t.follow_redirects ? 1L : 0L);
@@ -100,6 +96,9 @@ std::unique_ptr<Probe> Probe::create(const TargetConfig& target, std::string* er
   if (!t.reuse_connections) {
     OBS_SETOPT(CURLOPT_FORBID_REUSE, 1L);
     OBS_SETOPT(CURLOPT_FRESH_CONNECT, 1L);
+    // A full handshake every probe, as a first visitor makes it (and the
+    // certificate is seen every time).
+    OBS_SETOPT(CURLOPT_SSL_SESSIONID_CACHE, 0L);
   }
   long ipr = t.ip_version == IpVersion::V4 ? CURL_IPRESOLVE_V4
              : t.ip_version == IpVersion::V6 ? CURL_IPRESOLVE_V6 : CURL_IPRESOLVE_WHATEVER;
@@ -109,21 +108,22 @@ std::unique_ptr<Probe> Probe::create(const TargetConfig& target, std::string* er
     OBS_SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (!t.ca_file.empty()) OBS_SETOPT(CURLOPT_CAINFO, t.ca_file.c_str());
-  p->want_cert_ = t.cert_min_days.has_value();
-  if (p->want_cert_) OBS_SETOPT(CURLOPT_CERTINFO, 1L);
+  // libcurl keeps the parsed CA store in the multi handle (24 h by default)
+  // only when it comes from a CA file alone; a CA directory, which Debian's
+  // libcurl sets by default beside its bundle, makes it parse the whole
+  // bundle on every handshake (~95 % of a probe's instructions). The bundle
+  // holds the same certificates as the directory.
+  OBS_SETOPT(CURLOPT_CAPATH, static_cast<const char*>(nullptr));
+  OBS_SETOPT(CURLOPT_CA_CACHE_TIMEOUT, kCaCacheSeconds);
+  if (t.cert_min_days.has_value()) OBS_SETOPT(CURLOPT_CERTINFO, 1L);
   OBS_SETOPT(CURLOPT_WRITEFUNCTION, &Probe::cb_curl_write);
-  OBS_SETOPT(CURLOPT_WRITEDATA, p.get());
+  OBS_SETOPT(CURLOPT_WRITEDATA, this);
   OBS_SETOPT(CURLOPT_HEADERFUNCTION, &Probe::cb_curl_header);
-  OBS_SETOPT(CURLOPT_HEADERDATA, p.get());
-  return p;
+  OBS_SETOPT(CURLOPT_HEADERDATA, this);
+  return true;
 }
 
 #undef OBS_SETOPT
-
-Probe::~Probe() {
-  if (easy_ != nullptr) curl_easy_cleanup(easy_);
-  curl_slist_free_all(request_headers_);
-}
 
 Probe* Probe::from_easy(CURL* easy) {
   char* priv = nullptr;
@@ -131,43 +131,35 @@ Probe* Probe::from_easy(CURL* easy) {
   return reinterpret_cast<Probe*>(priv);
 }
 
-// Keeps at most max_body bytes. Past the cap it returns a short count, which
-// makes curl end the transfer with CURLE_WRITE_ERROR; finish() knows that
-// this was the cap and not a failure.
-size_t Probe::cb_curl_write(char* data, size_t size, size_t nmemb, void* userp) {
+// Keeps the body only when a check reads it, and never past max_body: there
+// it returns a short count, which makes curl end the transfer with
+// CURLE_WRITE_ERROR; finish() knows that this was the cap and not a failure.
+size_t Probe::cb_curl_write(char* data, size_t size, size_t nmemb, void* userp) noexcept {
   auto* p = static_cast<Probe*>(userp);
   size_t n = size * nmemb;
-  uint64_t room = p->max_body_ - p->result_.body.size();
-  if (n <= room) {
-    p->result_.body.append(data, n);
-    return n;
-  }
-  p->result_.body.append(data, static_cast<size_t>(room));
+  size_t kept = n <= p->body_room_ ? n : static_cast<size_t>(p->body_room_);
+  if (p->spec_->wants_body) p->result_.body.append(data, kept);  // within max_body, reserved by nobody
+  p->body_room_ -= kept;
+  if (kept == n) return n;
   p->result_.body_truncated = true;
   return 0;
 }
 
-size_t Probe::cb_curl_header(char* data, size_t size, size_t nmemb, void* userp) {
+// Response headers are read from curl once the transfer is done
+// (curl_easy_header); this only notes whether the last response's header
+// block ended, which tells a header line over curl's limit from a real
+// out-of-memory. No allocation: it runs for every header line.
+size_t Probe::cb_curl_header(char* data, size_t size, size_t nmemb, void* userp) noexcept {
   auto* p = static_cast<Probe*>(userp);
   size_t n = size * nmemb;
-  std::string line(data, n);
-  if (line.compare(0, 5, "HTTP/") == 0) {
-    // A new response (redirect, 100 Continue): only the last one's headers count.
-    p->result_.headers.clear();
-    p->header_bytes_ = 0;
-    p->header_block_ended_ = false;
-    return n;
-  }
-  if (line == "\r\n" || line == "\n") p->header_block_ended_ = true;
-  size_t colon = line.find(':');
-  if (colon == std::string::npos || p->header_bytes_ + n > kMaxKeptHeaderBytes) return n;
-  p->header_bytes_ += n;
-  p->result_.headers.emplace_back(trim_blanks(line.substr(0, colon)), trim_blanks(line.substr(colon + 1)));
+  if (n >= 5 && std::memcmp(data, "HTTP/", 5) == 0) p->header_block_ended_ = false;  // a new response
+  else if ((n == 2 && data[0] == '\r' && data[1] == '\n') || (n == 1 && data[0] == '\n')) p->header_block_ended_ = true;
   return n;
 }
 
-ProbeResult Probe::finish(CURLcode code) {
+const ProbeResult& Probe::finish(CURLcode code) {
   ProbeResult& r = result_;
+  CURL* e = easy_.get();
   if (code == CURLE_WRITE_ERROR && r.body_truncated) code = CURLE_OK;
   r.transport_ok = code == CURLE_OK;
   r.curl_code = static_cast<int>(code);
@@ -177,44 +169,71 @@ ProbeResult Probe::finish(CURLcode code) {
     // CURLE_OUT_OF_MEMORY and no message; the probe knows the header block
     // never ended, so it can say what really happened.
     if (code == CURLE_OUT_OF_MEMORY && !header_block_ended_) r.transport_error = kHeaderTooLarge;
-    std::string detail = error_buffer_;
-    while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
-    int64_t hop_ms = std::chrono::duration_cast<std::chrono::milliseconds>(first_hop_).count();
-    if (configured_max_redirects_ >= 0 && code == CURLE_TOO_MANY_REDIRECTS)
-      detail = "Maximum (" + std::to_string(configured_max_redirects_) + ") redirects followed";
-    if (configured_max_redirects_ >= 0 && code == CURLE_OPERATION_TIMEDOUT) detail = shift_elapsed_ms(detail, hop_ms);
-    if (!detail.empty() && detail != r.transport_error) r.transport_error += ": " + detail;
+    size_t len = std::strlen(error_buffer_);
+    while (len > 0 && (error_buffer_[len - 1] == '\n' || error_buffer_[len - 1] == '\r')) --len;
+    if (len > 0 && r.transport_error.compare(0, std::string::npos, error_buffer_, len) != 0) {
+      r.transport_error += ": ";
+      r.transport_error.append(error_buffer_, len);
+    }
     // curl 7.88 often ends in a generic phrase ("Couldn't connect to
     // server"); the OS's own reason says which: refused, unreachable, reset.
-    std::string os_reason = socket_error_;
-    long os_errno = 0;
-    if (os_reason.empty() && curl_easy_getinfo(easy_, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno != 0)
-      os_reason = std::strerror(static_cast<int>(os_errno));
-    if (!os_reason.empty() && r.transport_error.find(os_reason) == std::string::npos)
-      r.transport_error += " (" + os_reason + ")";
+    long os_errno = socket_errno_;
+    if (os_errno == 0) curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+    if (os_errno != 0) {
+      const char* os_reason = std::strerror(static_cast<int>(os_errno));
+      if (r.transport_error.find(os_reason) == std::string::npos) {
+        r.transport_error += " (";
+        r.transport_error += os_reason;
+        r.transport_error += ")";
+      }
+    }
     r.tls_verify_failed = code == CURLE_PEER_FAILED_VERIFICATION;
   }
-  curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.status);
   curl_off_t us = 0;
-  if (curl_easy_getinfo(easy_, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK) r.total_time = std::chrono::microseconds(us);
-  r.total_time += first_hop_;
-  if (want_cert_ && r.transport_ok) read_cert_expiry();
-  return std::move(result_);
+  if (curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK) r.total_time = std::chrono::microseconds(us);
+  if (r.status != 0) read_wanted_headers();
+  if (spec_->settings->cert_min_days.has_value() && r.transport_ok) read_cert_expiry();
+  return r;
+}
+
+void Probe::read_wanted_headers() {
+  for (const std::string& name : spec_->wanted_headers) {
+    curl_header* h = nullptr;
+    // request -1: the last response (after redirects); 1xx responses apart.
+    if (curl_easy_header(easy_.get(), name.c_str(), 0, CURLH_HEADER, -1, &h) != CURLHE_OK || h == nullptr) continue;
+    result_.headers.emplace_back(name, h->value);
+  }
 }
 
 void Probe::read_cert_expiry() {
   curl_certinfo* info = nullptr;
-  if (curl_easy_getinfo(easy_, CURLINFO_CERTINFO, &info) != CURLE_OK || info == nullptr || info->num_of_certs < 1)
+  if (curl_easy_getinfo(easy_.get(), CURLINFO_CERTINFO, &info) != CURLE_OK || info == nullptr || info->num_of_certs < 1)
     return;
   // certinfo[0] is the leaf (the server's own certificate).
   for (curl_slist* s = info->certinfo[0]; s != nullptr; s = s->next) {
-    std::string entry = s->data;
     static constexpr const char kKey[] = "Expire date:";
-    if (entry.compare(0, sizeof kKey - 1, kKey) != 0) continue;
+    if (std::strncmp(s->data, kKey, sizeof kKey - 1) != 0) continue;
     int64_t t = 0;
-    if (parse_cert_date(entry.substr(sizeof kKey - 1), &t)) result_.cert_expiry_unix = t;
+    if (parse_cert_date(s->data + sizeof kKey - 1, &t)) result_.cert_expiry_unix = t;
     return;
   }
+}
+
+std::unique_ptr<Probe> ProbePool::take(std::string* error) {
+  if (idle_.empty()) return Probe::create(error);
+  std::unique_ptr<Probe> p = std::move(idle_.back());
+  idle_.pop_back();
+  return p;
+}
+
+void ProbePool::give_back(std::unique_ptr<Probe> probe) {
+  if (idle_.size() >= kKeepIdle) return;  // past the peak's share: let it go
+  // A large body is not kept for the next probe.
+  constexpr size_t kKeepBodyBytes = 64 * 1024;
+  probe->result_.body.clear();
+  if (probe->result_.body.capacity() > kKeepBodyBytes) probe->result_.body.shrink_to_fit();
+  idle_.push_back(std::move(probe));
 }
 
 bool parse_cert_date(const std::string& text, int64_t* out) {

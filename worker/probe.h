@@ -1,75 +1,98 @@
-// Probe: one HTTP(S) request to a target as a curl easy transfer. It owns
-// the easy handle, its header list, error buffer and the capped body buffer;
-// the engine adds easy() to its multi handle and, when curl reports the
-// transfer done, calls finish() to read the ProbeResult out.
+// Probe: one HTTP(S) request to a target as a libcurl easy transfer.
+//
+// Easy handles are pooled (ProbePool): a worker holds one per probe in
+// flight, not one per target, and a handle keeps what libcurl allocated for
+// it (its buffers) from one probe to the next; curl_easy_reset() gives each
+// probe a clean set of options. What a probe of a target needs that does not
+// change from probe to probe (its request header list, which response
+// headers and whether the body its checks read) is a ProbeSpec, built once
+// per distinct TargetSettings at load.
 //
 // Safe by default: http/https only (request and redirects), TLS verified
 // unless `insecure`, a timeout on the whole transfer, the body read stops at
 // max_body (the transfer is cut there: memory is bounded whatever the server
-// sends, and a body over the cap is not a failure by itself).
+// sends, and a body over the cap is not a failure by itself). Without
+// reuse_connections every probe opens a fresh connection and makes a full
+// TLS handshake (no session resumption), as a first visitor would.
 #pragma once
 
 #include <curl/curl.h>
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "config.h"
+#include "curl_handles.h"
 #include "probe_result.h"
 
 namespace observer {
 
+// What every probe of targets sharing one TargetSettings sends and keeps.
+struct ProbeSpec {
+  std::shared_ptr<const TargetSettings> settings;
+  CurlSlist request_headers;                // null when none
+  std::vector<std::string> wanted_headers;  // response headers the checks read
+  bool wants_body = false;                  // a body check reads the body
+
+  // Builds the spec of `settings`. False (with `error`) only when out of memory.
+  static bool build(std::shared_ptr<const TargetSettings> settings, ProbeSpec* out, std::string* error);
+};
+
 class Probe {
  public:
-  // Builds a configured transfer. Returns nullptr (and `error`) if curl
-  // refuses an option, which means this libcurl lacks a required feature.
-  static std::unique_ptr<Probe> create(const TargetConfig& target, std::string* error);
-  ~Probe();
+  // A fresh easy handle, or nullptr (and `error`).
+  static std::unique_ptr<Probe> create(std::string* error);
   Probe(const Probe&) = delete;
   Probe& operator=(const Probe&) = delete;
 
-  CURL* easy() const { return easy_; }
+  // Configures the handle for one transfer of `url` as `spec` says. The spec
+  // must outlive the transfer. False (with `error`) if curl refuses an
+  // option, which means this libcurl lacks a required feature.
+  bool prepare(const std::string& url, const ProbeSpec& spec, std::string* error);
+
+  CURL* easy() const { return easy_.get(); }
   // The Probe whose easy handle this is (CURLOPT_PRIVATE).
   static Probe* from_easy(CURL* easy);
 
-  // What the socket said when its poll failed (strerror of SO_ERROR).
-  void note_socket_error(std::string what) { socket_error_ = std::move(what); }
+  // What the socket said when its poll failed (its SO_ERROR, an errno).
+  void note_socket_error(int error) { socket_errno_ = error; }
 
   // Collects the result once curl reported the transfer done with `code`.
-  ProbeResult finish(CURLcode code);
+  // Valid until the probe is prepared again.
+  const ProbeResult& finish(CURLcode code);
 
-  // This transfer continues a probe whose first request (`first_hop` long)
-  // was made by the native client and answered with a redirect: its time is
-  // added to total_time and to a timeout's milliseconds, and a redirect
-  // limit is reported as the target's own (`configured_max_redirects`).
-  void continue_after(Nanos first_hop, int configured_max_redirects) {
-    first_hop_ = first_hop;
-    configured_max_redirects_ = configured_max_redirects;
-  }
-
-  uint64_t id = 0;  // free for the owner (e.g. which target)
+  uint32_t target = 0;  // free for the owner: which target probes
 
  private:
-  Probe() = default;
-  static size_t cb_curl_write(char* data, size_t size, size_t nmemb, void* userp);
-  static size_t cb_curl_header(char* data, size_t size, size_t nmemb, void* userp);
+  friend class ProbePool;
+  explicit Probe(CurlEasy easy) : easy_(std::move(easy)) {}
+  static size_t cb_curl_write(char* data, size_t size, size_t nmemb, void* userp) noexcept;
+  static size_t cb_curl_header(char* data, size_t size, size_t nmemb, void* userp) noexcept;
+  void read_wanted_headers();
   void read_cert_expiry();
 
-  CURL* easy_ = nullptr;
-  curl_slist* request_headers_ = nullptr;
+  CurlEasy easy_;
+  const ProbeSpec* spec_ = nullptr;
   char error_buffer_[CURL_ERROR_SIZE] = {};
-  uint64_t max_body_ = 0;
-  size_t header_bytes_ = 0;
-  bool want_cert_ = false;
-  std::string socket_error_;
+  uint64_t body_room_ = 0;           // bytes still read before the cap cuts the transfer
+  int socket_errno_ = 0;
   bool header_block_ended_ = false;  // the blank line after the last response's headers came
-  Nanos first_hop_{};
-  int configured_max_redirects_ = -1;  // -1: not a continuation
   ProbeResult result_;
+};
+
+// Idle probes, so that easy handles live as long as the peak of probes in
+// flight needs them and no longer than kKeepIdle of them sit unused.
+class ProbePool {
+ public:
+  std::unique_ptr<Probe> take(std::string* error);
+  void give_back(std::unique_ptr<Probe> probe);
+  size_t idle() const { return idle_.size(); }
+
+ private:
+  static constexpr size_t kKeepIdle = 64;
+  std::vector<std::unique_ptr<Probe>> idle_;
 };
 
 // Parses OpenSSL's certinfo date "Jan  2 15:04:05 2030 GMT" to unix seconds.

@@ -3,6 +3,7 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #endif
 
 #include <algorithm>
@@ -141,6 +142,27 @@ void report_config_error(const WorkerOptions& options, const std::string& error)
   }
 }
 
+// An explicit max_in_flight above what the open-file limit affords raises
+// the soft limit (up to the hard one); if even that is short, says so once.
+void Worker::ensure_open_files(size_t max_in_flight) {
+  struct rlimit rl {};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  uint64_t need = open_files_for_max_in_flight(max_in_flight);
+  if (rl.rlim_cur != RLIM_INFINITY && static_cast<uint64_t>(rl.rlim_cur) >= need) return;
+  if (rl.rlim_cur == RLIM_INFINITY) return;
+  rlim_t want = rl.rlim_max == RLIM_INFINITY || static_cast<uint64_t>(rl.rlim_max) >= need ? static_cast<rlim_t>(need)
+                                                                                           : rl.rlim_max;
+  struct rlimit raised = rl;
+  raised.rlim_cur = want;
+  if (want > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0) rl.rlim_cur = want;
+  if (static_cast<uint64_t>(rl.rlim_cur) < need)
+    log_->log(Level::Warning, "",
+              "max_in_flight=" + std::to_string(max_in_flight) + " may need " + std::to_string(need) +
+                  " open files, more than the limit of " + std::to_string(rl.rlim_cur) +
+                  "; raise it (LimitNOFILE=, ulimit -n) or lower max_in_flight",
+              {});
+}
+
 int Worker::configure(Config config, std::string* error) {
   if (loop_init_error_ != 0) {
     *error = std::string("uv_loop_init: ") + uv_strerror(loop_init_error_);
@@ -150,7 +172,8 @@ int Worker::configure(Config config, std::string* error) {
   writer_ = std::make_unique<LineWriter>(STDOUT_FILENO, kMaxQueuedLogBytes, drop_notice_for(lo));
   log_ = std::make_unique<Logger>(writer_.get(), lo);
   engine_ = std::make_unique<Engine>(&loop_, log_.get());
-  switch (engine_->load(std::move(config.targets), error)) {
+  ensure_open_files(config.global.max_in_flight);
+  switch (engine_->load(std::move(config.targets), config.global.max_in_flight, error)) {
     case Engine::LoadStatus::Ok: break;
     case Engine::LoadStatus::BadConfig: return kExitConfig;
     case Engine::LoadStatus::Failed: return kExitSoftware;

@@ -107,6 +107,7 @@ class Worker {
   static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_uv_control_written(uv_write_t* req, int status);
 
+  void ensure_open_files(size_t max_in_flight);
   bool open_control(std::string* error);
   void handle_control_message(const ControlMessage& msg);
   void control_failed(int code, const std::string& why);

@@ -123,7 +123,9 @@ static void certificate_days(void**) {
 static void transport_failure_is_one_finding(void**) {
   auto c = load({"-status=200", "-server=x"});
   ProbeResult r;
-  r.set_failure(TransportCode::CouldntConnect, "Failed to connect to 127.0.0.1 port 1");
+  r.transport_ok = false;
+  r.curl_code = 7;
+  r.transport_error = "Couldn't connect to server: Failed to connect to 127.0.0.1 port 1";
   auto m = messages(c, r);
   assert_int_equal(m.size(), 1);
   assert_string_equal(m[0].c_str(), "Probe failed: Couldn't connect to server: Failed to connect to 127.0.0.1 port 1");

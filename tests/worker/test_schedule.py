@@ -2,6 +2,7 @@
 """The fixed schedule: no drift over a window, a stable phase per target that
 spreads targets sharing a tick, and an overrun logged instead of a second
 probe of the same target."""
+import json
 import os
 import signal
 import sys
@@ -89,18 +90,30 @@ class Schedule(unittest.TestCase):
     def test_overrun_logs_the_skipped_tick_and_never_doubles_a_probe(self):
         srv = HttpServer(self)
         # timeout == tick: the probe is still running when its next tick comes.
-        p = Proc(self, [WORKER, "-url=" + srv.url("/o?hang=1"), "-tick=300ms"])
-        p.wait_line(r"Probe still running at the next tick \(timeout 300ms, tick 300ms\); skipped this tick$",
+        p = Proc(self, [WORKER, "-url=" + srv.url("/o?hang=1"), "-tick=300ms", "-log_format=json"])
+        p.wait_line(r'"msg":"Probe still running at the next tick \(timeout 300ms, tick 300ms\); skipped this tick"',
                     timeout=5)
         time.sleep(1.5)
-        skips = p.count("skipped this tick")
-        fails = p.count(r"Probe failed: Timeout")
+        # The first skip is a line at once; the next ones within the minute
+        # are summed, not one line each.
+        self.assertEqual(p.count("tick_skipped"), 1, "one line per skipped tick, not a summary")
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(5), 0)
         hits = srv.hits("/o")
+        fails = p.count(r"Probe failed: Timeout")
         # Never two probes at once: at most one request per two ticks.
         self.assertLessEqual(hits, fails + 1)
-        self.assertGreaterEqual(skips, 2)
-        # One skip line per skipped tick, not per check of it.
-        self.assertLessEqual(skips, hits + 1)
+        # At the stop, what was not yet reported is: every skipped slot is
+        # counted, once.
+        skips = [json.loads(l) for l in p.lines() if "tick_skipped" in l]
+        self.assertEqual(len(skips), 2, skips)
+        self.assertEqual(skips[1]["reason"], "overrun")
+        self.assertRegex(skips[1]["msg"], r"^Skipped \d+ more probes? in the last minute: still running at the next tick$")
+        skipped = sum(int(s["skipped"]) for s in skips)
+        self.assertGreaterEqual(skipped, 3)
+        # Each slot is either probed or skipped: with a probe every other
+        # slot, skips and probes are within one of each other.
+        self.assertLessEqual(abs(skipped - hits), 2, "skipped %d, probed %d" % (skipped, hits))
 
 
 if __name__ == "__main__":

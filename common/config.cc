@@ -679,6 +679,12 @@ bool load_invocation(const std::vector<std::string>& args, const Environment& en
   return true;
 }
 
+Action requested_action(const std::vector<std::string>& args) {
+  CommandLine cl;
+  std::string error;
+  return parse_flags(args, &cl, &error) ? cl.action : Action::Run;
+}
+
 bool load_process_settings(const std::vector<std::string>& args, const Environment& env, Action* action,
                            GlobalConfig* out, std::string* error) {
   CommandLine cl;

@@ -163,6 +163,10 @@ Environment current_environment();
 bool load_invocation(const std::vector<std::string>& args, const Environment& env,
                      Invocation* out, std::string* error);
 
+// The action the flags ask for, from the flags alone (no file, no
+// environment); Run when they do not parse (the load then reports why).
+Action requested_action(const std::vector<std::string>& args);
+
 // What the supervisor needs: the action and, to run, the process-wide
 // settings. It reads the file only up to its first [section] (the sections
 // are the worker's to check; it reports their errors on the control channel)

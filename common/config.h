@@ -186,9 +186,16 @@ void write_effective_config(const Config& config, const std::function<void(const
 // What -help prints.
 std::string usage_text(const std::string& program);
 
-// `url` with the password of its user-info replaced by "****".
+// `text` as a message may show it: control characters and line breaks
+// escaped (\n, \x1b), so no value can forge a line of output or drive a
+// terminal. Backslashes stay as they are: regular expressions read as typed.
+std::string printable(std::string_view text);
+
+// `url` with the password of its user-info, and the value of every query
+// (or fragment) parameter whose name looks like a credential (is_secret_name:
+// ?api_key=, &token=, &sig=), replaced by "****".
 std::string redact_url(const std::string& url);
-// Whether redact_url would change `url`.
+// Whether `url` has a password in its user-info.
 bool url_has_password(const std::string& url);
 
 // Parses "1MiB", "512KiB", "64KB", "1000" (bytes).

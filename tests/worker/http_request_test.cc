@@ -72,11 +72,11 @@ static void ipv6_literal_and_names(void**) {
 
 static void request_headers_replace_defaults_like_curl(void**) {
   HttpTarget h = built({"-url=http://alice:p%40ss@127.0.0.1:9/", "-user_agent=ua", "-request_header.X-A=1",
-                        "-request_header.Accept=", "-request_header.Host=example.test", "-request_header.X-Empty="});
-  // libcurl: defaults in place (a custom Host keeps Host's place), then the
-  // custom headers; an empty one is "Name:". Keys come sorted from config.
+                        "-request_header.Accept=", "-request_header.X-Empty="});
+  // libcurl: defaults in place, then the custom headers; an empty one is
+  // "Name:". Keys come sorted from config. (A custom Host is refused at load.)
   assert_string_equal(h.request().c_str(),
-                      "GET / HTTP/1.1\r\nHost: example.test\r\nAuthorization: Basic YWxpY2U6cEBzcw==\r\n"
+                      "GET / HTTP/1.1\r\nHost: 127.0.0.1:9\r\nAuthorization: Basic YWxpY2U6cEBzcw==\r\n"
                       "User-Agent: ua\r\nAccept:\r\nX-A: 1\r\nX-Empty:\r\nConnection: close\r\n\r\n");
   h = built({"-url=http://alice:pw@127.0.0.1:9/", "-user_agent=ua", "-request_header.Authorization=Bearer t",
              "-request_header.User-Agent=mine", "-request_header.Connection=keep-alive"});
@@ -174,11 +174,6 @@ static void targets_share_all_but_their_path(void**) {
     assert_ptr_not_equal(others[i].common.get(), a.common.get());
     for (size_t j = 0; j < i; ++j) assert_ptr_not_equal(others[i].common.get(), others[j].common.get());
   }
-  // A custom Host makes two hosts' requests alike; they still connect apart.
-  HttpTarget h1 = built({"-url=http://127.0.0.1:9/", "-request_header.Host=x"}, &b);
-  HttpTarget h2 = built({"-url=http://127.0.0.2:9/", "-request_header.Host=x"}, &b);
-  assert_string_equal(h1.request().c_str(), h2.request().c_str());
-  assert_ptr_not_equal(h1.common.get(), h2.common.get());
 }
 
 // The request goes out in pieces from wherever the last write stopped.

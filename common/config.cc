@@ -655,7 +655,8 @@ bool finish_target(const UrlOrigin& url_origin, SettingsCache* cache, TargetConf
     *error = cite_origin("url", url_origin()) + ": " + why;
     return false;
   }
-  if (url_has_password(t->url)) t->masked_url = redact_url(t->url);
+  std::string masked = redact_url(t->url);
+  if (masked != t->url) t->masked_url = std::move(masked);
   t->settings = cache->get(t->origins.own, error);
   return t->settings != nullptr;
 }
@@ -749,13 +750,49 @@ bool url_has_password(const std::string& url) {
   return colon != std::string::npos && colon < at;
 }
 
+namespace {
+
+// Masks the value of every key=value pair of `part` (a query or a fragment,
+// without its '?' or '#') whose key looks like a credential.
+std::string redact_pairs(std::string_view part) {
+  std::string out;
+  size_t pos = 0;
+  while (pos <= part.size()) {
+    size_t end = part.find_first_of("&;", pos);
+    if (end == std::string_view::npos) end = part.size();
+    std::string_view pair = part.substr(pos, end - pos);
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && eq + 1 < pair.size() && is_secret_name(pair.substr(0, eq))) {
+      out.append(pair.substr(0, eq + 1));
+      out += "****";
+    } else {
+      out.append(pair);
+    }
+    if (end < part.size()) out += part[end];
+    pos = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string redact_url(const std::string& url) {
-  if (!url_has_password(url)) return url;
-  size_t scheme = url.find("://");
-  size_t host_end = url.find_first_of("/?#", scheme + 3);
-  size_t at = url.rfind('@', host_end == std::string::npos ? std::string::npos : host_end);
-  size_t colon = url.find(':', scheme + 3);
-  return url.substr(0, colon + 1) + "****" + url.substr(at);
+  std::string out = url;
+  if (url_has_password(url)) {
+    size_t scheme = url.find("://");
+    size_t host_end = url.find_first_of("/?#", scheme + 3);
+    size_t at = url.rfind('@', host_end == std::string::npos ? std::string::npos : host_end);
+    size_t colon = url.find(':', scheme + 3);
+    out = url.substr(0, colon + 1) + "****" + url.substr(at);
+  }
+  // The query (and a fragment, where OAuth puts tokens): ?api_key=****.
+  size_t query = out.find('?');
+  size_t fragment = out.find('#');
+  std::string head = out.substr(0, std::min(query, fragment));
+  if (query != std::string::npos && (fragment == std::string::npos || query < fragment))
+    head += "?" + redact_pairs(std::string_view(out).substr(query + 1, fragment == std::string::npos ? std::string::npos : fragment - query - 1));
+  if (fragment != std::string::npos) head += "#" + redact_pairs(std::string_view(out).substr(fragment + 1));
+  return head;
 }
 
 bool load_invocation(const std::vector<std::string>& args, const Environment& env,

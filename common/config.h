@@ -117,12 +117,13 @@ struct TargetOrigins {
 struct TargetConfig {
   std::string name;  // section name; "default" for the top-level target
   std::string url;
-  std::string masked_url;  // url with its password masked; "" when it has none
+  std::string masked_url;  // url with its secrets masked (redact_url); "" when it has none
   std::shared_ptr<const TargetSettings> settings;
   TargetOrigins origins;  // for -check-config and load-time messages; see drop_origins()
 
   bool in_section() const { return origins.section_line != 0; }
-  // The url with any password masked: the only form ever logged.
+  // The url with its password and secret query values masked: the only
+  // form ever logged.
   const std::string& display_url() const { return masked_url.empty() ? url : masked_url; }
   // The value `key` has for this target, and where it came from (flag >
   // environment > its section > top level > default); nullopt when unset.

@@ -89,14 +89,40 @@ std::string closest_key(std::string_view name) {
   return best_d <= limit ? best : std::string();
 }
 
+bool is_secret_name(std::string_view name) {
+  std::string n;
+  for (size_t i = 0; i < name.size(); ++i) {
+    // A query parameter's name may be percent-encoded: api%5Fkey is api_key.
+    if (name[i] == '%' && i + 2 < name.size() && std::isxdigit(static_cast<unsigned char>(name[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(name[i + 2]))) {
+      n += static_cast<char>(std::tolower(std::stoi(std::string(name.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+      continue;
+    }
+    n += static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  }
+  // Anywhere in the name: X-Auth-Token, X-Passwd, X-Amz-Credential, api_key.
+  for (const char* part : {"auth", "token", "key", "secret", "cookie", "passw", "pwd", "session", "credential",
+                           "signature", "private"})
+    if (n.find(part) != std::string::npos) return true;
+  // Whole words only, as they are too short to find inside others: X-PW,
+  // X-Api-Tok, ?sig=, ?pass=.
+  size_t start = 0;
+  while (start <= n.size()) {
+    size_t end = start;
+    while (end < n.size() && std::isalnum(static_cast<unsigned char>(n[end]))) ++end;
+    std::string_view word = std::string_view(n).substr(start, end - start);
+    for (std::string_view w : {"pw", "pass", "tok", "sig", "cred", "creds", "sid", "jwt", "otp", "csrf", "xsrf", "hmac"})
+      if (word == w) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 bool is_secret_key(std::string_view name) {
   constexpr std::string_view kPrefix = "request_header.";
   if (name.substr(0, kPrefix.size()) != kPrefix) return false;
-  std::string h;
-  for (char c : name.substr(kPrefix.size())) h += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* word : {"auth", "token", "key", "secret", "cookie", "password", "session"})
-    if (h.find(word) != std::string::npos) return true;
-  return false;
+  return is_secret_name(name.substr(kPrefix.size()));
 }
 
 }  // namespace observer

@@ -115,11 +115,21 @@ int on_ini_pair(void* user, const char* section, const char* name, const char* v
   return 1;
 }
 
+std::string not_regular(const std::string& path, mode_t mode) {
+  return path + ": not a regular file (" + file_kind(mode) + "); the config must be a regular file";
+}
+
 // Opens `path` for reading without ever blocking in open() (a FIFO with no
 // writer would), and only when it is a regular file: a FIFO, a device such as
 // /dev/zero or a directory would hang or never end. O_NONBLOCK changes
 // nothing for the reads of a regular file.
 int open_config(const std::string& path, struct stat* st, std::string* error) {
+  // A device is not even opened (opening some has effects of its own); the
+  // fstat below checks again what was opened, should the path change between.
+  if (::stat(path.c_str(), st) == 0 && !S_ISREG(st->st_mode)) {
+    *error = not_regular(path, st->st_mode);
+    return -1;
+  }
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     *error = path + ": cannot open config file: " + std::strerror(errno);
@@ -131,7 +141,7 @@ int open_config(const std::string& path, struct stat* st, std::string* error) {
     return -1;
   }
   if (!S_ISREG(st->st_mode)) {
-    *error = path + ": not a regular file (" + file_kind(st->st_mode) + "); the config must be a regular file";
+    *error = not_regular(path, st->st_mode);
     ::close(fd);
     return -1;
   }

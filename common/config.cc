@@ -786,12 +786,15 @@ std::string redact_url(const std::string& url) {
     out = url.substr(0, colon + 1) + "****" + url.substr(at);
   }
   // The query (and a fragment, where OAuth puts tokens): ?api_key=****.
-  size_t query = out.find('?');
-  size_t fragment = out.find('#');
-  std::string head = out.substr(0, std::min(query, fragment));
-  if (query != std::string::npos && (fragment == std::string::npos || query < fragment))
-    head += "?" + redact_pairs(std::string_view(out).substr(query + 1, fragment == std::string::npos ? std::string::npos : fragment - query - 1));
-  if (fragment != std::string::npos) head += "#" + redact_pairs(std::string_view(out).substr(fragment + 1));
+  std::string_view all = out;
+  size_t query = all.find('?');
+  size_t fragment = all.find('#');
+  std::string head(all.substr(0, std::min(query, fragment)));
+  if (query != std::string_view::npos && query < fragment) {
+    size_t query_end = fragment == std::string_view::npos ? all.size() : fragment;
+    head += "?" + redact_pairs(all.substr(query + 1, query_end - query - 1));
+  }
+  if (fragment != std::string_view::npos) head += "#" + redact_pairs(all.substr(fragment + 1));
   return head;
 }
 

@@ -112,7 +112,8 @@ bool is_secret_name(std::string_view name) {
     size_t end = start;
     while (end < n.size() && std::isalnum(static_cast<unsigned char>(n[end]))) ++end;
     std::string_view word = std::string_view(n).substr(start, end - start);
-    for (std::string_view w : {"pw", "pass", "tok", "sig", "cred", "creds", "sid", "jwt", "otp", "csrf", "xsrf", "hmac"})
+    for (std::string_view w :
+         {"pw", "pass", "tok", "sig", "cred", "creds", "sid", "jwt", "otp", "csrf", "xsrf", "hmac"})
       if (word == w) return true;
     start = end + 1;
   }

@@ -71,6 +71,32 @@ class Tls(unittest.TestCase):
         hs.assert_control_on_schedule(self, self.control, t0, time.time())
         hs.stop(self, p)
 
+    def test_ca_file_is_read_once_not_for_every_handshake(self):
+        # libcurl keeps the parsed CA store only when no CA directory is set
+        # (Debian's libcurl sets one by default): without that, every probe
+        # parses the whole bundle again. strace counts the opens.
+        import shutil
+        import subprocess
+        import time
+        if shutil.which("strace") is None:
+            self.skipTest("strace is not installed")
+        srv = self.tls_server(self.pki.leaf("cached", "IP:127.0.0.1"))
+        d = tempdir(self)
+        trace = os.path.join(d, "trace")
+        p = hs.Proc(self, ["strace", "-f", "-qq", "-e", "trace=openat", "-o", trace, hs.WORKER,
+                           "-url=" + srv.url("/t"), "-tick=200ms", "-status=200", "-ca_file=" + self.pki.root],
+                    env=hs.env())
+        wait_for(lambda: srv.hits("/t") >= 6, 15, what="six probes")
+        # The worker, not strace, is stopped; strace exits with it.
+        worker = hs.children_of(p.pid)
+        self.assertEqual(len(worker), 1, worker)
+        os.kill(worker[0], hs.signal.SIGTERM)
+        self.assertEqual(p.wait_exit(10), 0)
+        with open(trace) as f:
+            opens = [l for l in f if self.pki.root in l and "ENOENT" not in l]
+        self.assertEqual(len(opens), 1, "the CA file was opened %d times for %d probes" % (len(opens), srv.hits("/t")))
+        self.assertEqual([l for l in p.lines() if "failed" in l.lower()], [])
+
     def test_cert_min_days_over_remaining_validity_fails_with_its_own_line(self):
         # 20 days of validity; the first probe may come within the second the
         # certificate was signed, when exactly 20 days are left.

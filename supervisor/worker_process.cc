@@ -313,11 +313,14 @@ void WorkerProcess::handle_control_bytes(const char* data, size_t len) {
       case MessageType::CutOverLate:
         late_probes_ = msg.late_probes;  // reported with its exit
         break;
+      case MessageType::Heartbeat:
+        break;  // its arrival is what counts (last_heard_)
       case MessageType::TargetState:
       case MessageType::StateEnd:
         events_->on_worker_state(this, msg);
         break;
       case MessageType::Retire:
+      case MessageType::Resume:
         protocol_error("unexpected supervisor-only message from the worker");
         return;
     }

@@ -9,6 +9,7 @@ each target's slots are computed as worker/schedule.cc does (a slot's
 boundary is the FNV phase of name + url, plus k * tick since the epoch), and
 each slot must have exactly one arrival, across every reload."""
 import os
+import re
 import signal
 import time
 import unittest
@@ -114,6 +115,56 @@ class CutOver(unittest.TestCase):
         names = ["t%d" % i for i in range(250)]
         more = names + ["u%d" % i for i in range(50)]
         self.reload_and_check([names, more], "1s", 1.0, reloads=4)
+
+    def test_late_probes_counts_only_probes_made_twice_with_many_targets(self):
+        # Issue 13, item 9. 3000 targets at tick=10m share wake-ups on a 4 s
+        # grid: a slot starts up to 4 s before its boundary. The old worker
+        # fires the slots that start before the new one announces its
+        # cut-over T, even when their boundary is after T; the new worker
+        # leaves them alone. They used to be counted as late_probes anyway
+        # (about ten per reload) while no target was probed twice.
+        srv = harness.HttpServer(self)
+        tick_s, grid_s = 600.0, 4.0
+        names = ["m%d" % i for i in range(3000)]
+        d = harness.tempdir(self)
+        conf = harness.write_file(d, "observer.conf", "log_format=logfmt\n" + config(srv, names, "10m"))
+        p = harness.Proc(self, [SUPERVISOR, "-config", conf], env=supervisor_env())
+        p.wait_line(r"Worker \(pid \d+\) is ready\.", 30)
+        t_from = time.time() + grid_s + 0.5  # the first worker fires no slot that started before it
+        retired = []
+        for _ in range(3):
+            # Each old worker must have run for a grid's width before its reload.
+            time.sleep(grid_s + 0.5)
+            [old] = wait_workers(self, p.pid, 1, timeout=30)
+            n = len(p.lines())
+            p.signal(signal.SIGHUP)
+            retired.append(p.wait_line(r"Worker \(pid %d\) retired: " % old, 30, start=n))
+        time.sleep(1.0)
+        t_to = time.time() - 1.0
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(30), 0)
+
+        for line in retired:
+            self.assertIn("exited with status 0", line)
+        late = sum(int(m) for line in retired for m in re.findall(r"late_probes=(\d+)", line))
+        hits = {}
+        for _, _, path, _ in srv.requests():
+            hits[path] = hits.get(path, 0) + 1
+        twice = sorted(path for path, c in hits.items() if c > 1)
+        # The counter tells the truth (a probe made twice is counted), and
+        # a reload made none twice.
+        self.assertEqual(late, len(twice), (retired, twice))
+        self.assertEqual(twice, [], retired)
+        self.assertEqual(late, 0, retired)
+        # None missed either: every slot whose whole grid window lies in the
+        # run was probed.
+        missed = []
+        for name in names:
+            phase = schedule_phase_ns(name, srv.url("/" + name), int(tick_s * 1e9)) / 1e9
+            b = phase + ((t_from - phase) // tick_s + 1) * tick_s
+            if b <= t_to and hits.get("/" + name, 0) != 1:
+                missed.append("%s boundary %.3f" % (name, b))
+        self.assertEqual(missed, [])
 
     @staticmethod
     def fake_signals(p, n):

@@ -277,6 +277,7 @@ void Supervisor::promote(WorkerProcess* w) {
 void Supervisor::take_over(WorkerProcess* successor) {
   WorkerProcess* old = current_;
   Nanos old_bound = applied_global_.shutdown_timeout;  // what the old worker was configured with
+  retired_global_ = applied_global_;
   apply_global(candidate_global_);
   candidate_ = nullptr;
   current_ = successor;
@@ -398,6 +399,7 @@ void Supervisor::handle_candidate_exit(WorkerProcess* w) {
 
 void Supervisor::handle_current_exit(WorkerProcess* w) {
   current_ = nullptr;
+  if (call_off_retirement(w)) return;
   std::string what = (w->term_signal() != 0 || w->exit_status() != 0) ? "crashed: " + w->describe_exit()
                                                                        : "exited unexpectedly with status 0";
   if (candidate_ != nullptr) {
@@ -408,6 +410,25 @@ void Supervisor::handle_current_exit(WorkerProcess* w) {
     return;
   }
   schedule_restart(w->healthy_for(), "Worker " + pid_text(w) + " " + what);
+}
+
+bool Supervisor::call_off_retirement(WorkerProcess* dead) {
+  for (auto& p : workers_) {
+    WorkerProcess* old = p.get();
+    if (old->role != WorkerRole::Retiring || old->successor != dead->serial() || !old->resume()) continue;
+    // It has handed nothing over yet (that starts with its SIGTERM, after
+    // the cut-over): it still has every target and its state.
+    old->role = WorkerRole::Current;
+    old->successor = 0;
+    current_ = old;
+    apply_global(retired_global_);
+    std::string what = "the new worker " + pid_text(dead) + " " + dead->describe_exit() + " before the cut-over";
+    log_.error("Reload failed: " + what + "; worker " + pid_text(old) + " keeps running.",
+               {pid_field(dead), {"kept_pid", std::to_string(old->pid()), true}});
+    notifier_.send("STATUS=Reload failed: " + what + ". Running, worker pid " + std::to_string(old->pid()));
+    return true;
+  }
+  return false;
 }
 
 void Supervisor::schedule_restart(milliseconds healthy_for, const std::string& what) {

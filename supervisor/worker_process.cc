@@ -191,6 +191,18 @@ void WorkerProcess::retire(uint64_t cut_over_ns, Nanos grace) {
   send_retire_signal();
 }
 
+bool WorkerProcess::resume() {
+  if (!retire_signal_pending_ || exited_ || control_done_ || !control_) return false;
+  // Queued behind the Retire on the same stream: the worker reads them in order.
+  send(control_message(MessageType::Resume));
+  retire_signal_pending_ = false;
+  asked_to_stop_ = false;
+  retire_cut_over_ns_ = 0;
+  uv_timer_stop(retire_signal_timer_.get());
+  uv_timer_stop(kill_timer_.get());
+  return true;
+}
+
 void WorkerProcess::send_retire_signal() {
   if (!retire_signal_pending_ || exited_) return;
   uint64_t delay = 0;

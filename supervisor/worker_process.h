@@ -106,6 +106,13 @@ class WorkerProcess {
   // Asks to stop: a later retire() changes nothing, a terminate() only
   // brings the SIGTERM forward.
   void retire(uint64_t cut_over_ns, Nanos grace);
+  // Calls a retire() off while its SIGTERM is still to come (the successor
+  // died before the cut-over): a Resume message, no SIGTERM, no SIGKILL
+  // deadline; the worker serves on. False (and nothing done) when it is too
+  // late: the SIGTERM went, the worker exited or its channel is closed.
+  bool resume();
+  // retire()'s SIGTERM is still to come (the cut-over has not passed).
+  bool retire_pending() const { return retire_signal_pending_; }
   // SIGKILL now.
   void kill();
 

@@ -20,6 +20,11 @@ constexpr size_t kRelayQueueLimit = 64 * 1024;
 // Stop signals closer together than this are one request (see on_uv_signal).
 constexpr std::chrono::milliseconds kSameStopRequest(250);
 
+// The watchdog ping certifies that the current worker's loop was heard from
+// this recently: three heartbeats, so that one late heartbeat on a loaded
+// machine costs no ping, while a hung worker stops the pings within seconds.
+constexpr std::chrono::milliseconds kWatchdogFreshness = 3 * kHeartbeatInterval;
+
 uint64_t to_ms(Nanos d) {
   auto ms = std::chrono::duration_cast<milliseconds>(d).count();
   return ms > 0 ? static_cast<uint64_t>(ms) : 0;
@@ -106,6 +111,11 @@ bool Supervisor::init_handles(std::string* error) {
   if (rc == 0) rc = timer_init(&ready_timer_);
   if (rc == 0) rc = timer_init(&watchdog_timer_);
   if (rc == 0) rc = timer_init(&reap_timer_);
+  if (rc == 0) rc = timer_init(&liveness_timer_);
+  if (rc == 0) {
+    auto every = static_cast<uint64_t>(kHeartbeatInterval.count());
+    rc = uv_timer_start(liveness_timer_.get(), &Supervisor::on_uv_liveness_timer, every, every);
+  }
   if (rc != 0) *error = std::string("cannot set up the event loop: ") + uv_strerror(rc);
   return rc == 0;
 }
@@ -123,6 +133,7 @@ void Supervisor::close_handles() {
   ready_timer_.close();
   watchdog_timer_.close();
   reap_timer_.close();
+  liveness_timer_.close();
 }
 
 void Supervisor::apply_global(const GlobalConfig& global) {
@@ -465,9 +476,28 @@ void Supervisor::on_uv_ready_timer(uv_timer_t* timer) {
   self->schedule_restart(milliseconds(0), what);
 }
 
+bool Supervisor::current_is_live() const {
+  return current_ != nullptr && !current_->exited() && current_->silent_for() <= kWatchdogFreshness;
+}
+
 void Supervisor::on_uv_watchdog_timer(uv_timer_t* timer) {
   auto* self = static_cast<Supervisor*>(timer->data);
-  if (self != nullptr) self->notifier_.send(sd_watchdog_message());
+  // A ping says the service works: only while the worker that serves is
+  // heard from. A hung worker lets systemd's watchdog fire if the liveness
+  // check below has not replaced it first.
+  if (self != nullptr && self->current_is_live()) self->notifier_.send(sd_watchdog_message());
+}
+
+void Supervisor::on_uv_liveness_timer(uv_timer_t* timer) {
+  auto* self = static_cast<Supervisor*>(timer->data);
+  if (self == nullptr || self->stopping_) return;
+  WorkerProcess* w = self->current_;
+  if (w == nullptr || w->exited() || w->asked_to_stop() || w->silent_for() <= kWorkerStallLimit) return;
+  // Its exit takes the crash path (logged, restarted with back-off).
+  self->log_.error("Worker " + pid_text(w) + " is stuck: not heard from for " + format_duration(w->silent_for()) +
+                       " (limit " + format_duration(kWorkerStallLimit) + "); killing it with SIGKILL.",
+                   {pid_field(w), {"silent_ms", std::to_string(w->silent_for().count()), true}});
+  w->kill();
 }
 
 void Supervisor::on_uv_reap_timer(uv_timer_t* timer) {

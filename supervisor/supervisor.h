@@ -89,6 +89,7 @@ class Supervisor : public WorkerEvents {
   static void on_uv_ready_timer(uv_timer_t* timer);
   static void on_uv_watchdog_timer(uv_timer_t* timer);
   static void on_uv_reap_timer(uv_timer_t* timer);
+  static void on_uv_liveness_timer(uv_timer_t* timer);
 
   // WorkerEvents.
   void on_worker_ready(WorkerProcess* worker) override;
@@ -141,6 +142,7 @@ class Supervisor : public WorkerEvents {
   UvHandle<uv_timer_t> ready_timer_;
   UvHandle<uv_timer_t> watchdog_timer_;
   UvHandle<uv_timer_t> reap_timer_;
+  UvHandle<uv_timer_t> liveness_timer_;
 
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   WorkerProcess* current_ = nullptr;    // serves; at most one

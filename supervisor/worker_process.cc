@@ -99,6 +99,7 @@ int WorkerProcess::spawn(const WorkerSpawnSpec& spec) {
   if (rc != 0) return rc;  // ~ProcessHandle closes the initialised handle
   process_.h->data = this;
   pid_ = process_.h->pid;
+  last_heard_ = Clock::now();
 
   if ((rc = stdout_.start()) != 0 ||
       (rc = uv_read_start(reinterpret_cast<uv_stream_t*>(control_.get()), &WorkerProcess::on_uv_control_alloc,
@@ -245,8 +246,15 @@ std::string WorkerProcess::describe_exit() const {
 }
 
 std::chrono::milliseconds WorkerProcess::healthy_for() const {
-  if (!ready_) return std::chrono::milliseconds(0);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - ready_at_);
+  // Up to its last sign of life: a worker that hung for a while before it
+  // was killed was not healthy all along (the restart back-off must not be
+  // reset by it).
+  if (!ready_ || last_heard_ < ready_at_) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(last_heard_ - ready_at_);
+}
+
+std::chrono::milliseconds WorkerProcess::silent_for() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_heard_);
 }
 
 void WorkerProcess::on_uv_exit(uv_process_t* process, int64_t exit_status, int term_signal) {
@@ -303,6 +311,7 @@ void WorkerProcess::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const
 }
 
 void WorkerProcess::handle_control_bytes(const char* data, size_t len) {
+  last_heard_ = Clock::now();
   std::string error;
   if (!decoder_.feed(data, len, &error)) {
     protocol_error(error);

@@ -133,8 +133,12 @@ class WorkerProcess {
   std::string describe_exit() const;
   // What the worker said was wrong with its configuration ("" if nothing).
   const std::string& config_error() const { return config_error_; }
-  // How long it has been ready (zero if never).
+  // How long it ran healthily: from its Ready to the last message it sent
+  // (a worker sends a Heartbeat every second); zero if never ready.
   std::chrono::milliseconds healthy_for() const;
+  // How long since it last sent anything on the control channel (since
+  // its spawn if it never did): its loop's liveness (control.h).
+  std::chrono::milliseconds silent_for() const;
 
   // Owned by the Supervisor: the life-cycle bookkeeping.
   WorkerRole role = WorkerRole::Starting;
@@ -193,6 +197,7 @@ class WorkerProcess {
   uint64_t cut_over_ns_ = 0;
   uint64_t late_probes_ = 0;
   Clock::time_point ready_at_{};
+  Clock::time_point last_heard_{};  // its last control message, or its spawn
   bool asked_to_stop_ = false;
   bool exited_ = false;
   bool finished_ = false;

@@ -121,6 +121,7 @@ Worker::~Worker() {
   started_.close();
   exit_guard_.close();
   retire_deadline_.close();
+  heartbeat_.close();
   control_.close();
   // Let every close callback run, whatever path brought us here.
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -184,7 +185,7 @@ int Worker::run() {
       (rc = uv_signal_start(sigint_.get(), &Worker::on_uv_signal, SIGINT)) != 0 ||
       (rc = uv_signal_start(sigterm_.get(), &Worker::on_uv_signal, SIGTERM)) != 0 ||
       (rc = started_.init(timer_init, this)) != 0 || (rc = exit_guard_.init(timer_init, this)) != 0 ||
-      (rc = retire_deadline_.init(timer_init, this)) != 0 ||
+      (rc = retire_deadline_.init(timer_init, this)) != 0 || (rc = heartbeat_.init(timer_init, this)) != 0 ||
       (rc = uv_timer_start(started_.get(), &Worker::on_uv_loop_started, 0, 0)) != 0) {
     std::fprintf(stderr, "observer-worker: %s\n", uv_strerror(rc));
     return kExitSoftware;
@@ -227,6 +228,16 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) {
   ControlMessage ready = control_message(cut_over ? MessageType::CutOverReady : MessageType::Ready);
   ready.cut_over_ns = self->engine_->cut_over_ns();
   self->send(ready);
+  auto every = static_cast<uint64_t>(kHeartbeatInterval.count());
+  uv_timer_start(self->heartbeat_.get(), &Worker::on_uv_heartbeat, every, every);
+}
+
+// From the loop itself, so that a loop that stops (SIGSTOP, a callback that
+// never returns) falls silent; the supervisor replaces a silent worker.
+void Worker::on_uv_heartbeat(uv_timer_t* handle) {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self == nullptr || self->finished_ || self->handing_over_) return;
+  self->send(control_message(MessageType::Heartbeat));
 }
 
 void Worker::on_uv_signal(uv_signal_t* handle, int) {
@@ -460,6 +471,7 @@ void Worker::finish(int code) {
   started_.close();
   exit_guard_.close();
   retire_deadline_.close();
+  heartbeat_.close();
   control_.close();  // pending writes complete with UV_ECANCELED and are freed
 }
 

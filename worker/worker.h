@@ -6,6 +6,8 @@
 // Supervised (the supervisor spawned us with --supervised=PID):
 //   loop running       -> send Ready; with --cut-over (we replace a running
 //                         worker) CutOverReady: no slot before its instant
+//   every kHeartbeatInterval -> Heartbeat (control.h: the supervisor's
+//                         liveness check and systemd watchdog)
 //   TargetState*, StateEnd from the supervisor -> the hand-over (Engine)
 //   Retire(T)          -> fire the slots before T, then retire as on SIGTERM
 //                         (with CutOverLate first if T came too late), but
@@ -110,6 +112,7 @@ class Worker {
   static void on_uv_loop_started(uv_timer_t* handle);
   static void on_uv_exit_guard(uv_timer_t* handle);
   static void on_uv_retire_deadline(uv_timer_t* handle);
+  static void on_uv_heartbeat(uv_timer_t* handle);
   static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_uv_control_written(uv_write_t* req, int status);
@@ -131,7 +134,7 @@ class Worker {
   std::unique_ptr<Logger> log_;
   std::unique_ptr<Engine> engine_;
   UvHandle<uv_signal_t> sigint_, sigterm_;
-  UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_;
+  UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_, heartbeat_;
   UvHandle<uv_pipe_t> control_;
   ControlDecoder decoder_;
   char read_buffer_[64 * 1024];

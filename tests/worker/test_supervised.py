@@ -288,6 +288,26 @@ class Supervised(unittest.TestCase):
         self.peer.read_until_end(timeout=5)
         self.assertEqual(p.wait_exit(5), 0)
 
+    def test_loop_sends_a_heartbeat_every_second_and_falls_silent_when_stopped(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/hb"), "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: self.read_heartbeats() >= 2, 10, what="two heartbeats")
+        os.kill(p.pid, signal.SIGSTOP)
+        try:
+            time.sleep(0.2)
+            self.read_heartbeats()  # what was sent before the stop
+            seen = self.peer.heartbeats
+            time.sleep(2.5)
+            self.assertEqual(self.read_heartbeats(), seen, "a stopped loop sent heartbeats")
+        finally:
+            os.kill(p.pid, signal.SIGCONT)
+        wait_for(lambda: self.read_heartbeats() > seen, 10, what="heartbeats after SIGCONT")
+        p.signal(signal.SIGTERM)
+        self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+
     def test_resume_before_the_cut_over_keeps_every_slot_and_the_state(self):
         # The successor died: the supervisor calls the Retire off before its
         # cut-over. The worker probes on past the cut-over, sends no state,

@@ -80,7 +80,8 @@ int Supervisor::run() {
   if (notifier_.enabled() && watchdog_ping_interval(env_or_null(setup_.env, "WATCHDOG_USEC"),
                                                     env_or_null(setup_.env, "WATCHDOG_PID"), getpid(), &ping)) {
     uint64_t ms = std::max<uint64_t>(1, static_cast<uint64_t>(ping.count() / 1000));
-    notifier_.send(sd_watchdog_message());
+    // No ping yet: systemd arms the watchdog once the start-up is complete
+    // (READY=1), and a ping vouches for a worker that is heard from.
     uv_timer_start(watchdog_timer_.get(), &Supervisor::on_uv_watchdog_timer, ms, ms);
   }
   if (!start_candidate(applied_global_, &error)) {

@@ -82,14 +82,14 @@ class Engine {
   // or fresh) and logs the changes that replay produces.
   void end_handover();
 
-  // Stops scheduling at `cut_over_ns`, a uv_hrtime() instant: every slot
-  // before it (by boundary) is still fired, even one whose timer is overdue,
-  // none from it on; 0 stops at once, overdue slots included. `on_idle` runs
-  // (from the loop, never from inside this call or a curl callback) once
-  // that is done and no probe is in flight. A second call can only bring
-  // the cut-over forward; its `on_idle` is ignored.
-  // `takes_from_ns`: the instant the successor announced the cut-over (F,
-  // control.h); the slots that start before it stay ours.
+  // Stops scheduling at `cut_over_ns`, a uv_hrtime() instant T: every slot
+  // that is still ours is fired, even one whose timer is overdue, none of
+  // the successor's (boundary at or after T and start at or after
+  // `takes_from_ns`, the instant F the successor announced T: control.h);
+  // 0 stops at once, overdue slots included. `on_idle` runs (from the loop,
+  // never from inside this call or a curl callback) once that is done and
+  // no probe is in flight. A second call can only bring the cut-over
+  // forward; its `on_idle` is ignored.
   void retire(std::function<void()> on_idle, uint64_t cut_over_ns = 0, uint64_t takes_from_ns = 0);
   // Calls a retire() off (its successor died before the cut-over): every
   // slot is fired again, from the first one retire() had left to the

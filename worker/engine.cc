@@ -75,6 +75,8 @@ struct Engine::Target {
   Nanos last_fired_boundary{INT64_MIN};  // of the last slot a probe started for
   std::unique_ptr<Probe> probe;  // in flight
   int64_t probe_lag_us = 0;
+  TargetCounters counters;  // carried over a reload with the state
+  LastProbe last;
   uint32_t overruns_unreported = 0;  // skipped slots not yet in a log line (see skip_slot())
   uint32_t busy_unreported = 0;
   bool skip_noted = false;  // a skip of this target was logged in the current minute
@@ -301,6 +303,7 @@ void Engine::start_probe(Target* t, int64_t lag_us) {
 // target, then summed into report_skips()'s line, so that an overloaded
 // worker writes one line per target per minute, not one per slot.
 void Engine::skip_slot(Target* t, SkipReason why) {
+  ++t->counters.skipped;
   if (!t->skip_noted) {
     t->skip_noted = true;
     skip_noted_.push_back(static_cast<uint32_t>(index_of(t)));
@@ -373,9 +376,29 @@ void Engine::on_probe_done(CURL* easy, CURLcode code) {
   maybe_idle();
 }
 
+void Engine::note_metrics(Target* t, const ProbeResult& r, const Finding* first_failure) {
+  double seconds = std::chrono::duration<double>(r.total_time).count();
+  LastProbe& last = t->last;
+  last.known = true;
+  last.success = first_failure == nullptr;
+  last.status = static_cast<uint16_t>(r.status);
+  last.duration_s = seconds;
+  last.phases_s = r.phases_s;
+  last.cert_expiry_unix = r.cert_expiry_unix.value_or(0);
+  if (first_failure == nullptr) {
+    ++t->counters.success;
+  } else {
+    ++t->counters.failure;
+    ++t->counters.failures[static_cast<size_t>(classify_failure(first_failure->check, r.curl_code))];
+  }
+  duration_histogram_.observe(seconds);
+  lag_histogram_.observe(static_cast<double>(t->probe_lag_us) / 1e6);
+}
+
 void Engine::report(Target* t, const ProbeResult& r) {
   int64_t now_ms = unix_ms_now();
   std::vector<Finding> findings = evaluate(*t->checks, r, now_ms / 1000);
+  note_metrics(t, r, findings.empty() ? nullptr : &findings.front());
   if (findings.empty()) {  // the common case: nothing to log, nothing to build
     record_outcome(t, ProbeOutcome{true, {}, now_ms});
     return;
@@ -406,7 +429,8 @@ void Engine::record_outcome(Target* t, ProbeOutcome outcome) {
   if (auto change = t->state.apply(outcome)) log_change(*t, *change);
 }
 
-void Engine::log_change(const Target& t, const StateChange& c) {
+void Engine::log_change(Target& t, const StateChange& c) {
+  ++t.counters.state_changes;
   const std::string& name = t.name;
   if (c.to == TargetHealth::Down) {
     log_->log(Level::Error, name, "DOWN: " + c.reason,
@@ -438,6 +462,13 @@ void Engine::inherit(const TargetStateRecord& record) {
     // changes nothing.
     if (!same_identity(record, t->name, t->url) || t->inherited) continue;
     t->state.restore(record);
+    // What this worker counted before the hand-over came adds to what the
+    // old one counted: a counter never goes back.
+    TargetCounters before;
+    LastProbe last;
+    decode_target_metrics(record.counters, &before, &last);
+    add_counters(&t->counters, before);
+    if (!t->last.known) t->last = last;
     t->inherited = true;
     return;
   }
@@ -557,11 +588,124 @@ std::string Engine::encode_states() const {
   m.type = MessageType::TargetState;
   for (const Target& t : targets_) {
     m.state = t.state.to_record(t.name, t.url);
+    m.state.counters = encode_target_metrics(t.counters, t.last);
     wire += encode_message(m);
   }
   return wire;
 }
 
 size_t Engine::index_of(const Target* t) const { return static_cast<size_t>(t - targets_.data()); }
+
+// One family at a time, as the text format wants: every target's sample of
+// it, then the next family. Targets whose first probe has not ended have no
+// probe_* samples yet, and observer_target_up only once they are UP or DOWN.
+void Engine::write_metrics(std::string* out) const {
+  // As large as the last one: one allocation instead of a dozen doublings.
+  out->reserve(out->size() + last_metrics_bytes_ + last_metrics_bytes_ / 8);
+  size_t start = out->size();
+  std::vector<std::string> labels(targets_.size());
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    std::string& l = labels[i];
+    l = "target=\"";
+    append_label_value(&l, targets_[i].name);
+    l += "\",url=\"";
+    append_label_value(&l, targets_[i].display_url());
+    l += '"';
+  }
+  auto gauge = [&](const char* name, const char* help, auto value_of) {
+    append_family(out, name, "gauge", help);
+    for (size_t i = 0; i < targets_.size(); ++i) {
+      double v = 0;
+      if (!value_of(targets_[i], &v)) continue;
+      *out += name;
+      *out += '{';
+      *out += labels[i];
+      *out += "} ";
+      append_number(out, v);
+      *out += '\n';
+    }
+  };
+  gauge("probe_success", "Whether the last probe passed every check", [](const Target& t, double* v) {
+    *v = t.last.success ? 1 : 0;
+    return t.last.known;
+  });
+  gauge("probe_duration_seconds", "How long the last probe took", [](const Target& t, double* v) {
+    *v = t.last.duration_s;
+    return t.last.known;
+  });
+  gauge("probe_http_status_code", "Status code of the last response (0: none)", [](const Target& t, double* v) {
+    *v = t.last.status;
+    return t.last.known;
+  });
+  append_family(out, "probe_http_duration_seconds", "gauge", "Duration of each phase of the last probe");
+  for (size_t p = 0; p < 5; ++p)
+    for (size_t i = 0; i < targets_.size(); ++i) {
+      if (!targets_[i].last.known) continue;
+      *out += "probe_http_duration_seconds{";
+      *out += labels[i];
+      *out += ",phase=\"";
+      *out += kPhaseNames[p];
+      *out += "\"} ";
+      append_number(out, targets_[i].last.phases_s[p]);
+      *out += '\n';
+    }
+  gauge("probe_ssl_earliest_cert_expiry", "Expiry of the server's certificate, in unix seconds",
+        [](const Target& t, double* v) {
+          *v = static_cast<double>(t.last.cert_expiry_unix);
+          return t.last.cert_expiry_unix != 0;
+        });
+  gauge("observer_target_up", "1 while the target is UP, 0 while DOWN; absent until its first state",
+        [](const Target& t, double* v) {
+          TargetHealth h = t.state.health();
+          *v = h == TargetHealth::Up ? 1 : 0;
+          return h != TargetHealth::Unknown;
+        });
+  append_family(out, "observer_probes_total", "counter", "Slots of the target, by result (skipped: not probed)");
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    const TargetCounters& c = targets_[i].counters;
+    const std::pair<const char*, uint64_t> results[] = {{"success", c.success}, {"failure", c.failure}, {"skipped", c.skipped}};
+    for (const auto& [result, n] : results) {
+      *out += "observer_probes_total{";
+      *out += labels[i];
+      *out += ",result=\"";
+      *out += result;
+      *out += "\"} ";
+      append_number(out, n);
+      *out += '\n';
+    }
+  }
+  append_family(out, "observer_probe_failures_total", "counter", "Failed probes by the reason of their first failing check");
+  for (size_t i = 0; i < targets_.size(); ++i)
+    for (size_t r = 0; r < kFailureReasons; ++r) {
+      uint64_t n = targets_[i].counters.failures[r];
+      if (n == 0) continue;
+      *out += "observer_probe_failures_total{";
+      *out += labels[i];
+      *out += ",reason=\"";
+      *out += failure_reason_name(static_cast<FailureReason>(r));
+      *out += "\"} ";
+      append_number(out, n);
+      *out += '\n';
+    }
+  append_family(out, "observer_state_changes_total", "counter", "Changes of the target between UP and DOWN");
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    *out += "observer_state_changes_total{";
+    *out += labels[i];
+    *out += "} ";
+    append_number(out, targets_[i].counters.state_changes);
+    *out += '\n';
+  }
+  duration_histogram_.write("observer_probe_duration_seconds", "How long probes took", out);
+  lag_histogram_.write("observer_probe_lag_seconds", "How late probes started against their schedule", out);
+  append_family(out, "observer_in_flight", "gauge", "Probes running now");
+  *out += "observer_in_flight ";
+  append_number(out, static_cast<uint64_t>(in_flight_));
+  *out += '\n';
+  append_family(out, "observer_max_in_flight", "gauge", "The most probes that run at once (max_in_flight)");
+  *out += "observer_max_in_flight ";
+  append_number(out, static_cast<uint64_t>(max_in_flight_));
+  *out += '\n';
+  last_metrics_bytes_ = out->size() - start;
+}
 
 }  // namespace observer

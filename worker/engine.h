@@ -45,6 +45,7 @@
 #include "control.h"
 #include "curl_multi_uv.h"
 #include "logger.h"
+#include "metrics.h"
 #include "probe.h"
 #include "target_state.h"
 #include "uv_handle.h"
@@ -113,6 +114,9 @@ class Engine {
 
   // Every target's state as TargetState control messages, in target order.
   std::string encode_states() const;
+  // Appends every target's series and the engine's own in the Prometheus
+  // text format (metrics.h).
+  void write_metrics(std::string* out) const;
   size_t in_flight() const { return in_flight_; }
 
  private:
@@ -137,7 +141,8 @@ class Engine {
   void on_probe_done(CURL* easy, CURLcode code);
   void report(Target* t, const ProbeResult& r);
   void record_outcome(Target* t, ProbeOutcome outcome);
-  void log_change(const Target& t, const StateChange& c);
+  void log_change(Target& t, const StateChange& c);
+  void note_metrics(Target* t, const ProbeResult& r, const Finding* first_failure);
   void maybe_idle();
   // Retiring, and slot k of `t` is the successor's (not to be fired).
   bool successors(const Target& t, uint64_t k) const;
@@ -161,6 +166,9 @@ class Engine {
   std::vector<std::unique_ptr<const ProbeSpec>> specs_;
   std::unique_ptr<CurlMultiUv> multi_;
   ProbePool pool_;
+  mutable size_t last_metrics_bytes_ = 0;  // size of the last exposition (write_metrics)
+  Histogram duration_histogram_{{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+  Histogram lag_histogram_{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
   size_t max_in_flight_ = 1;
   // Targets with a skip logged in the current minute (see skip_slot()).
   std::vector<uint32_t> skip_noted_;

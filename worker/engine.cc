@@ -18,6 +18,9 @@ namespace {
 // least kTargetsToShare targets share a tick.
 constexpr size_t kTargetsPerWakeup = 20;
 constexpr size_t kTargetsToShare = 100;
+// How long a slot may wait for room under max_in_flight (never more than a
+// quarter of its tick) before it is skipped.
+constexpr Nanos kWaitForRoom = std::chrono::milliseconds(250);
 // How often skipped slots are summed into a line per target.
 constexpr uint64_t kSkipReportMs = 60 * 1000;
 
@@ -80,6 +83,7 @@ struct Engine::Target {
   uint32_t overruns_unreported = 0;  // skipped slots not yet in a log line (see skip_slot())
   uint32_t busy_unreported = 0;
   bool skip_noted = false;  // a skip of this target was logged in the current minute
+  bool waiting = false;     // its slot waits for room under max_in_flight (wait_for_room())
   bool armed = false;       // a slot is still to fire: its wake-up's timer waits for it
   bool inherited = false;   // took a record of the hand-over
 
@@ -263,8 +267,11 @@ void Engine::fire(Target* t) {
   int64_t lag_us = std::chrono::duration_cast<std::chrono::microseconds>(now - due).count();
   if (t->probing()) {
     skip_slot(t, SkipReason::Overrun);
+  } else if (t->waiting) {
+    skip_slot(t, SkipReason::Busy);  // its last slot still waits for room
   } else if (in_flight_ >= max_in_flight_) {
-    skip_slot(t, SkipReason::Busy);
+    t->last_fired_boundary = slot_boundary(t->phase, tick, t->next_slot, t->snapped_by);
+    wait_for_room(t, due);
   } else {
     t->last_fired_boundary = slot_boundary(t->phase, tick, t->next_slot, t->snapped_by);
     start_probe(t, lag_us);
@@ -363,6 +370,39 @@ void Engine::report_skips(bool final) {
   if (skip_noted_.empty() && skip_report_) uv_timer_stop(skip_report_.get());
 }
 
+// The bound is reached: the slot waits, in order, for a probe to end, at
+// most kWaitForRoom (and a quarter of its tick), then is skipped. A stall
+// of the loop (a lost time slice, a burst of overdue wake-ups) then costs
+// no probe, while a machine offered more than it can probe still skips, and
+// never queues more than max_in_flight slots.
+void Engine::wait_for_room(Target* t, Nanos due) {
+  // Bounded, by a burst's worth: wake-ups fire ~20 targets at once.
+  if (waiting_.size() >= std::max<size_t>(4 * max_in_flight_, 256)) {
+    skip_slot(t, SkipReason::Busy);
+    return;
+  }
+  Nanos grace = std::min<Nanos>(kWaitForRoom, t->settings().tick / 4);
+  t->waiting = true;
+  waiting_.push_back(Waiting{static_cast<uint32_t>(index_of(t)), uv_hrtime() + static_cast<uint64_t>(grace.count()),
+                             origin_ns_ + static_cast<uint64_t>(due.count())});
+}
+
+// Starts the waiting slots that fit, in order; those past their wait are skipped.
+void Engine::start_waiting() {
+  uint64_t now = uv_hrtime();
+  while (!waiting_.empty() && in_flight_ < max_in_flight_) {
+    Waiting w = waiting_.front();
+    waiting_.pop_front();
+    Target* t = &targets_[w.target];
+    t->waiting = false;
+    if (now > w.deadline_ns) {
+      skip_slot(t, SkipReason::Busy);
+      continue;
+    }
+    start_probe(t, static_cast<int64_t>(now > w.due_ns ? (now - w.due_ns) / 1000 : 0));
+  }
+}
+
 void Engine::on_probe_done(CURL* easy, CURLcode code) {
   Probe* p = Probe::from_easy(easy);
   assert(p != nullptr && p->target < targets_.size());
@@ -373,6 +413,7 @@ void Engine::on_probe_done(CURL* easy, CURLcode code) {
   --in_flight_;
   report(t, done->finish(code));
   pool_.give_back(std::move(done));
+  start_waiting();
   maybe_idle();
 }
 
@@ -541,14 +582,16 @@ void Engine::resume() {
 }
 
 void Engine::maybe_idle() {
-  if (!retiring_ || !on_idle_ || in_flight() != 0 || before_stop_ != 0 || !idle_check_) return;
+  if (!retiring_ || !on_idle_ || in_flight() != 0 || !waiting_.empty() || before_stop_ != 0 || !idle_check_) return;
   // Deferred: the caller may be inside curl's or our own callback stack.
   uv_timer_start(idle_check_.get(), &Engine::on_uv_idle_check, 0, 0);
 }
 
 void Engine::on_uv_idle_check(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Engine*>(handle->data);
-  if (self == nullptr || self->in_flight() != 0 || self->before_stop_ != 0 || !self->on_idle_) return;
+  if (self == nullptr || self->in_flight() != 0 || !self->waiting_.empty() || self->before_stop_ != 0 ||
+      !self->on_idle_)
+    return;
   std::function<void()> cb = std::move(self->on_idle_);
   self->on_idle_ = nullptr;
   cb();
@@ -562,6 +605,11 @@ void Engine::abort() {
       if (w.timer) uv_timer_stop(w.timer.get());
     before_stop_ = 0;
   }
+  for (const Waiting& w : waiting_) {
+    targets_[w.target].waiting = false;
+    skip_slot(&targets_[w.target], SkipReason::Busy);
+  }
+  waiting_.clear();
   for (Target& t : targets_) {
     if (!t.probing()) continue;
     multi_->remove(t.probe->easy());

@@ -394,14 +394,8 @@ bool parse_duration_at_least(const std::string& key, const RawValue& v, Nanos mi
 // Why `url` cannot be probed (the caller names where it was set), or "".
 std::string url_problem(const std::string& url) {
   size_t host_at = 0;
-  auto starts_nocase = [&url](std::string_view prefix) {
-    if (url.size() < prefix.size()) return false;
-    for (size_t i = 0; i < prefix.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(url[i])) != prefix[i]) return false;
-    return true;
-  };
-  if (starts_nocase("http://")) host_at = 7;
-  else if (starts_nocase("https://")) host_at = 8;
+  if (url_has_scheme(url, "http://")) host_at = 7;
+  else if (url_has_scheme(url, "https://")) host_at = 8;
   if (host_at == 0) return "\"" + printable(url) + "\" is not an http:// or https:// URL";
   // The URL is half of a target's identity across reloads, sent whole on
   // the control channel; far past any real URL, and a clear error here.
@@ -769,6 +763,14 @@ std::string printable(std::string_view text) {
     }
   }
   return out;
+}
+
+bool url_has_scheme(std::string_view url, std::string_view scheme) {
+  if (url.size() < scheme.size()) return false;
+  for (size_t i = 0; i < scheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(url[i])) != std::tolower(static_cast<unsigned char>(scheme[i])))
+      return false;
+  return true;
 }
 
 bool url_has_password(const std::string& url) {

@@ -200,6 +200,10 @@ std::string usage_text(const std::string& program);
 // terminal. Backslashes stay as they are: regular expressions read as typed.
 std::string printable(std::string_view text);
 
+// Whether `url` begins with `scheme` ("https://"), in any case, as URL
+// schemes are compared (RFC 3986 3.1).
+bool url_has_scheme(std::string_view url, std::string_view scheme);
+
 // `url` with the password of its user-info, and the value of every query
 // (or fragment) parameter whose name looks like a credential (is_secret_name:
 // ?api_key=, &token=, &sig=), replaced by "****".

@@ -174,7 +174,7 @@ bool Engine::start(std::string* error, Nanos hold) {
     t.snapped_by = own - snapped;
     t.phase = phase_after_origin(snapped, tick, clocks.wall_ns);
     wakeup_index[i] = wakeup_of.emplace(std::make_pair(tick.count(), t.phase.count()), wakeup_of.size()).first->second;
-    if (t.settings().cert_min_days && t.url.compare(0, 8, "https://") != 0)
+    if (t.settings().cert_min_days && !url_has_scheme(t.url, "https://"))
       log_->log(Level::Warning, t.name,
                 "cert_min_days is set but the URL is not https; the certificate check applies only after a redirect to https",
                 {str("url", t.display_url())});

@@ -9,11 +9,6 @@
 namespace observer {
 namespace {
 
-bool starts_with_nocase(const std::string& s, const char* prefix) {
-  size_t n = std::char_traits<char>::length(prefix);
-  return s.size() >= n && strncasecmp(s.c_str(), prefix, n) == 0;
-}
-
 // How long libcurl keeps a parsed CA store: a day, its default, so that a
 // bundle updated by the system is read again within one.
 constexpr long kCaCacheSeconds = 24 * 3600;
@@ -74,7 +69,7 @@ bool Probe::prepare(const std::string& url, const ProbeSpec& spec, std::string* 
   socket_errno_ = 0;
   header_block_ended_ = false;
   body_room_ = t.max_body;
-  result_.is_https = starts_with_nocase(url, "https://");
+  result_.is_https = url_has_scheme(url, "https://");
   OBS_SETOPT(CURLOPT_URL, url.c_str());
   OBS_SETOPT(CURLOPT_PRIVATE, this);
   OBS_SETOPT(CURLOPT_NOSIGNAL, 1L);

@@ -71,6 +71,18 @@ class Tls(unittest.TestCase):
         hs.assert_control_on_schedule(self, self.control, t0, time.time())
         hs.stop(self, p)
 
+    def test_an_upper_case_scheme_is_https_for_cert_min_days(self):
+        srv = self.tls_server(self.pki.leaf("upper", "IP:127.0.0.1"))
+        url = srv.url("/t").replace("https://", "HTTPS://")
+        p = hs.Proc(self, [hs.WORKER, "-url=" + url, "-tick=300ms", "-status=200", "-cert_min_days=5",
+                           "-ca_file=" + self.pki.root], env=hs.env())
+        wait_for(lambda: srv.hits("/t") >= 2, 10, what="two probes")
+        p.signal(hs.signal.SIGTERM)
+        self.assertEqual(p.wait_exit(10), 0)
+        # Nothing logged but the stop: not the "URL is not https" warning,
+        # nor "expiry unknown".
+        self.assertEqual([l for l in p.lines() if "SIGTERM" not in l], [])
+
     def test_ca_file_is_read_once_not_for_every_handshake(self):
         # libcurl keeps the parsed CA store only when no CA directory is set
         # (Debian's libcurl sets one by default): without that, every probe

@@ -535,8 +535,16 @@ void secrets_in_query_strings_and_header_names_are_masked(void**) {
 
 }  // namespace
 
+void url_scheme_is_compared_in_any_case(void**) {
+  assert_true(url_has_scheme("HTTPS://example.com/", "https://"));
+  assert_true(url_has_scheme("https://example.com/", "HTTPS://"));
+  assert_false(url_has_scheme("http://example.com/", "https://"));
+  assert_false(url_has_scheme("https:", "https://"));
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(url_scheme_is_compared_in_any_case),
       cmocka_unit_test(seed_file_loads_unchanged),
       cmocka_unit_test(tick_precedence_is_flag_env_file_default),
       cmocka_unit_test(config_path_comes_from_env_when_no_flag),

@@ -680,6 +680,35 @@ def scenario_big(a, bins, work, nginx, run):
     return m
 
 
+def scenario_scrape(a, bins, work, nginx, run):
+    """/metrics of --targets targets (issue 15): the worker's CPU with one
+    scrape a second against none, and how long a scrape takes. A 30 s tick,
+    so that probing costs little in either window, and every target has
+    probed once (all its series are there) before anything is measured."""
+    tag = f"scrape{run}"
+    port = free_port()
+    tick = 30 if a.targets >= 10000 else 2
+    obs = Observer(bins, work, nginx, tag, a.targets, tick, extra=Observer.extra_conf + [f"listen=127.0.0.1:{port}"])
+    obs.start()
+    time.sleep(tick + 1)
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read()
+    c0 = cpu_s(obs.worker)
+    time.sleep(a.window)
+    base = cpu_s(obs.worker) - c0
+    took, size = [], 0
+    c0 = cpu_s(obs.worker)
+    t_end = time.monotonic() + a.window
+    while time.monotonic() < t_end:
+        t0 = time.monotonic()
+        size = len(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read())
+        took.append((time.monotonic() - t0) * 1000)
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+    with_scrapes = cpu_s(obs.worker) - c0
+    obs.terminate()
+    return {"scrape_ms": pct(took, 50), "scrape_ms_max": max(took), "scrapes": len(took), "bytes": size,
+            "cpu_pct": max(0.0, with_scrapes - base) / a.window * 100}
+
+
 def scenario_ramp(a, bins, work, nginx, run):
     """Beyond --targets: more targets at 1s (plain http), to see where the
     rate stops landing whole."""
@@ -962,6 +991,13 @@ def report(a, R):
     missed, doubled = agg(big, "missed"), agg(big, "doubled")
     target("Reload: 0 slots missed, 0 probed twice", f"{fmt(missed, 0)} missed / {fmt(doubled, 0)} twice", "",
            None if missed is None else missed[2] == 0 and doubled[2] == 0)
+    scr = R.get("scrape") or []
+    sp, sm = agg(scr, "cpu_pct"), agg(scr, "scrape_ms")
+    target(f"/metrics, {a.targets} targets scraped every second: ≤ 5 % of a core", f"{fmt(sp)} % of a core",
+           fr(ratio_of(sp, (5, 0, 0))), None if sp is None or a.targets < 10000 else sp[0] <= 5)
+    target(f"/metrics, {a.targets} targets: a scrape answered in ≤ 50 ms",
+           f"{fmt(sm)} ms (max {fmt(agg(scr, 'scrape_ms_max'))} ms, {fmt(agg(scr, 'bytes'), 0)} bytes)",
+           fr(ratio_of(sm, (50, 0, 0))), None if sm is None or a.targets < 10000 else sm[0] <= 50)
 
     # -- every measure --
     if cap:
@@ -1039,7 +1075,7 @@ def report(a, R):
 # ---- main ------------------------------------------------------------------------------
 
 KEYS = ["wrk", "big", "ramp", "bbmax", "low", "monit", "bblow", "lag",
-        "wrktls", "tlsmax", "tlsover", "tlslow", "monittls", "bbtls"]
+        "wrktls", "tlsmax", "tlsover", "tlslow", "monittls", "bbtls", "scrape"]
 
 
 def main():
@@ -1134,6 +1170,8 @@ def main():
                 R["bbtls"].append(peer_blackbox_low(a, bb, tnginx, f"bbtls{run}"))
             if "lag" in only:
                 R["lag"].append(scenario_lag(a, a.bins, work, nginx, run))
+            if "scrape" in only:
+                R["scrape"].append(scenario_scrape(a, a.bins, work, nginx, run))
             print(f"bench: run {run + 1}/{a.runs} done, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
         R["meta"] = {"tls_key": tls.kind, "args": {k: v for k, v in vars(a).items() if k != "report_only"}}
         if a.json:

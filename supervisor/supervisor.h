@@ -47,6 +47,7 @@
 
 #include "backoff.h"
 #include "config.h"
+#include "exit_codes.h"
 #include "line_writer.h"
 #include "listen_sockets.h"
 #include "logger.h"
@@ -56,10 +57,6 @@
 
 namespace observer {
 
-// Exit codes (sysexits.h names).
-constexpr int kExitOk = 0;
-constexpr int kExitSoftware = 70;  // EX_SOFTWARE: internal error
-constexpr int kExitConfig = 78;    // EX_CONFIG
 
 // The most bytes of stdout the supervisor queues for a slow reader before it
 // drops lines (and later says how many).

@@ -41,6 +41,7 @@
 #include "config.h"
 #include "control.h"
 #include "engine.h"
+#include "exit_codes.h"
 #include "line_writer.h"
 #include "logger.h"
 #include "status_server.h"
@@ -82,10 +83,6 @@ void release_stop_signals();
 // The line style for stdout (text, journal, logfmt, json).
 LineOptions line_options_for(const Config& config, const WorkerOptions& options);
 
-// Exit codes (sysexits.h), as DESIGN.md fixes them.
-constexpr int kExitOk = 0;
-constexpr int kExitSoftware = 70;
-constexpr int kExitConfig = 78;
 
 // Reports a configuration error before the loop runs: on stderr, and, when
 // supervised, as a ConfigError message on the control channel, so that a

@@ -29,8 +29,6 @@ class Logger {
     log(Level::Error, "", std::move(msg), std::move(fields));
   }
 
-  LineWriter* writer() const { return out_; }
-
  private:
   LineWriter* out_;
   LineOptions options_;

@@ -36,17 +36,6 @@ struct WorkerProcess::WriteRequest {
   std::string data;
 };
 
-const char* role_name(WorkerRole role) {
-  switch (role) {
-    case WorkerRole::Starting: return "starting";
-    case WorkerRole::Waiting: return "waiting";
-    case WorkerRole::Current: return "current";
-    case WorkerRole::Retiring: return "retiring";
-    case WorkerRole::Superseded: return "superseded";
-  }
-  return "?";
-}
-
 WorkerProcess::ProcessHandle::~ProcessHandle() {
   if (h == nullptr) return;
   h->data = nullptr;

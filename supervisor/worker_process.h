@@ -59,8 +59,6 @@ enum class WorkerRole {
   Superseded,  // a newer reload (or a stop) replaced it before it served; state discarded
 };
 
-const char* role_name(WorkerRole role);
-
 struct WorkerSpawnSpec {
   std::string path;
   std::vector<std::string> args;  // without argv[0]
@@ -122,7 +120,6 @@ class WorkerProcess {
   bool exited() const { return exited_; }
   bool finished() const { return finished_; }
   bool asked_to_stop() const { return asked_to_stop_; }
-  bool ready() const { return ready_; }
   // The cut-over its CutOverReady announced (a uv_hrtime() instant), or 0.
   uint64_t cut_over_ns() const { return cut_over_ns_; }
   // What its CutOverLate said: targets it probed for slots that were its

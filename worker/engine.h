@@ -73,7 +73,6 @@ class Engine {
 
   // Holds back state-change lines until end_handover() (call before start).
   void hold_transitions() { holding_ = true; }
-  bool holding_transitions() const { return holding_; }
 
   // Arms every target's timer; the schedule's origin is now. With a `hold`,
   // the engine takes a reload's cut-over (cut_over_ns(): `hold` from the

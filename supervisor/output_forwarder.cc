@@ -10,12 +10,12 @@ int OutputForwarder::start() {
   return uv_read_start(stream(), &OutputForwarder::on_uv_alloc, &OutputForwarder::on_uv_read);
 }
 
-void OutputForwarder::on_uv_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+void OutputForwarder::on_uv_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
   auto* self = static_cast<OutputForwarder*>(handle->data);
   *buf = uv_buf_init(self->buffer_.data(), static_cast<unsigned>(self->buffer_.size()));
 }
 
-void OutputForwarder::on_uv_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+void OutputForwarder::on_uv_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
   auto* self = static_cast<OutputForwarder*>(stream->data);
   if (self == nullptr) return;
   if (nread > 0) {

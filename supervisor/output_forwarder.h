@@ -38,8 +38,8 @@ class OutputForwarder {
   bool done() const { return done_; }
 
  private:
-  static void on_uv_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void on_uv_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_uv_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
+  static void on_uv_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
   void finish();
 
   LineWriter* out_;

@@ -149,7 +149,7 @@ void Supervisor::apply_global(const GlobalConfig& global) {
 
 // ---- signals ---------------------------------------------------------------
 
-void Supervisor::on_uv_signal(uv_signal_t* handle, int signum) {
+void Supervisor::on_uv_signal(uv_signal_t* handle, int signum) noexcept {
   auto* self = static_cast<Supervisor*>(handle->data);
   if (self == nullptr) return;
   if (signum == SIGHUP) {
@@ -468,7 +468,7 @@ void Supervisor::schedule_restart(milliseconds healthy_for, const std::string& w
   uv_timer_start(restart_timer_.get(), &Supervisor::on_uv_restart_timer, static_cast<uint64_t>(delay.count()), 0);
 }
 
-void Supervisor::on_uv_restart_timer(uv_timer_t* timer) {
+void Supervisor::on_uv_restart_timer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<Supervisor*>(timer->data);
   if (self == nullptr || self->stopping_ || self->current_ != nullptr || self->candidate_ != nullptr) return;
   std::string error;
@@ -476,7 +476,7 @@ void Supervisor::on_uv_restart_timer(uv_timer_t* timer) {
     self->schedule_restart(milliseconds(0), "Cannot start the worker: " + error);
 }
 
-void Supervisor::on_uv_ready_timer(uv_timer_t* timer) {
+void Supervisor::on_uv_ready_timer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<Supervisor*>(timer->data);
   if (self == nullptr || self->stopping_ || self->candidate_ == nullptr) return;
   WorkerProcess* w = self->candidate_;
@@ -499,7 +499,7 @@ bool Supervisor::current_is_live() const {
   return current_ != nullptr && !current_->exited() && current_->silent_for() <= kWatchdogFreshness;
 }
 
-void Supervisor::on_uv_watchdog_timer(uv_timer_t* timer) {
+void Supervisor::on_uv_watchdog_timer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<Supervisor*>(timer->data);
   // A ping says the service works: only while the worker that serves is
   // heard from. A hung worker lets systemd's watchdog fire if the liveness
@@ -507,7 +507,7 @@ void Supervisor::on_uv_watchdog_timer(uv_timer_t* timer) {
   if (self != nullptr && self->current_is_live()) self->notifier_.send(sd_watchdog_message());
 }
 
-void Supervisor::on_uv_liveness_timer(uv_timer_t* timer) {
+void Supervisor::on_uv_liveness_timer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<Supervisor*>(timer->data);
   if (self == nullptr || self->stopping_) return;
   WorkerProcess* w = self->current_;
@@ -519,7 +519,7 @@ void Supervisor::on_uv_liveness_timer(uv_timer_t* timer) {
   w->kill();
 }
 
-void Supervisor::on_uv_reap_timer(uv_timer_t* timer) {
+void Supervisor::on_uv_reap_timer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<Supervisor*>(timer->data);
   if (self != nullptr) self->reap_finished();
 }

@@ -82,12 +82,12 @@ class Supervisor : public WorkerEvents {
 
  private:
   // libuv callbacks.
-  static void on_uv_signal(uv_signal_t* handle, int signum);
-  static void on_uv_restart_timer(uv_timer_t* timer);
-  static void on_uv_ready_timer(uv_timer_t* timer);
-  static void on_uv_watchdog_timer(uv_timer_t* timer);
-  static void on_uv_reap_timer(uv_timer_t* timer);
-  static void on_uv_liveness_timer(uv_timer_t* timer);
+  static void on_uv_signal(uv_signal_t* handle, int signum) noexcept;
+  static void on_uv_restart_timer(uv_timer_t* timer) noexcept;
+  static void on_uv_ready_timer(uv_timer_t* timer) noexcept;
+  static void on_uv_watchdog_timer(uv_timer_t* timer) noexcept;
+  static void on_uv_reap_timer(uv_timer_t* timer) noexcept;
+  static void on_uv_liveness_timer(uv_timer_t* timer) noexcept;
 
   // WorkerEvents.
   void on_worker_ready(WorkerProcess* worker) override;

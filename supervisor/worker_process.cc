@@ -125,7 +125,7 @@ void WorkerProcess::flush_outbox() {
   writing_bytes_ = bytes;
 }
 
-void WorkerProcess::on_uv_written(uv_write_t* req, int status) {
+void WorkerProcess::on_uv_written(uv_write_t* req, int status) noexcept {
   // The pipe's data is cleared when it is closed: then nobody is left to
   // write to (pending writes end with UV_ECANCELED before the close).
   auto* self = static_cast<WorkerProcess*>(req->handle->data);
@@ -248,7 +248,7 @@ std::chrono::milliseconds WorkerProcess::silent_for() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_heard_);
 }
 
-void WorkerProcess::on_uv_exit(uv_process_t* process, int64_t exit_status, int term_signal) {
+void WorkerProcess::on_uv_exit(uv_process_t* process, int64_t exit_status, int term_signal) noexcept {
   auto* self = static_cast<WorkerProcess*>(process->data);
   if (self == nullptr) return;
   self->exited_ = true;
@@ -263,7 +263,7 @@ void WorkerProcess::on_uv_exit(uv_process_t* process, int64_t exit_status, int t
   self->maybe_finished();
 }
 
-void WorkerProcess::on_uv_kill_timer(uv_timer_t* timer) {
+void WorkerProcess::on_uv_kill_timer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<WorkerProcess*>(timer->data);
   if (self == nullptr || self->exited_) return;
   self->log_->warning("Worker (pid " + std::to_string(self->pid_) + ") did not exit after SIGTERM; sending SIGKILL.",
@@ -271,24 +271,24 @@ void WorkerProcess::on_uv_kill_timer(uv_timer_t* timer) {
   self->kill();
 }
 
-void WorkerProcess::on_uv_retire_signal_timer(uv_timer_t* timer) {
+void WorkerProcess::on_uv_retire_signal_timer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<WorkerProcess*>(timer->data);
   if (self != nullptr) self->send_retire_signal();
 }
 
-void WorkerProcess::on_uv_linger_timer(uv_timer_t* timer) {
+void WorkerProcess::on_uv_linger_timer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<WorkerProcess*>(timer->data);
   if (self == nullptr) return;
   self->close_control();
   self->stdout_.close();  // reports done, which checks for finished
 }
 
-void WorkerProcess::on_uv_control_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+void WorkerProcess::on_uv_control_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
   auto* self = static_cast<WorkerProcess*>(handle->data);
   *buf = uv_buf_init(self->control_buffer_.data(), static_cast<unsigned>(self->control_buffer_.size()));
 }
 
-void WorkerProcess::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+void WorkerProcess::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
   auto* self = static_cast<WorkerProcess*>(stream->data);
   if (self == nullptr) return;
   if (nread > 0) {

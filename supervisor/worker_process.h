@@ -147,13 +147,13 @@ class WorkerProcess {
  private:
   struct WriteRequest;
 
-  static void on_uv_exit(uv_process_t* process, int64_t exit_status, int term_signal);
-  static void on_uv_written(uv_write_t* req, int status);
-  static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_uv_kill_timer(uv_timer_t* timer);
-  static void on_uv_linger_timer(uv_timer_t* timer);
-  static void on_uv_retire_signal_timer(uv_timer_t* timer);
+  static void on_uv_exit(uv_process_t* process, int64_t exit_status, int term_signal) noexcept;
+  static void on_uv_written(uv_write_t* req, int status) noexcept;
+  static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
+  static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_uv_kill_timer(uv_timer_t* timer) noexcept;
+  static void on_uv_linger_timer(uv_timer_t* timer) noexcept;
+  static void on_uv_retire_signal_timer(uv_timer_t* timer) noexcept;
 
   void handle_control_bytes(const char* data, size_t len);
   void flush_outbox();

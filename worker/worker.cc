@@ -256,7 +256,7 @@ bool Worker::open_control(std::string* error) {
   return true;
 }
 
-void Worker::on_uv_loop_started(uv_timer_t* handle) {
+void Worker::on_uv_loop_started(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
   // Stopped before the loop came round: retiring, so never READY.
   if (self == nullptr || self->finished_ || self->retiring_) return;
@@ -280,13 +280,13 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) {
 
 // From the loop itself, so that a loop that stops (SIGSTOP, a callback that
 // never returns) falls silent; the supervisor replaces a silent worker.
-void Worker::on_uv_heartbeat(uv_timer_t* handle) {
+void Worker::on_uv_heartbeat(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
   if (self == nullptr || self->finished_ || self->handing_over_) return;
   self->send(control_message(MessageType::Heartbeat));
 }
 
-void Worker::on_uv_signal(uv_signal_t* handle, int) {
+void Worker::on_uv_signal(uv_signal_t* handle, int) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
   if (self == nullptr || self->finished_) return;
   // The supervisor's SIGTERM of a reload (DESIGN.md: the old worker is
@@ -356,7 +356,7 @@ void Worker::resume() {
   engine_->resume();
 }
 
-void Worker::on_uv_retire_deadline(uv_timer_t* handle) {
+void Worker::on_uv_retire_deadline(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
   if (self == nullptr || self->finished_ || self->handing_over_) return;
   self->retire_deadline_passed_ = true;
@@ -408,7 +408,7 @@ void Worker::on_engine_idle() {
   uv_timer_start(exit_guard_.get(), &Worker::on_uv_exit_guard, kHandoverSendLimitMs, 0);
 }
 
-void Worker::on_uv_exit_guard(uv_timer_t* handle) {
+void Worker::on_uv_exit_guard(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
   if (self != nullptr) self->finish(kExitOk);
 }
@@ -431,14 +431,14 @@ bool Worker::send_bytes(std::string data) {
   return true;
 }
 
-void Worker::on_uv_control_written(uv_write_t* req, int) {
+void Worker::on_uv_control_written(uv_write_t* req, int) noexcept {
   std::unique_ptr<Write> w(static_cast<Write*>(req->data));
   Worker* self = w->worker;
   --self->writes_pending_;
   if (self->handing_over_ && self->writes_pending_ == 0) self->finish(kExitOk);
 }
 
-void Worker::on_uv_control_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+void Worker::on_uv_control_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
   if (self == nullptr) {
     *buf = uv_buf_init(nullptr, 0);
@@ -447,7 +447,7 @@ void Worker::on_uv_control_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   *buf = uv_buf_init(self->read_buffer_, sizeof self->read_buffer_);
 }
 
-void Worker::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+void Worker::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
   auto* self = static_cast<Worker*>(stream->data);
   if (self == nullptr || self->finished_ || nread == 0) return;
   if (nread < 0) {

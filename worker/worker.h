@@ -108,14 +108,14 @@ class Worker {
  private:
   struct Write;
 
-  static void on_uv_signal(uv_signal_t* handle, int signum);
-  static void on_uv_loop_started(uv_timer_t* handle);
-  static void on_uv_exit_guard(uv_timer_t* handle);
-  static void on_uv_retire_deadline(uv_timer_t* handle);
-  static void on_uv_heartbeat(uv_timer_t* handle);
-  static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_uv_control_written(uv_write_t* req, int status);
+  static void on_uv_signal(uv_signal_t* handle, int signum) noexcept;
+  static void on_uv_loop_started(uv_timer_t* handle) noexcept;
+  static void on_uv_exit_guard(uv_timer_t* handle) noexcept;
+  static void on_uv_retire_deadline(uv_timer_t* handle) noexcept;
+  static void on_uv_heartbeat(uv_timer_t* handle) noexcept;
+  static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
+  static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_uv_control_written(uv_write_t* req, int status) noexcept;
 
   void ensure_open_files(size_t max_in_flight);
   bool open_control(std::string* error);

@@ -24,8 +24,10 @@ for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 port=$(cat "$work/port")
 sed "s/@PORT@/$port/g" "$top/examples/demo.conf.in" > "$work/observer.conf"
 
+metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "demo: test server on 127.0.0.1:$port; running: observer -config $work/observer.conf (Ctrl-C stops)" >&2
-"$bin" -config "$work/observer.conf" &
+echo "demo: metrics at http://127.0.0.1:$metrics_port/metrics" >&2
+"$bin" -config "$work/observer.conf" -listen="127.0.0.1:$metrics_port" &
 observer_pid=$!
 if [ -n "${DEMO_SECONDS:-}" ]; then
   sleep "$DEMO_SECONDS"

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "ini_file.h"
 #include "keys.h"
@@ -39,6 +40,50 @@ namespace {
 
 constexpr const char* kTopLevelTargetName = "default";
 constexpr size_t kMaxUrlLength = 4000;  // below the control channel's 4096-byte string frame
+// Far past any real User-Agent or method; a value this long is a mistake or
+// an attack, and curl would send it whole.
+constexpr size_t kMaxUserAgentLength = 1000;
+constexpr size_t kMaxMethodLength = 32;
+// Below these a probe cannot even be scheduled: libuv's timers count whole
+// milliseconds, and a tick of 1ns kept the worker's loop inside its timers
+// (no signal seen, a line per skipped tick). curl's timeout is in ms too, and
+// 0 ms would mean "no timeout".
+constexpr Nanos kMinTick = std::chrono::milliseconds(10);
+constexpr Nanos kMinTimeout = std::chrono::milliseconds(10);
+
+// A control character (C0 or DEL) in `text`, as its position; npos when none.
+// `allow_tab`: a header value may hold a horizontal tab.
+size_t find_control(std::string_view text, bool allow_tab) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && !(allow_tab && c == '\t')) || c == 0x7f) return i;
+  }
+  return std::string_view::npos;
+}
+
+// Request headers that frame the message or choose where it goes: set by
+// hand, they could make a reused connection read a body as the next
+// response (Content-Length, Transfer-Encoding, Upgrade) or split what
+// observer thinks it probes from what the server sees (Host: probe the
+// host in the URL).
+bool is_forbidden_request_header(std::string_view name) {
+  for (std::string_view forbidden : {"host", "content-length", "transfer-encoding", "upgrade"}) {
+    if (name.size() != forbidden.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < name.size() && same; ++i)
+      same = std::tolower(static_cast<unsigned char>(name[i])) == forbidden[i];
+    if (same) return true;
+  }
+  return false;
+}
+
+// RFC 9110's token: what a header name may be made of.
+bool is_token(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::strchr("!#$%&'*+-.^_`|~", c) == nullptr) return false;
+  return true;
+}
 
 struct CommandLine {
   Action action = Action::Run;
@@ -51,7 +96,7 @@ bool parse_flags(const std::vector<std::string>& args, CommandLine* cl, std::str
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg.size() < 2 || arg[0] != '-') {
-      *error = "unexpected argument \"" + arg + "\" (flags look like -url=https://example.com)";
+      *error = "unexpected argument \"" + printable(arg) + "\" (flags look like -url=https://example.com)";
       return false;
     }
     std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
@@ -79,7 +124,7 @@ bool parse_flags(const std::vector<std::string>& args, CommandLine* cl, std::str
     const KeyInfo* key = name == "config" ? nullptr : find_key(name);
     if (name != "config" && key == nullptr) {
       std::string near = closest_key(name);
-      *error = "unknown flag " + spelling + (near.empty() ? "" : " (did you mean -" + near + "?)") +
+      *error = "unknown flag " + printable(spelling) + (near.empty() ? "" : " (did you mean -" + near + "?)") +
                "; see -help";
       return false;
     }
@@ -89,7 +134,7 @@ bool parse_flags(const std::vector<std::string>& args, CommandLine* cl, std::str
       } else if (i + 1 < args.size()) {
         value = args[++i];
       } else {
-        *error = "flag " + spelling + " needs a value (" + spelling + "=VALUE)";
+        *error = "flag " + printable(spelling) + " needs a value (" + printable(spelling) + "=VALUE)";
         return false;
       }
     }
@@ -128,7 +173,7 @@ bool read_env(const Environment& env, RawValues* values, std::string* config_pat
     const KeyInfo* info = find_key(key);
     if (info == nullptr || std::string_view(info->name).back() == '.') {
       std::string near = closest_key(key);
-      *error = "unknown environment variable " + name +
+      *error = "unknown environment variable " + printable(name) +
                (near.empty() || near.find('.') != std::string::npos ? "" : " (did you mean " + env_name(near) + "?)");
       return false;
     }
@@ -336,6 +381,15 @@ bool parse_positive_duration(const std::string& key, const RawValue& v, Nanos* o
   return true;
 }
 
+bool parse_duration_at_least(const std::string& key, const RawValue& v, Nanos min, Nanos* out, std::string* error) {
+  if (!parse_positive_duration(key, v, out, error)) return false;
+  if (*out < min) {
+    *error = cite(key, v) + ": " + v.text + " is below the minimum of " + format_duration(min);
+    return false;
+  }
+  return true;
+}
+
 // Why `url` cannot be probed (the caller names where it was set), or "".
 std::string url_problem(const std::string& url) {
   size_t host_at = 0;
@@ -347,13 +401,19 @@ std::string url_problem(const std::string& url) {
   };
   if (starts_nocase("http://")) host_at = 7;
   else if (starts_nocase("https://")) host_at = 8;
-  if (host_at == 0) return "\"" + url + "\" is not an http:// or https:// URL";
+  if (host_at == 0) return "\"" + printable(url) + "\" is not an http:// or https:// URL";
   // The URL is half of a target's identity across reloads, sent whole on
   // the control channel; far past any real URL, and a clear error here.
   if (url.size() > kMaxUrlLength)
     return "URL is " + std::to_string(url.size()) + " characters long; the limit is " + std::to_string(kMaxUrlLength);
   if (host_at >= url.size() || url[host_at] == '/' || url.find_first_of(" \t\r\n") != std::string::npos)
-    return "\"" + url + "\" has no host or contains white space";
+    return "\"" + printable(url) + "\" has no host or contains white space";
+  // curl refuses a URL with a control character in every probe ("bad/illegal
+  // format"): say so once, at load.
+  size_t ctl = find_control(url, false);
+  if (ctl != std::string::npos)
+    return "\"" + printable(url) + "\" contains a control character at position " + std::to_string(ctl + 1) +
+           " (percent-encode it)";
   return "";
 }
 
@@ -371,7 +431,7 @@ bool is_family(const std::string& key, const char* prefix) {
 bool convert_value(const std::string& key, const RawValue& v, TargetSettings* s, std::string* error) {
   std::string why;
   auto suffix = [&key](const char* prefix) { return key.substr(std::char_traits<char>::length(prefix)); };
-  if (key == "tick") return parse_positive_duration(key, v, &s->tick, error);
+  if (key == "tick") return parse_duration_at_least(key, v, kMinTick, &s->tick, error);
   if (key == "status") {
     if (StatusSpec::parse(v.text, &s->status, &why)) return true;
     *error = cite(key, v) + ": " + why;
@@ -390,15 +450,35 @@ bool convert_value(const std::string& key, const RawValue& v, TargetSettings* s,
     if (!parse_int(key, v, 0, 36500, &days, error)) return false;
     s->cert_min_days = days;
   } else if (key == "user_agent") {
+    // Sent as a header line: a line break would add headers of its own.
+    if (find_control(v.text, true) != std::string::npos) {
+      *error = cite(key, v) + ": \"" + printable(v.text) + "\" contains a control character or line break";
+      return false;
+    }
+    if (v.text.size() > kMaxUserAgentLength) {
+      *error = cite(key, v) + ": is " + std::to_string(v.text.size()) + " characters long; the limit is " +
+               std::to_string(kMaxUserAgentLength);
+      return false;
+    }
     s->user_agent = v.text.empty() ? std::string("observer/") + OBSERVER_VERSION : v.text;
   } else if (key == "method") {
-    if (v.text.empty() || v.text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos) {
-      *error = cite(key, v) + ": invalid method \"" + v.text + "\" (upper-case letters, e.g. GET or HEAD)";
+    if (v.text.empty() || v.text.size() > kMaxMethodLength ||
+        v.text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos) {
+      std::string shown = v.text.size() > kMaxMethodLength ? printable(v.text.substr(0, kMaxMethodLength)) + "..."
+                                                           : printable(v.text);
+      *error = cite(key, v) + ": invalid method \"" + shown + "\" (1 to " + std::to_string(kMaxMethodLength) +
+               " upper-case letters, e.g. GET or HEAD)";
+      return false;
+    }
+    // CONNECT asks for a tunnel, not a resource: no answer to it can be
+    // checked like a probe's.
+    if (v.text == "CONNECT") {
+      *error = cite(key, v) + ": CONNECT opens a tunnel and cannot probe a URL; use GET, HEAD or another method";
       return false;
     }
     s->method = v.text;
   } else if (key == "timeout") {
-    return parse_positive_duration(key, v, &s->timeout, error);
+    return parse_duration_at_least(key, v, kMinTimeout, &s->timeout, error);
   } else if (key == "follow_redirects") {
     return parse_bool(key, v, &s->follow_redirects, error);
   } else if (key == "max_redirects") {
@@ -416,6 +496,16 @@ bool convert_value(const std::string& key, const RawValue& v, TargetSettings* s,
   } else if (key == "insecure") {
     return parse_bool(key, v, &s->insecure, error);
   } else if (key == "ca_file") {
+    // A directory or a missing file fails every TLS probe; refuse it now.
+    struct stat st {};
+    if (!v.text.empty() && ::stat(v.text.c_str(), &st) != 0) {
+      *error = cite(key, v) + ": \"" + printable(v.text) + "\": " + std::strerror(errno);
+      return false;
+    }
+    if (!v.text.empty() && !S_ISREG(st.st_mode)) {
+      *error = cite(key, v) + ": \"" + printable(v.text) + "\" is not a regular file (a PEM file of CA certificates)";
+      return false;
+    }
     s->ca_file = v.text;
   } else if (key == "max_body") {
     if (parse_size(v.text, &s->max_body, &why)) return true;
@@ -431,8 +521,15 @@ bool convert_value(const std::string& key, const RawValue& v, TargetSettings* s,
     s->header_checks.push_back({suffix("header_regex."), v.text, true});
   } else if (is_family(key, "request_header.")) {
     std::string h = suffix("request_header.");
-    if (h.find_first_of(": \t\r\n") != std::string::npos || v.text.find_first_of("\r\n") != std::string::npos) {
-      *error = cite(key, v) + ": header names may not contain ':' or white space, nor values line breaks";
+    if (!is_token(h) || find_control(v.text, true) != std::string::npos) {
+      *error = cite(key, v) +
+               ": header names are letters, digits and !#$%&'*+-.^_`|~ only, and values may not contain line "
+               "breaks or control characters";
+      return false;
+    }
+    if (is_forbidden_request_header(h)) {
+      *error = cite(key, v) + ": " + h +
+               " is set by observer (it frames the request or names the host in the URL) and may not be given";
       return false;
     }
     s->request_headers.emplace_back(h, v.text);
@@ -578,7 +675,8 @@ bool finish_target(const UrlOrigin& url_origin, SettingsCache* cache, TargetConf
     *error = cite_origin("url", url_origin()) + ": " + why;
     return false;
   }
-  if (url_has_password(t->url)) t->masked_url = redact_url(t->url);
+  std::string masked = redact_url(t->url);
+  if (masked != t->url) t->masked_url = std::move(masked);
   t->settings = cache->get(t->origins.own, error);
   return t->settings != nullptr;
 }
@@ -642,6 +740,26 @@ bool make_top_level_target(const std::shared_ptr<SharedLayers>& shared, bool has
 
 }  // namespace
 
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 bool url_has_password(const std::string& url) {
   size_t scheme = url.find("://");
   if (scheme == std::string::npos) return false;
@@ -652,13 +770,52 @@ bool url_has_password(const std::string& url) {
   return colon != std::string::npos && colon < at;
 }
 
+namespace {
+
+// Masks the value of every key=value pair of `part` (a query or a fragment,
+// without its '?' or '#') whose key looks like a credential.
+std::string redact_pairs(std::string_view part) {
+  std::string out;
+  size_t pos = 0;
+  while (pos <= part.size()) {
+    size_t end = part.find_first_of("&;", pos);
+    if (end == std::string_view::npos) end = part.size();
+    std::string_view pair = part.substr(pos, end - pos);
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && eq + 1 < pair.size() && is_secret_name(pair.substr(0, eq))) {
+      out.append(pair.substr(0, eq + 1));
+      out += "****";
+    } else {
+      out.append(pair);
+    }
+    if (end < part.size()) out += part[end];
+    pos = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string redact_url(const std::string& url) {
-  if (!url_has_password(url)) return url;
-  size_t scheme = url.find("://");
-  size_t host_end = url.find_first_of("/?#", scheme + 3);
-  size_t at = url.rfind('@', host_end == std::string::npos ? std::string::npos : host_end);
-  size_t colon = url.find(':', scheme + 3);
-  return url.substr(0, colon + 1) + "****" + url.substr(at);
+  std::string out = url;
+  if (url_has_password(url)) {
+    size_t scheme = url.find("://");
+    size_t host_end = url.find_first_of("/?#", scheme + 3);
+    size_t at = url.rfind('@', host_end == std::string::npos ? std::string::npos : host_end);
+    size_t colon = url.find(':', scheme + 3);
+    out = url.substr(0, colon + 1) + "****" + url.substr(at);
+  }
+  // The query (and a fragment, where OAuth puts tokens): ?api_key=****.
+  std::string_view all = out;
+  size_t query = all.find('?');
+  size_t fragment = all.find('#');
+  std::string head(all.substr(0, std::min(query, fragment)));
+  if (query != std::string_view::npos && query < fragment) {
+    size_t query_end = fragment == std::string_view::npos ? all.size() : fragment;
+    head += "?" + redact_pairs(all.substr(query + 1, query_end - query - 1));
+  }
+  if (fragment != std::string_view::npos) head += "#" + redact_pairs(all.substr(fragment + 1));
+  return head;
 }
 
 bool load_invocation(const std::vector<std::string>& args, const Environment& env,
@@ -698,6 +855,12 @@ bool load_invocation(const std::vector<std::string>& args, const Environment& en
   if (has_top) config.targets.insert(config.targets.begin(), std::move(top));
   out->config = std::move(config);
   return true;
+}
+
+Action requested_action(const std::vector<std::string>& args) {
+  CommandLine cl;
+  std::string error;
+  return parse_flags(args, &cl, &error) ? cl.action : Action::Run;
 }
 
 bool load_process_settings(const std::vector<std::string>& args, const Environment& env, Action* action,

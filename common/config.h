@@ -113,12 +113,13 @@ struct TargetOrigins {
 struct TargetConfig {
   std::string name;  // section name; "default" for the top-level target
   std::string url;
-  std::string masked_url;  // url with its password masked; "" when it has none
+  std::string masked_url;  // url with its secrets masked (redact_url); "" when it has none
   std::shared_ptr<const TargetSettings> settings;
   TargetOrigins origins;  // for -check-config and load-time messages; see drop_origins()
 
   bool in_section() const { return origins.section_line != 0; }
-  // The url with any password masked: the only form ever logged.
+  // The url with its password and secret query values masked: the only
+  // form ever logged.
   const std::string& display_url() const { return masked_url.empty() ? url : masked_url; }
   // The value `key` has for this target, and where it came from (flag >
   // environment > its section > top level > default); nullopt when unset.
@@ -170,6 +171,10 @@ Environment current_environment();
 bool load_invocation(const std::vector<std::string>& args, const Environment& env,
                      Invocation* out, std::string* error);
 
+// The action the flags ask for, from the flags alone (no file, no
+// environment); Run when they do not parse (the load then reports why).
+Action requested_action(const std::vector<std::string>& args);
+
 // What the supervisor needs: the action and, to run, the process-wide
 // settings. It reads the file only up to its first [section] (the sections
 // are the worker's to check; it reports their errors on the control channel)
@@ -189,9 +194,16 @@ void write_effective_config(const Config& config, const std::function<void(const
 // What -help prints.
 std::string usage_text(const std::string& program);
 
-// `url` with the password of its user-info replaced by "****".
+// `text` as a message may show it: control characters and line breaks
+// escaped (\n, \x1b), so no value can forge a line of output or drive a
+// terminal. Backslashes stay as they are: regular expressions read as typed.
+std::string printable(std::string_view text);
+
+// `url` with the password of its user-info, and the value of every query
+// (or fragment) parameter whose name looks like a credential (is_secret_name:
+// ?api_key=, &token=, &sig=), replaced by "****".
 std::string redact_url(const std::string& url);
-// Whether redact_url would change `url`.
+// Whether `url` has a password in its user-info.
 bool url_has_password(const std::string& url);
 
 // Parses "1MiB", "512KiB", "64KB", "1000" (bytes).

@@ -9,21 +9,23 @@
 
 namespace observer {
 
+// Flags, variables and paths are spelled by whoever started observer: shown
+// with their control characters escaped (printable()).
 std::string Origin::describe() const {
   switch (kind) {
-    case Kind::Default: return where.empty() ? "default" : "default, " + where;
-    case Kind::File: return where;
-    case Kind::Env: return "env " + where;
-    case Kind::Flag: return "flag " + where;
+    case Kind::Default: return where.empty() ? "default" : "default, " + printable(where);
+    case Kind::File: return printable(where);
+    case Kind::Env: return "env " + printable(where);
+    case Kind::Flag: return "flag " + printable(where);
   }
   return "?";
 }
 
 std::string cite_origin(const std::string& key, const Origin& origin) {
   switch (origin.kind) {
-    case Origin::Kind::File: return origin.where + ": " + key;
-    case Origin::Kind::Env: return origin.where;
-    case Origin::Kind::Flag: return "flag " + origin.where;
+    case Origin::Kind::File: return printable(origin.where + ": " + key);
+    case Origin::Kind::Env: return printable(origin.where);
+    case Origin::Kind::Flag: return "flag " + printable(origin.where);
     case Origin::Kind::Default: return "default " + key;
   }
   return key;
@@ -119,16 +121,16 @@ void append_display_value(std::string_view key, const std::string& text, std::st
     *out += "****";
   } else if (text.empty()) {
     *out += "\"\"";
-  } else if (key == "url" && url_has_password(text)) {
-    *out += redact_url(text);
+  } else if (key == "url") {
+    *out += printable(redact_url(text));
   } else {
-    *out += text;
+    *out += printable(text);
   }
 }
 
 void append_line(std::string_view key, size_t width, const ValueRef& r, const std::string& path, std::string* out) {
   *out += "  ";
-  *out += key;
+  *out += printable(key);
   out->append(width - key.size() + 2, ' ');
   if (!r.set) {
     *out += "(unset, not checked)\n";
@@ -166,7 +168,7 @@ class TargetKeys {
       }
     }
     *out += "target [";
-    *out += t.name;
+    *out += printable(t.name);
     *out += "]:\n";
     for (const auto& [family_key, info] : keys_) {
       std::string_view key = family_key.empty() ? std::string_view(info->name) : std::string_view(family_key);

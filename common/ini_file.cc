@@ -2,11 +2,13 @@
 
 #include <ini.h>
 
-#include <stdio.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <memory>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace observer {
@@ -15,6 +17,20 @@ namespace {
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
 std::string at_line(const std::string& path, int lineno) { return path + ":" + std::to_string(lineno) + ": "; }
+
+std::string too_large(const std::string& path) {
+  return path + ": config file is larger than " + std::to_string(kConfigMaxBytes / (1024 * 1024)) +
+         " MiB, the limit";
+}
+
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "an unknown kind of file";
+}
 
 // A [section] header as the loader places keys by it: the line must start
 // with '[' (a BOM on line 1 hides it, as it always has) and have a ']'; the
@@ -99,15 +115,67 @@ int on_ini_pair(void* user, const char* section, const char* name, const char* v
   return 1;
 }
 
-struct FileCloser {
-  void operator()(FILE* f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<FILE, FileCloser>;
+std::string not_regular(const std::string& path, mode_t mode) {
+  return path + ": not a regular file (" + file_kind(mode) + "); the config must be a regular file";
+}
 
-FilePtr open_config(const std::string& path, std::string* error) {
-  FilePtr f(std::fopen(path.c_str(), "rb"));
-  if (!f) *error = path + ": cannot open config file";
-  return f;
+// Opens `path` for reading without ever blocking in open() (a FIFO with no
+// writer would), and only when it is a regular file: a FIFO, a device such as
+// /dev/zero or a directory would hang or never end. O_NONBLOCK changes
+// nothing for the reads of a regular file.
+int open_config(const std::string& path, struct stat* st, std::string* error) {
+  // A device is not even opened (opening some has effects of its own); the
+  // fstat below checks again what was opened, should the path change between.
+  if (::stat(path.c_str(), st) == 0 && !S_ISREG(st->st_mode)) {
+    *error = not_regular(path, st->st_mode);
+    return -1;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    *error = path + ": cannot open config file: " + std::strerror(errno);
+    return -1;
+  }
+  if (::fstat(fd, st) != 0) {
+    *error = path + ": cannot read config file: " + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  if (!S_ISREG(st->st_mode)) {
+    *error = not_regular(path, st->st_mode);
+    ::close(fd);
+    return -1;
+  }
+  if (static_cast<uint64_t>(st->st_size) > kConfigMaxBytes) {
+    *error = too_large(path);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads `fd` into `text` until EOF, or until `stop(text)` says the rest is
+// not needed. Never more than kConfigMaxBytes: a file that grows while it is
+// read is refused like a large one.
+template <class Stop>
+bool read_bounded(const std::string& path, int fd, std::string* text, const Stop& stop, std::string* error) {
+  text->clear();
+  char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = path + ": cannot read config file: " + std::strerror(errno);
+      return false;
+    }
+    if (n == 0) return true;
+    if (text->size() + static_cast<size_t>(n) > kConfigMaxBytes) {
+      *error = too_large(path);
+      return false;
+    }
+    size_t from = text->size();
+    text->append(buf, static_cast<size_t>(n));
+    if (stop(text, from)) return true;
+  }
 }
 
 }  // namespace
@@ -142,42 +210,47 @@ bool read_ini_pairs(const std::string& path, const std::string& text, const IniS
 }
 
 bool read_config_text(const std::string& path, std::string* text, std::string* error) {
-  FilePtr f = open_config(path, error);
-  if (!f) return false;
-  text->clear();
-  char buf[64 * 1024];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text->append(buf, n);
-  if (std::ferror(f.get())) {
-    *error = path + ": cannot read config file";
-    return false;
-  }
-  return true;
+  struct stat st {};
+  int fd = open_config(path, &st, error);
+  if (fd < 0) return false;
+  bool ok = read_bounded(path, fd, text, [](std::string*, size_t) { return false; }, error);
+  ::close(fd);
+  return ok;
 }
 
 bool read_config_top_level(const std::string& path, std::string* text, bool* has_sections, std::string* error) {
-  FilePtr f = open_config(path, error);
-  if (!f) return false;
-  text->clear();
+  struct stat st {};
+  int fd = open_config(path, &st, error);
+  if (fd < 0) return false;
   *has_sections = false;
-  char* line = nullptr;
-  size_t capacity = 0;
-  ssize_t n = 0;
-  for (int lineno = 1; (n = ::getline(&line, &capacity, f.get())) >= 0; ++lineno) {
-    std::string_view body(line, static_cast<size_t>(n));
-    if (lineno == 1 && body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
-    if (!body.empty() && body[0] == '[') {
-      *has_sections = true;
-      break;
+  // Stops at the first line that starts with '[' (after a BOM on line 1)
+  // and keeps only what is before it.
+  size_t scanned = 0;  // text before this offset holds no such line start
+  auto at_section = [&](std::string* t, size_t) {
+    for (size_t pos = scanned; pos < t->size();) {
+      size_t start = pos;
+      if (start == 0 && t->compare(0, 3, "\xEF\xBB\xBF") == 0) {
+        if (t->size() < 4) return false;  // the byte after the BOM is yet to come
+        start = 3;
+      }
+      if (start < t->size() && (*t)[start] == '[') {
+        t->resize(pos);
+        *has_sections = true;
+        return true;
+      }
+      size_t nl = t->find('\n', start);
+      if (nl == std::string::npos) {
+        scanned = pos;  // this line's start is checked again with more text
+        return false;
+      }
+      pos = nl + 1;
+      scanned = pos;
     }
-    text->append(line, static_cast<size_t>(n));
-  }
-  std::free(line);
-  if (std::ferror(f.get())) {
-    *error = path + ": cannot read config file";
     return false;
-  }
-  return true;
+  };
+  bool ok = read_bounded(path, fd, text, at_section, error);
+  ::close(fd);
+  return ok;
 }
 
 }  // namespace observer

@@ -10,6 +10,7 @@
 // configuration, so the scan reports all of them as errors.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -46,11 +47,18 @@ using IniPairFn = std::function<void(const char* section, const char* key, const
 bool read_ini_pairs(const std::string& path, const std::string& text, const IniScan& scan, const IniPairFn& on_pair,
                     std::string* error);
 
-// Reads the whole file.
+// Largest config file read. A file is read only if it is a regular file
+// (opened without blocking, so a FIFO cannot hang the reader) of at most this
+// size: /dev/zero or a runaway file must not take the memory of the
+// supervisor, which reads the file inside its loop on every SIGHUP.
+constexpr uint64_t kConfigMaxBytes = 64ull * 1024 * 1024;
+
+// Reads the whole file (a regular file of at most kConfigMaxBytes).
 bool read_config_text(const std::string& path, std::string* text, std::string* error);
 
 // Reads the file up to (not including) its first [section] line; sets
-// `*has_sections` when there is one. The rest is never read.
+// `*has_sections` when there is one. The rest is never read. The same
+// checks as read_config_text.
 bool read_config_top_level(const std::string& path, std::string* text, bool* has_sections, std::string* error);
 
 }  // namespace observer

@@ -9,12 +9,12 @@ const std::vector<KeyInfo>& known_keys() {
   static const std::vector<KeyInfo> keys = {
       {"url", KeyScope::Target, nullptr, "URL to probe; http:// or https:// only", false},
       {"status", KeyScope::Target, nullptr, "expected status: 200, 200,204, 200-299 or 2xx", false},
-      {"tick", KeyScope::Target, "60s", "probe interval, a Go duration (300ms, 1m30s)", false},
+      {"tick", KeyScope::Target, "60s", "probe interval, a Go duration (300ms, 1m30s); at least 10ms", false},
       {"server", KeyScope::Target, nullptr, "expected Server header, exact match", false},
       {"content_type", KeyScope::Target, nullptr, "expected Content-Type header, exact match", false},
       {"user_agent", KeyScope::Target, "", "User-Agent sent; empty means observer/VERSION", false},
       {"method", KeyScope::Target, "GET", "HTTP method of the probe", false},
-      {"timeout", KeyScope::Target, "10s", "whole-probe timeout; never more than tick", false},
+      {"timeout", KeyScope::Target, "10s", "whole-probe timeout; never more than tick; at least 10ms", false},
       {"follow_redirects", KeyScope::Target, "true", "follow redirects (http and https only)", true},
       {"max_redirects", KeyScope::Target, "5", "most redirects followed", false},
       {"reuse_connections", KeyScope::Target, "false", "keep connections between probes", true},
@@ -89,14 +89,41 @@ std::string closest_key(std::string_view name) {
   return best_d <= limit ? best : std::string();
 }
 
+bool is_secret_name(std::string_view name) {
+  std::string n;
+  for (size_t i = 0; i < name.size(); ++i) {
+    // A query parameter's name may be percent-encoded: api%5Fkey is api_key.
+    if (name[i] == '%' && i + 2 < name.size() && std::isxdigit(static_cast<unsigned char>(name[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(name[i + 2]))) {
+      n += static_cast<char>(std::tolower(std::stoi(std::string(name.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+      continue;
+    }
+    n += static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  }
+  // Anywhere in the name: X-Auth-Token, X-Passwd, X-Amz-Credential, api_key.
+  for (const char* part : {"auth", "token", "key", "secret", "cookie", "passw", "pwd", "session", "credential",
+                           "signature", "private"})
+    if (n.find(part) != std::string::npos) return true;
+  // Whole words only, as they are too short to find inside others: X-PW,
+  // X-Api-Tok, ?sig=, ?pass=.
+  size_t start = 0;
+  while (start <= n.size()) {
+    size_t end = start;
+    while (end < n.size() && std::isalnum(static_cast<unsigned char>(n[end]))) ++end;
+    std::string_view word = std::string_view(n).substr(start, end - start);
+    for (std::string_view w :
+         {"pw", "pass", "tok", "sig", "cred", "creds", "sid", "jwt", "otp", "csrf", "xsrf", "hmac"})
+      if (word == w) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 bool is_secret_key(std::string_view name) {
   constexpr std::string_view kPrefix = "request_header.";
   if (name.substr(0, kPrefix.size()) != kPrefix) return false;
-  std::string h;
-  for (char c : name.substr(kPrefix.size())) h += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* word : {"auth", "token", "key", "secret", "cookie", "password", "session"})
-    if (h.find(word) != std::string::npos) return true;
-  return false;
+  return is_secret_name(name.substr(kPrefix.size()));
 }
 
 }  // namespace observer

@@ -31,7 +31,16 @@ const KeyInfo* find_key(std::string_view name);
 // The known key nearest to `name` by edit distance, or "" when none is close.
 std::string closest_key(std::string_view name);
 
-// Whether the value of this key is a secret that -check-config must mask.
+// Whether a request header or a URL query parameter of this name carries a
+// credential, whose value is never shown. Case-insensitive; the name may be
+// percent-encoded. Secret when the name contains auth, token, key, secret,
+// cookie, passw, pwd, session, credential, signature or private, or when one
+// of its words (split at anything but letters and digits) is pw, pass, tok,
+// sig, cred, creds, sid, jwt, otp, csrf, xsrf or hmac.
+bool is_secret_name(std::string_view name);
+
+// Whether the value of this key is a secret that -check-config must mask:
+// request_header.NAME where is_secret_name(NAME).
 bool is_secret_key(std::string_view name);
 
 }  // namespace observer

@@ -81,9 +81,48 @@ std::string one_line(const std::string& s) {
   return out;
 }
 
+// The length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no
+// overlong forms, no surrogates, nothing past U+10FFFF), or 0.
+size_t utf8_sequence_length(const std::string& s, size_t i) {
+  auto byte = [&s](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c == 0xE0) n = 3, lo = 0xA0;
+  else if (c == 0xED) n = 3, hi = 0x9F;
+  else if (c >= 0xE1 && c <= 0xEF) n = 3;
+  else if (c == 0xF0) n = 4, lo = 0x90;
+  else if (c >= 0xF1 && c <= 0xF3) n = 4;
+  else if (c == 0xF4) n = 4, hi = 0x8F;
+  else return 0;
+  if (i + n > s.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  return n;
+}
+
+// JSON text must be UTF-8 (RFC 8259): a byte that starts no well-formed
+// sequence (a hostile server's Server: \xff\xfe) becomes U+FFFD, as
+// decoders do, instead of making the whole line unreadable.
 std::string json_string(const std::string& s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = utf8_sequence_length(s, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      out.append(s, i, n);
+      i += n;
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -103,10 +142,16 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
+// Bare when it is plain printable ASCII or well-formed UTF-8; quoted (as a
+// JSON string, with invalid bytes replaced) otherwise.
 std::string logfmt_value(const std::string& s) {
   bool plain = !s.empty();
-  for (unsigned char c : s)
-    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) plain = false;
+  for (size_t i = 0; i < s.size() && plain;) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = utf8_sequence_length(s, i);
+    if (n == 0 || c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) plain = false;
+    i += n == 0 ? 1 : n;
+  }
   return plain ? s : json_string(s);
 }
 

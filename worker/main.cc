@@ -29,6 +29,11 @@ int main(int argc, char** argv) {
     std::signal(SIGHUP, SIG_IGN);  // reloads are the supervisor's business
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // Stop signals are held so that a worker's loop sees them (see
+  // hold_stop_signals). -check-config, -help and -version have no loop: there
+  // SIGTERM and SIGINT end the process at once, as they do any command,
+  // even in the middle of reading a large file.
+  if (!options.supervised && requested_action(args) != Action::Run) release_stop_signals();
 
   Invocation inv;
   if (!load_invocation(args, current_environment(), &inv, &error)) {

@@ -1,7 +1,9 @@
 #include "cmocka_prelude.h"
 #include "config.h"
 #include "ini_file.h"
+#include "keys.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -413,6 +415,124 @@ void sizes_parse_with_binary_and_decimal_units(void**) {
   assert_false(parse_size("99999999999GiB", &v, &err));
 }
 
+
+// Issue 13, item 1: only a regular file of bounded size is read, and opening
+// one never blocks (a FIFO without a writer would hang open()).
+void config_file_must_be_a_bounded_regular_file(void**) {
+  assert_contains(load_err({"-config", "/dev/zero"}), "/dev/zero: not a regular file (a character device)");
+  assert_contains(load_err({"-config", "/tmp"}), "/tmp: not a regular file (a directory)");
+  char dir[] = "/tmp/observer-config-test-XXXXXX";
+  if (mkdtemp(dir) == nullptr) fail_msg("mkdtemp failed");
+  std::string fifo = std::string(dir) + "/fifo";
+  if (mkfifo(fifo.c_str(), 0600) != 0) fail_msg("mkfifo failed");
+  assert_contains(load_err({"-config", fifo}), fifo + ": not a regular file (a FIFO)");
+  std::string text;
+  bool has_sections = false;
+  std::string err;
+  assert_false(read_config_top_level(fifo, &text, &has_sections, &err));
+  assert_contains(err, "(a FIFO)");
+  unlink(fifo.c_str());
+  // Sparse: 64 MiB and one byte, without writing them.
+  TempFile big("url=http://127.0.0.1:9/\n");
+  if (truncate(big.path().c_str(), static_cast<off_t>(kConfigMaxBytes + 1)) != 0) fail_msg("truncate failed");
+  assert_contains(load_err({"-config", big.path()}), "config file is larger than 64 MiB, the limit");
+  assert_false(read_config_top_level(big.path(), &text, &has_sections, &err));
+  assert_contains(err, "64 MiB");
+  rmdir(dir);
+}
+
+// The supervisor reads only the top level, from a file read in pieces.
+void top_level_read_stops_at_the_first_section(void**) {
+  TempFile f("\xEF\xBB\xBFtick=5s\nurl=http://127.0.0.1:9/\n[a]\nurl=http://127.0.0.1:9/a\n");
+  std::string text, err;
+  bool has_sections = false;
+  assert_true(read_config_top_level(f.path(), &text, &has_sections, &err));
+  assert_true(has_sections);
+  assert_string_equal(text.c_str(), "\xEF\xBB\xBFtick=5s\nurl=http://127.0.0.1:9/\n");
+  TempFile g("tick=5s\n");
+  assert_true(read_config_top_level(g.path(), &text, &has_sections, &err));
+  assert_false(has_sections);
+  assert_string_equal(text.c_str(), "tick=5s\n");
+  assert_int_equal(static_cast<int>(requested_action({"-check-config", "-url=x"})), static_cast<int>(Action::CheckConfig));
+  assert_int_equal(static_cast<int>(requested_action({"-url=x"})), static_cast<int>(Action::Run));
+}
+
+// Item 2: what goes into a request line or header may not carry a line break.
+void header_values_and_method_cannot_inject_lines(void**) {
+  const std::string url = "-url=http://127.0.0.1:9/";
+  std::string err = load_err({url, "-user_agent=a\r\nX-Injected: 1"});
+  assert_contains(err, "flag -user_agent: \"a\\r\\nX-Injected: 1\" contains a control character or line break");
+  if (err.find('\n') != std::string::npos || err.find('\r') != std::string::npos) fail_msg("raw line break: %s", err.c_str());
+  assert_contains(load_err({url}, {{"OBSERVER_USER_AGENT", "a\nb"}}), "OBSERVER_USER_AGENT: \"a\\nb\"");
+  TempFile f("url=http://127.0.0.1:9/\nuser_agent=a\rX-Injected: 1\n");
+  assert_contains(load_err({"-config", f.path()}), f.path() + ":2: user_agent: \"a\\rX-Injected: 1\"");
+  assert_contains(load_err({url, "-user_agent=" + std::string(1001, 'a')}), "is 1001 characters long; the limit is 1000");
+  load_ok({url, "-user_agent=" + std::string(1000, 'a')});
+  load_ok({url, "-user_agent=observer probe\t(tab allowed)"});
+  assert_contains(load_err({url, "-method=GET\r\nX: 1"}), "invalid method \"GET\\r\\nX: 1\"");
+  assert_contains(load_err({"-url=http://127.0.0.1:9/\r\nX-Injected: 1"}), "\"http://127.0.0.1:9/\\r\\nX-Injected: 1\"");
+  assert_contains(load_err({url, "-request_header.X-A=1\r\nX-B: 2"}), "flag -request_header.X-A: header names");
+}
+
+// Item 3: a tick or timeout too short to schedule is refused.
+void tick_and_timeout_have_a_minimum(void**) {
+  const std::string url = "-url=http://127.0.0.1:9/";
+  assert_contains(load_err({url, "-tick=1ns"}), "flag -tick: 1ns is below the minimum of 10ms");
+  assert_contains(load_err({url, "-tick=1us"}), "flag -tick: 1us is below the minimum of 10ms");
+  assert_contains(load_err({url}, {{"OBSERVER_TICK", "9ms"}}), "OBSERVER_TICK: 9ms is below the minimum of 10ms");
+  assert_contains(load_err({url, "-tick=1s", "-timeout=500us"}), "flag -timeout: 500us is below the minimum of 10ms");
+  Config c = load_ok({url, "-tick=10ms", "-timeout=10ms"});
+  assert_true(c.targets[0].settings->tick == std::chrono::milliseconds(10));
+}
+
+// Item 8: values that pass a loose check but could never probe.
+void values_that_could_never_work_are_refused_at_load(void**) {
+  const std::string url = "-url=http://127.0.0.1:9/";
+  assert_contains(load_err({"-url=http://127.0.0.1:9/\x1b[31m"}), "contains a control character at position 20");
+  assert_contains(load_err({"-url=http://127.0.0.1:9/\x07"}), "\"http://127.0.0.1:9/\\x07\"");
+  std::string err = load_err({url, "-method=" + std::string(5000, 'A')});
+  assert_contains(err, "(1 to 32 upper-case letters");
+  if (err.size() > 200) fail_msg("message repeats the whole method: %zu bytes", err.size());
+  assert_contains(load_err({url, "-method=CONNECT"}), "flag -method: CONNECT opens a tunnel");
+  load_ok({url, "-method=HEAD"});
+  assert_contains(load_err({url, "-ca_file=/tmp"}), "flag -ca_file: \"/tmp\" is not a regular file");
+  assert_contains(load_err({url, "-ca_file=/nonexistent/ca.pem"}), "No such file or directory");
+  for (const char* h : {"Content-Length", "Transfer-Encoding", "Host", "host", "Upgrade"})
+    assert_contains(load_err({url, std::string("-request_header.") + h + "=1"}), std::string(h) + " is set by observer");
+  assert_contains(load_err({url, "-request_header.X\x1b=1"}), "flag -request_header.X\\x1b: header names");
+  TempFile f("url=http://127.0.0.1:9/\nmethod=CONNECT\n");
+  assert_contains(load_err({"-config", f.path()}), f.path() + ":2: method: CONNECT");
+  TempFile g("url=http://127.0.0.1:9/\n[a]\nurl=http://127.0.0.1:9/a\nrequest_header.Content-Length=0\n");
+  assert_contains(load_err({"-config", g.path()}), g.path() + ":4: request_header.Content-Length:");
+  // An unknown variable's name is shown escaped: it may hold terminal escapes.
+  err = load_err({url}, {{"OBSERVER_\x1b]0;pwned\x07", "1"}});
+  assert_contains(err, "unknown environment variable OBSERVER_\\x1b]0;pwned\\x07");
+  if (err.find('\x1b') != std::string::npos) fail_msg("raw escape: %s", err.c_str());
+}
+
+// Item 7: credentials in a query string and in header names are masked.
+void secrets_in_query_strings_and_header_names_are_masked(void**) {
+  assert_string_equal(redact_url("https://h/p?api_key=K1&x=1&token=T2#access_token=T3").c_str(),
+                      "https://h/p?api_key=****&x=1&token=****#access_token=****");
+  assert_string_equal(redact_url("https://u:pw@h/?sig=abc;page=2&X-Amz-Signature=s&X-Amz-Credential=c").c_str(),
+                      "https://u:****@h/?sig=****;page=2&X-Amz-Signature=****&X-Amz-Credential=****");
+  assert_string_equal(redact_url("https://h/?api%5Fkey=k&password=p&q=token").c_str(),
+                      "https://h/?api%5Fkey=****&password=****&q=token");
+  assert_string_equal(redact_url("https://h/?page=2&sort=asc").c_str(), "https://h/?page=2&sort=asc");
+  for (const char* name : {"X-Passwd", "X-PW", "X-Credentials", "X-Signature", "X-Api-Tok", "Authorization", "Cookie",
+                           "X-Auth-Token", "X-Session-Id", "Proxy-Authorization", "X-CSRF"})
+    if (!is_secret_name(name)) fail_msg("%s not masked", name);
+  for (const char* name : {"Accept", "X-Request-Id", "X-Forwarded-For", "Accept-Language", "X-Power", "X-Signal"})
+    if (is_secret_name(name)) fail_msg("%s masked", name);
+  Config c = load_ok({"-url=https://127.0.0.1:1/x?api_key=K1&token=T2&page=3", "-request_header.X-PW=hunter2",
+                      "-request_header.X-Api-Tok=tok42"});
+  assert_string_equal(c.targets[0].display_url().c_str(), "https://127.0.0.1:1/x?api_key=****&token=****&page=3");
+  std::string out = render_effective_config(c);
+  assert_contains(out, "https://127.0.0.1:1/x?api_key=****&token=****&page=3");
+  for (const char* secret : {"K1", "T2", "hunter2", "tok42"})
+    if (out.find(secret) != std::string::npos) fail_msg("secret %s shown: %s", secret, out.c_str());
+}
+
 }  // namespace
 
 int main() {
@@ -442,6 +562,12 @@ int main() {
       cmocka_unit_test(redact_url_masks_only_the_password),
       cmocka_unit_test(help_and_version_need_no_config),
       cmocka_unit_test(sizes_parse_with_binary_and_decimal_units),
+      cmocka_unit_test(config_file_must_be_a_bounded_regular_file),
+      cmocka_unit_test(top_level_read_stops_at_the_first_section),
+      cmocka_unit_test(header_values_and_method_cannot_inject_lines),
+      cmocka_unit_test(tick_and_timeout_have_a_minimum),
+      cmocka_unit_test(values_that_could_never_work_are_refused_at_load),
+      cmocka_unit_test(secrets_in_query_strings_and_header_names_are_masked),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

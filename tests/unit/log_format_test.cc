@@ -79,6 +79,32 @@ void a_record_is_always_one_line(void**) {
   assert_contains(format_line(r, {LineStyle::Text, false}), "got: evil\\nforged line\\r");
 }
 
+// Issue 13, item 6: a hostile server's bytes that are not UTF-8 (Server:
+// \xff\xfe\xc0\xaf) make no invalid JSON or logfmt; valid UTF-8 passes as it
+// is; the text format keeps the bytes.
+void invalid_utf8_is_replaced_in_json_and_logfmt(void**) {
+  LogRecord r = sample();
+  r.msg = "Server header mismatch, got: \xff\xfe\xc0\xaf";
+  r.fields = {{"got", "\xff\xfe\xc0\xaf", false},
+              {"reason", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xed\xa0\x80 \xe0\x80\xaf \xf4\x90\x80\x80 \xc3", false}};
+  std::string json = format_line(r, {LineStyle::Json, false});
+  assert_contains(json, "\"got\":\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+  assert_contains(json, "\"msg\":\"Server header mismatch, got: \\ufffd\\ufffd\\ufffd\\ufffd\"");
+  // Kept: é, €, an emoji. Replaced byte by byte: a surrogate (ED A0 80), an
+  // overlong '/' (E0 80 AF), past U+10FFFF (F4 90 80 80), a cut sequence.
+  assert_contains(json, "\"reason\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \\ufffd\\ufffd\\ufffd "
+                        "\\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd\\ufffd \\ufffd\"");
+  std::string logfmt = format_line(r, {LineStyle::Logfmt, false});
+  assert_contains(logfmt, " got=\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+  for (const std::string& line : {json, logfmt})
+    for (unsigned char c : line)
+      if (c == 0xff || c == 0xfe || c == 0xc0 || c == 0xaf) fail_msg("raw invalid byte in %s", line.c_str());
+  LogRecord ok = sample();
+  ok.fields = {{"got", "caf\xc3\xa9", false}};
+  assert_contains(format_line(ok, {LineStyle::Logfmt, false}), " got=caf\xc3\xa9\n");
+  assert_contains(format_line(r, {LineStyle::Text, false}), "got: \xff\xfe\xc0\xaf\n");
+}
+
 void journal_style_only_when_stream_is_stdout(void**) {
   char tmpl[] = "/tmp/observer-journal-XXXXXX";
   int fd = mkstemp(tmpl);
@@ -109,6 +135,7 @@ int main() {
       cmocka_unit_test(logfmt_has_stable_keys_and_quotes_when_needed),
       cmocka_unit_test(json_is_one_object_per_line),
       cmocka_unit_test(a_record_is_always_one_line),
+      cmocka_unit_test(invalid_utf8_is_replaced_in_json_and_logfmt),
       cmocka_unit_test(journal_style_only_when_stream_is_stdout),
   };
   return cmocka_run_group_tests(tests, set_utc, nullptr);

@@ -26,9 +26,10 @@ import time
 
 SUITE = "bookworm"
 # systemd as PID 1 and what the test drives it with; python3 for the local
-# HTTP server; the libraries observer links, so that the .deb (or a
+# HTTP server; everything the .deb depends on (the libraries observer links,
+# and procps for the unit's ExecReload=/bin/kill), so that the .deb (or a
 # `cmake --install` tree) installs without network inside the container.
-PACKAGES = ["systemd", "systemd-sysv", "dbus", "python3",
+PACKAGES = ["systemd", "systemd-sysv", "dbus", "python3", "procps",
             "libuv1", "libcurl4", "libinih1", "libpcre2-8-0", "libstdc++6", "ca-certificates"]
 STAMP = ".observer-test-rootfs"
 DEBOOTSTRAP_TIMEOUT = 1500

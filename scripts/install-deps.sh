@@ -11,6 +11,8 @@ packages=(
   python3 openssl ca-certificates util-linux
   # init/ verification: systemd-analyze, shellcheck, man
   systemd shellcheck man-db groff-base strace
+  # init.systemd_real: a Debian 12 container booted with systemd-nspawn
+  debootstrap systemd-container
   # fuzzing (scripts/fuzz.sh): clang with its libFuzzer runtime
   clang libclang-rt-14-dev
 )

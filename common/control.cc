@@ -118,6 +118,8 @@ bool ControlDecoder::feed(const char* data, size_t len, std::string* error) {
     switch (static_cast<MessageType>(type)) {
       case MessageType::Ready:
       case MessageType::StateEnd:
+      case MessageType::Heartbeat:
+      case MessageType::Resume:
         if (plen != 0) {
           *error = "control message type " + std::to_string(type) + " must be empty, has " +
                    std::to_string(plen) + " bytes";

@@ -3,10 +3,13 @@
 // (type, payload length) and a payload whose size is checked exactly for its
 // type. A malformed message ends the channel; nothing is guessed.
 //
-// worker -> supervisor: Ready or CutOverReady; on retirement [CutOverLate],
-//                       TargetState*, StateEnd; or ConfigError
+// worker -> supervisor: Ready or CutOverReady; Heartbeat every
+//                       kHeartbeatInterval while its loop runs; on retirement
+//                       [CutOverLate], TargetState*, StateEnd; or ConfigError
 // supervisor -> worker: TargetState*, StateEnd  (the hand-over on reload);
-//                       Retire (the end of the worker a reload replaces)
+//                       Retire (the end of the worker a reload replaces);
+//                       Resume (that end called off: the successor died
+//                       before the cut-over)
 //
 // The cut-over of a reload: the new worker fires no slot before an instant T
 // it announces with CutOverReady; the old one, told T with Retire, fires
@@ -15,8 +18,35 @@
 // The Retire does not replace the retirement's SIGTERM (DESIGN.md): the
 // supervisor sends it too, once T has passed, and to the worker it is the
 // retirement the Retire started, not a second stop.
+//
+// Which slot is whose: the successor announces T kCutOverMargin after the
+// instant F it takes the slots from (F = T - kCutOverMargin). A slot whose
+// boundary (worker/schedule.h) is at or after T AND whose start is at or
+// after F is the successor's; every other slot is the old worker's. The old
+// worker, which fires by start until the Retire reaches it (at R, after F),
+// has then fired only its own slots plus those that start in [F, R] with a
+// boundary at or after T: exactly what CutOverLate counts. Before this rule
+// the successor took every slot starting after its own start-up, so the old
+// worker counted as "probed twice" the slots that started between
+// the successor's start-up and T - a coarse wake-up grid's worth, which the
+// successor in fact never fired (issue 13, item 9).
+//
+// A retirement is called off (Resume) when the successor dies before the
+// cut-over: the supervisor sends SIGTERM only once T has passed and the
+// successor is still alive, so up to then the old worker still holds every
+// target's state; on Resume it fires every slot again, from the first one
+// that is not its own (overdue ones at once), and stays the current worker.
+// A Resume that comes after the hand-over began is ignored (the supervisor
+// never sends one after the SIGTERM).
+//
+// Liveness: a supervised worker sends Heartbeat from a timer of its loop, so
+// a worker whose loop stops (SIGSTOP, a busy loop, a deadlock) falls silent.
+// The supervisor replaces a current worker it has not heard from for
+// kWorkerStallLimit (SIGKILL, then the crash path with its back-off) and
+// pings systemd's watchdog only while the current worker is heard from.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,6 +56,20 @@ namespace observer {
 // The worker's end of the channel, as seen by the worker.
 constexpr int kControlFd = 3;
 constexpr uint32_t kMaxControlPayload = 64 * 1024;
+
+// How far ahead of its CutOverReady a reload's successor puts the cut-over T:
+// the time the supervisor has to pass T on to the worker it replaces. A
+// later arrival costs duplicate probes (never a missed one). Both workers
+// derive F = T - margin from it (see above); tests may change it for every
+// worker at once (cut_over_margin() in the worker).
+constexpr std::chrono::milliseconds kCutOverMargin{100};
+// A supervised worker's loop sends a Heartbeat this often.
+constexpr std::chrono::milliseconds kHeartbeatInterval{1000};
+// A current worker not heard from (any message) for this long is stuck: ten
+// heartbeats, so that a loaded 2-core machine, an ASan build or a long
+// hand-over write never trips it, while a hung worker is replaced within
+// seconds and well inside a typical WatchdogSec.
+constexpr std::chrono::milliseconds kWorkerStallLimit{10000};
 
 enum class MessageType : uint16_t {
   Ready = 1,        // worker: loop runs, config loaded. Payload: none.
@@ -43,6 +87,11 @@ enum class MessageType : uint16_t {
   // already been probed for a slot at or after it (the new worker probes
   // them too). Sent only when not 0, before the state. Payload: u64 late_probes.
   CutOverLate = 7,
+  // worker: its loop runs (sent every kHeartbeatInterval). Payload: none.
+  Heartbeat = 8,
+  // supervisor: the Retire is called off (its successor died before the
+  // cut-over): keep every target and fire every slot. Payload: none.
+  Resume = 9,
 };
 
 enum class TargetHealth : uint8_t { Unknown = 0, Up = 1, Down = 2 };

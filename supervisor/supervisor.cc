@@ -20,6 +20,11 @@ constexpr size_t kRelayQueueLimit = 64 * 1024;
 // Stop signals closer together than this are one request (see on_uv_signal).
 constexpr std::chrono::milliseconds kSameStopRequest(250);
 
+// The watchdog ping certifies that the current worker's loop was heard from
+// this recently: three heartbeats, so that one late heartbeat on a loaded
+// machine costs no ping, while a hung worker stops the pings within seconds.
+constexpr std::chrono::milliseconds kWatchdogFreshness = 3 * kHeartbeatInterval;
+
 uint64_t to_ms(Nanos d) {
   auto ms = std::chrono::duration_cast<milliseconds>(d).count();
   return ms > 0 ? static_cast<uint64_t>(ms) : 0;
@@ -75,7 +80,8 @@ int Supervisor::run() {
   if (notifier_.enabled() && watchdog_ping_interval(env_or_null(setup_.env, "WATCHDOG_USEC"),
                                                     env_or_null(setup_.env, "WATCHDOG_PID"), getpid(), &ping)) {
     uint64_t ms = std::max<uint64_t>(1, static_cast<uint64_t>(ping.count() / 1000));
-    notifier_.send(sd_watchdog_message());
+    // No ping yet: systemd arms the watchdog once the start-up is complete
+    // (READY=1), and a ping vouches for a worker that is heard from.
     uv_timer_start(watchdog_timer_.get(), &Supervisor::on_uv_watchdog_timer, ms, ms);
   }
   if (!start_candidate(applied_global_, &error)) {
@@ -106,6 +112,11 @@ bool Supervisor::init_handles(std::string* error) {
   if (rc == 0) rc = timer_init(&ready_timer_);
   if (rc == 0) rc = timer_init(&watchdog_timer_);
   if (rc == 0) rc = timer_init(&reap_timer_);
+  if (rc == 0) rc = timer_init(&liveness_timer_);
+  if (rc == 0) {
+    auto every = static_cast<uint64_t>(kHeartbeatInterval.count());
+    rc = uv_timer_start(liveness_timer_.get(), &Supervisor::on_uv_liveness_timer, every, every);
+  }
   if (rc != 0) *error = std::string("cannot set up the event loop: ") + uv_strerror(rc);
   return rc == 0;
 }
@@ -123,6 +134,7 @@ void Supervisor::close_handles() {
   ready_timer_.close();
   watchdog_timer_.close();
   reap_timer_.close();
+  liveness_timer_.close();
 }
 
 void Supervisor::apply_global(const GlobalConfig& global) {
@@ -277,6 +289,7 @@ void Supervisor::promote(WorkerProcess* w) {
 void Supervisor::take_over(WorkerProcess* successor) {
   WorkerProcess* old = current_;
   Nanos old_bound = applied_global_.shutdown_timeout;  // what the old worker was configured with
+  retired_global_ = applied_global_;
   apply_global(candidate_global_);
   candidate_ = nullptr;
   current_ = successor;
@@ -398,6 +411,7 @@ void Supervisor::handle_candidate_exit(WorkerProcess* w) {
 
 void Supervisor::handle_current_exit(WorkerProcess* w) {
   current_ = nullptr;
+  if (call_off_retirement(w)) return;
   std::string what = (w->term_signal() != 0 || w->exit_status() != 0) ? "crashed: " + w->describe_exit()
                                                                        : "exited unexpectedly with status 0";
   if (candidate_ != nullptr) {
@@ -408,6 +422,25 @@ void Supervisor::handle_current_exit(WorkerProcess* w) {
     return;
   }
   schedule_restart(w->healthy_for(), "Worker " + pid_text(w) + " " + what);
+}
+
+bool Supervisor::call_off_retirement(WorkerProcess* dead) {
+  for (auto& p : workers_) {
+    WorkerProcess* old = p.get();
+    if (old->role != WorkerRole::Retiring || old->successor != dead->serial() || !old->resume()) continue;
+    // It has handed nothing over yet (that starts with its SIGTERM, after
+    // the cut-over): it still has every target and its state.
+    old->role = WorkerRole::Current;
+    old->successor = 0;
+    current_ = old;
+    apply_global(retired_global_);
+    std::string what = "the new worker " + pid_text(dead) + " " + dead->describe_exit() + " before the cut-over";
+    log_.error("Reload failed: " + what + "; worker " + pid_text(old) + " keeps running.",
+               {pid_field(dead), {"kept_pid", std::to_string(old->pid()), true}});
+    notifier_.send("STATUS=Reload failed: " + what + ". Running, worker pid " + std::to_string(old->pid()));
+    return true;
+  }
+  return false;
 }
 
 void Supervisor::schedule_restart(milliseconds healthy_for, const std::string& what) {
@@ -444,9 +477,28 @@ void Supervisor::on_uv_ready_timer(uv_timer_t* timer) {
   self->schedule_restart(milliseconds(0), what);
 }
 
+bool Supervisor::current_is_live() const {
+  return current_ != nullptr && !current_->exited() && current_->silent_for() <= kWatchdogFreshness;
+}
+
 void Supervisor::on_uv_watchdog_timer(uv_timer_t* timer) {
   auto* self = static_cast<Supervisor*>(timer->data);
-  if (self != nullptr) self->notifier_.send(sd_watchdog_message());
+  // A ping says the service works: only while the worker that serves is
+  // heard from. A hung worker lets systemd's watchdog fire if the liveness
+  // check below has not replaced it first.
+  if (self != nullptr && self->current_is_live()) self->notifier_.send(sd_watchdog_message());
+}
+
+void Supervisor::on_uv_liveness_timer(uv_timer_t* timer) {
+  auto* self = static_cast<Supervisor*>(timer->data);
+  if (self == nullptr || self->stopping_) return;
+  WorkerProcess* w = self->current_;
+  if (w == nullptr || w->exited() || w->asked_to_stop() || w->silent_for() <= kWorkerStallLimit) return;
+  // Its exit takes the crash path (logged, restarted with back-off).
+  self->log_.error("Worker " + pid_text(w) + " is stuck: not heard from for " + format_duration(w->silent_for()) +
+                       " (limit " + format_duration(kWorkerStallLimit) + "); killing it with SIGKILL.",
+                   {pid_field(w), {"silent_ms", std::to_string(w->silent_for().count()), true}});
+  w->kill();
 }
 
 void Supervisor::on_uv_reap_timer(uv_timer_t* timer) {

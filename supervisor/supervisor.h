@@ -20,7 +20,15 @@
 //            hand-over is still running is retired only once that hand-over
 //            ends (bounded: the worker it comes from is SIGKILLed after
 //            shutdown_timeout), so no state is lost in a burst.
+//            If the candidate, now current, dies before the cut-over (the
+//            retiring worker's SIGTERM not sent yet), the retirement is
+//            called off (Resume): the old worker, which still holds every
+//            target and its state, is current again ("Reload failed").
 //   crash    a worker that dies unasked is restarted with RestartBackoff.
+//   stuck    a current worker not heard from (Heartbeat, control.h) for
+//            kWorkerStallLimit is logged, SIGKILLed and then restarted as a
+//            crash. systemd's WATCHDOG=1 is sent only while the current
+//            worker is heard from (within kWatchdogFreshness).
 //   stop     SIGTERM/SIGINT: SIGTERM every worker (a retiring one whose
 //            SIGTERM waits for its cut-over gets it at once), SIGKILL after
 //            shutdown_timeout (at once on a second signal), then exit once
@@ -81,6 +89,7 @@ class Supervisor : public WorkerEvents {
   static void on_uv_ready_timer(uv_timer_t* timer);
   static void on_uv_watchdog_timer(uv_timer_t* timer);
   static void on_uv_reap_timer(uv_timer_t* timer);
+  static void on_uv_liveness_timer(uv_timer_t* timer);
 
   // WorkerEvents.
   void on_worker_ready(WorkerProcess* worker) override;
@@ -108,6 +117,11 @@ class Supervisor : public WorkerEvents {
   void schedule_restart(std::chrono::milliseconds healthy_for, const std::string& what);
   void handle_candidate_exit(WorkerProcess* worker);
   void handle_current_exit(WorkerProcess* worker);
+  // `dead`, current since a take-over, died before its cut-over: its
+  // predecessor's retirement is called off. False if too late for that.
+  bool call_off_retirement(WorkerProcess* dead);
+  // The current worker is alive and its loop is heard from.
+  bool current_is_live() const;
   WorkerProcess* find(uint64_t serial) const;
   // Resumes reading the workers whose hand-over goes to `successor`.
   void release_relay(const WorkerProcess* successor);
@@ -128,6 +142,7 @@ class Supervisor : public WorkerEvents {
   UvHandle<uv_timer_t> ready_timer_;
   UvHandle<uv_timer_t> watchdog_timer_;
   UvHandle<uv_timer_t> reap_timer_;
+  UvHandle<uv_timer_t> liveness_timer_;
 
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   WorkerProcess* current_ = nullptr;    // serves; at most one
@@ -141,6 +156,7 @@ class Supervisor : public WorkerEvents {
   int exit_code_ = kExitOk;
   GlobalConfig applied_global_;    // the settings in force
   GlobalConfig candidate_global_;  // the settings of candidate_'s configuration
+  GlobalConfig retired_global_;    // the settings before the last take-over (see call_off_retirement)
 };
 
 }  // namespace observer

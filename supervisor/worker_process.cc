@@ -99,6 +99,7 @@ int WorkerProcess::spawn(const WorkerSpawnSpec& spec) {
   if (rc != 0) return rc;  // ~ProcessHandle closes the initialised handle
   process_.h->data = this;
   pid_ = process_.h->pid;
+  last_heard_ = Clock::now();
 
   if ((rc = stdout_.start()) != 0 ||
       (rc = uv_read_start(reinterpret_cast<uv_stream_t*>(control_.get()), &WorkerProcess::on_uv_control_alloc,
@@ -191,6 +192,18 @@ void WorkerProcess::retire(uint64_t cut_over_ns, Nanos grace) {
   send_retire_signal();
 }
 
+bool WorkerProcess::resume() {
+  if (!retire_signal_pending_ || exited_ || control_done_ || !control_) return false;
+  // Queued behind the Retire on the same stream: the worker reads them in order.
+  send(control_message(MessageType::Resume));
+  retire_signal_pending_ = false;
+  asked_to_stop_ = false;
+  retire_cut_over_ns_ = 0;
+  uv_timer_stop(retire_signal_timer_.get());
+  uv_timer_stop(kill_timer_.get());
+  return true;
+}
+
 void WorkerProcess::send_retire_signal() {
   if (!retire_signal_pending_ || exited_) return;
   uint64_t delay = 0;
@@ -233,8 +246,15 @@ std::string WorkerProcess::describe_exit() const {
 }
 
 std::chrono::milliseconds WorkerProcess::healthy_for() const {
-  if (!ready_) return std::chrono::milliseconds(0);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - ready_at_);
+  // Up to its last sign of life: a worker that hung for a while before it
+  // was killed was not healthy all along (the restart back-off must not be
+  // reset by it).
+  if (!ready_ || last_heard_ < ready_at_) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(last_heard_ - ready_at_);
+}
+
+std::chrono::milliseconds WorkerProcess::silent_for() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_heard_);
 }
 
 void WorkerProcess::on_uv_exit(uv_process_t* process, int64_t exit_status, int term_signal) {
@@ -291,6 +311,7 @@ void WorkerProcess::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const
 }
 
 void WorkerProcess::handle_control_bytes(const char* data, size_t len) {
+  last_heard_ = Clock::now();
   std::string error;
   if (!decoder_.feed(data, len, &error)) {
     protocol_error(error);
@@ -313,11 +334,14 @@ void WorkerProcess::handle_control_bytes(const char* data, size_t len) {
       case MessageType::CutOverLate:
         late_probes_ = msg.late_probes;  // reported with its exit
         break;
+      case MessageType::Heartbeat:
+        break;  // its arrival is what counts (last_heard_)
       case MessageType::TargetState:
       case MessageType::StateEnd:
         events_->on_worker_state(this, msg);
         break;
       case MessageType::Retire:
+      case MessageType::Resume:
         protocol_error("unexpected supervisor-only message from the worker");
         return;
     }

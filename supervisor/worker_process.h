@@ -106,6 +106,13 @@ class WorkerProcess {
   // Asks to stop: a later retire() changes nothing, a terminate() only
   // brings the SIGTERM forward.
   void retire(uint64_t cut_over_ns, Nanos grace);
+  // Calls a retire() off while its SIGTERM is still to come (the successor
+  // died before the cut-over): a Resume message, no SIGTERM, no SIGKILL
+  // deadline; the worker serves on. False (and nothing done) when it is too
+  // late: the SIGTERM went, the worker exited or its channel is closed.
+  bool resume();
+  // retire()'s SIGTERM is still to come (the cut-over has not passed).
+  bool retire_pending() const { return retire_signal_pending_; }
   // SIGKILL now.
   void kill();
 
@@ -126,8 +133,12 @@ class WorkerProcess {
   std::string describe_exit() const;
   // What the worker said was wrong with its configuration ("" if nothing).
   const std::string& config_error() const { return config_error_; }
-  // How long it has been ready (zero if never).
+  // How long it ran healthily: from its Ready to the last message it sent
+  // (a worker sends a Heartbeat every second); zero if never ready.
   std::chrono::milliseconds healthy_for() const;
+  // How long since it last sent anything on the control channel (since
+  // its spawn if it never did): its loop's liveness (control.h).
+  std::chrono::milliseconds silent_for() const;
 
   // Owned by the Supervisor: the life-cycle bookkeeping.
   WorkerRole role = WorkerRole::Starting;
@@ -186,6 +197,7 @@ class WorkerProcess {
   uint64_t cut_over_ns_ = 0;
   uint64_t late_probes_ = 0;
   Clock::time_point ready_at_{};
+  Clock::time_point last_heard_{};  // its last control message, or its spawn
   bool asked_to_stop_ = false;
   bool exited_ = false;
   bool finished_ = false;

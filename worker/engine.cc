@@ -200,7 +200,11 @@ bool Engine::start(std::string* error, Nanos hold) {
     not_before = Nanos{static_cast<int64_t>(cut_over_ns_ - origin_ns_)};
   }
   for (Target& t : targets_) {
-    t.next_slot = hold > Nanos{0} ? first_slot_from(not_before, t.phase, t.settings().tick, t.snapped_by) : 0;
+    // From `not_before - hold` on (the instant the cut-over is announced):
+    // a slot that started earlier was the old worker's (control.h).
+    t.next_slot = hold > Nanos{0}
+                      ? first_successors_slot(not_before, not_before - hold, t.phase, t.settings().tick, t.snapped_by)
+                      : 0;
     t.armed = true;
   }
   for (Wakeup& w : wakeups_) arm(&w);
@@ -240,9 +244,13 @@ void Engine::wake(Wakeup* w) {
   arm(w);
 }
 
+bool Engine::successors(const Target& t, uint64_t k) const {
+  return retiring_ && successors_slot(t.phase, t.settings().tick, k, t.snapped_by, stop_, takes_from_);
+}
+
 void Engine::fire(Target* t) {
   const Nanos tick = t->settings().tick;
-  if (retiring_ && slot_boundary(t->phase, tick, t->next_slot, t->snapped_by) >= stop_) {
+  if (successors(*t, t->next_slot)) {
     t->armed = false;  // retire() counts only the slots before the cut-over
     return;
   }
@@ -262,7 +270,7 @@ void Engine::fire(Target* t) {
   // Slots that went by while the loop was busy are not made up.
   uint64_t next = first_slot_at_or_after(now + Nanos{1}, t->phase, tick);
   t->next_slot = next > t->next_slot ? next : t->next_slot + 1;
-  if (retiring_ && slot_boundary(t->phase, tick, t->next_slot, t->snapped_by) >= stop_) {
+  if (successors(*t, t->next_slot)) {
     // Its last slot before the cut-over is fired; the rest are the successor's.
     t->armed = false;
     --before_stop_;
@@ -450,34 +458,55 @@ void Engine::end_handover() {
   held_ = {};
 }
 
-void Engine::retire(std::function<void()> on_idle, uint64_t cut_over_ns) {
+void Engine::retire(std::function<void()> on_idle, uint64_t cut_over_ns, uint64_t takes_from_ns) {
   // Since the origin. 0 (no cut-over, or never started): no slot is left,
   // not even one whose timer is overdue, as on any stop.
-  Nanos stop{0};
-  if (origin_ns_ != 0 && cut_over_ns > origin_ns_) stop = Nanos{static_cast<int64_t>(cut_over_ns - origin_ns_)};
+  auto since_origin = [this](uint64_t ns) {
+    return origin_ns_ != 0 && ns > origin_ns_ ? Nanos{static_cast<int64_t>(ns - origin_ns_)} : Nanos{0};
+  };
+  Nanos stop = since_origin(cut_over_ns);
+  Nanos takes_from = cut_over_ns != 0 ? since_origin(takes_from_ns) : Nanos{0};
   if (retiring_) {
     if (stop >= stop_) return;  // a cut-over only ever comes forward
   } else {
     retiring_ = true;
     on_idle_ = std::move(on_idle);
-    // Probes already started for slots that are the successor's: the
-    // cut-over came late (or within the ms a probe may start early).
+    // Probes already started for slots that are the successor's, which it
+    // fires too: they started after it announced the cut-over, before the
+    // Retire reached us (or the Retire came after the cut-over).
     if (cut_over_ns != 0)
       for (const Target& t : targets_)
-        if (t.last_fired_boundary >= stop) ++late_probes_;
+        if (t.last_fired_boundary >= stop && t.last_fired_boundary - t.snapped_by >= takes_from) ++late_probes_;
   }
   stop_ = stop;
-  // An armed target has a slot still to fire: kept if it is before the cut-over.
+  takes_from_ = takes_from;
+  // An armed target has a slot still to fire: kept if it is the old worker's.
   before_stop_ = 0;
   for (Target& t : targets_) {
     if (!t.armed) continue;
-    if (slot_boundary(t.phase, t.settings().tick, t.next_slot, t.snapped_by) < stop_)
+    if (!successors(t, t.next_slot))
       ++before_stop_;
     else
       t.armed = false;
   }
   for (Wakeup& w : wakeups_) arm(&w);
   maybe_idle();
+}
+
+void Engine::resume() {
+  if (!retiring_) return;
+  retiring_ = false;
+  on_idle_ = nullptr;
+  if (idle_check_) uv_timer_stop(idle_check_.get());
+  late_probes_ = 0;  // counted afresh by the next retirement
+  before_stop_ = 0;
+  stop_ = Nanos{0};
+  takes_from_ = Nanos{0};
+  if (origin_ns_ == 0) return;  // never started: start() arms everything
+  // A disarmed target stopped at its first slot that was the successor's,
+  // which nobody fired: it is due again (at once if overdue).
+  for (Target& t : targets_) t.armed = true;
+  for (Wakeup& w : wakeups_) arm(&w);
 }
 
 void Engine::maybe_idle() {

@@ -12,11 +12,13 @@
 // transport lines are logged at once) and replays each target's outcomes onto
 // the inherited state when the hand-over ends.
 //
-// A reload's cut-over (control.h): the new engine starts with an instant T
-// and fires only the slots from T on; the old one retires at T: it fires
-// every slot before T, none from T on, and then goes idle. "Before" is by
-// the slot's boundary (schedule.h: slot_boundary()), the same instant in
-// both engines.
+// A reload's cut-over (control.h): the new engine starts with an instant T,
+// announced at F = T - hold, and fires only the slots that are its own
+// (boundary at or after T, start at or after F: schedule.h
+// successors_slot()); the old one retires at T: it fires every other slot
+// and then goes idle. The boundary (schedule.h: slot_boundary()) is the same
+// instant in both engines. A retirement can be called off (resume()) until
+// the engine has gone idle and been closed.
 //
 // Overload: at most `max_in_flight` probes run at once. A slot that comes
 // while that many are in flight, or while the target's own previous probe
@@ -83,13 +85,20 @@ class Engine {
   // or fresh) and logs the changes that replay produces.
   void end_handover();
 
-  // Stops scheduling at `cut_over_ns`, a uv_hrtime() instant: every slot
-  // before it (by boundary) is still fired, even one whose timer is overdue,
-  // none from it on; 0 stops at once, overdue slots included. `on_idle` runs
-  // (from the loop, never from inside this call or a curl callback) once
-  // that is done and no probe is in flight. A second call can only bring
-  // the cut-over forward; its `on_idle` is ignored.
-  void retire(std::function<void()> on_idle, uint64_t cut_over_ns = 0);
+  // Stops scheduling at `cut_over_ns`, a uv_hrtime() instant T: every slot
+  // that is still ours is fired, even one whose timer is overdue, none of
+  // the successor's (boundary at or after T and start at or after
+  // `takes_from_ns`, the instant F the successor announced T: control.h);
+  // 0 stops at once, overdue slots included. `on_idle` runs (from the loop,
+  // never from inside this call or a curl callback) once that is done and
+  // no probe is in flight. A second call can only bring the cut-over
+  // forward; its `on_idle` is ignored.
+  void retire(std::function<void()> on_idle, uint64_t cut_over_ns = 0, uint64_t takes_from_ns = 0);
+  // Calls a retire() off (its successor died before the cut-over): every
+  // slot is fired again, from the first one retire() had left to the
+  // successor (at once if overdue); on_idle will not run. Probes in flight
+  // go on. No-op unless retiring; not after abort().
+  void resume();
   // Retired, but slots before the cut-over are still to be fired.
   bool cutting_over() const { return retiring_ && before_stop_ > 0; }
   // Targets already probed for a slot from the cut-over on when retire()
@@ -130,6 +139,8 @@ class Engine {
   void record_outcome(Target* t, ProbeOutcome outcome);
   void log_change(const Target& t, const StateChange& c);
   void maybe_idle();
+  // Retiring, and slot k of `t` is the successor's (not to be fired).
+  bool successors(const Target& t, uint64_t k) const;
   size_t index_of(const Target* t) const;
   uint64_t now_since_origin_ns() const;
   static size_t identity_hash(const std::string& name, const std::string& url);
@@ -157,7 +168,8 @@ class Engine {
   UvHandle<uv_timer_t> idle_check_;
   uint64_t origin_ns_ = 0;
   uint64_t cut_over_ns_ = 0;
-  Nanos stop_{0};           // retiring: no slot at or after this (since origin) is fired
+  Nanos stop_{0};           // retiring: no slot whose boundary is at or after this (since origin)...
+  Nanos takes_from_{0};     // ...and whose start is at or after this is fired
   size_t before_stop_ = 0;  // retiring: targets with a slot before stop_ still to fire
   uint64_t late_probes_ = 0;
   bool holding_ = false;

@@ -68,4 +68,15 @@ uint64_t first_slot_from(Nanos cut_over, Nanos phase, Nanos tick, Nanos snapped_
   return first_slot_at_or_after(cut_over - snapped_by, phase, tick);
 }
 
+bool successors_slot(Nanos phase, Nanos tick, uint64_t k, Nanos snapped_by, Nanos cut_over, Nanos takes_from) {
+  return slot_boundary(phase, tick, k, snapped_by) >= cut_over && slot_time(phase, tick, k) >= takes_from;
+}
+
+uint64_t first_successors_slot(Nanos cut_over, Nanos takes_from, Nanos phase, Nanos tick, Nanos snapped_by) {
+  // Both conditions hold from some slot on: the later of the two.
+  uint64_t by_boundary = first_slot_from(cut_over, phase, tick, snapped_by);
+  uint64_t by_start = first_slot_at_or_after(takes_from, phase, tick);
+  return by_boundary > by_start ? by_boundary : by_start;
+}
+
 }  // namespace observer

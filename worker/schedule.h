@@ -57,4 +57,16 @@ Nanos slot_boundary(Nanos phase, Nanos tick, uint64_t k, Nanos snapped_by);
 // The first slot whose boundary is at or after `cut_over` (since origin).
 uint64_t first_slot_from(Nanos cut_over, Nanos phase, Nanos tick, Nanos snapped_by);
 
+// Whether slot k is a reload successor's (common/control.h): its boundary
+// is at or after `cut_over` and its start at or after `takes_from`, the
+// instant the successor announced the cut-over (both since origin). Every
+// other slot is the old worker's. The start condition matters with a
+// coarse grid: a slot that started before the successor announced T was
+// fired by the old worker, which had no word of T yet, even when its
+// boundary lies after T; the successor leaves it alone.
+bool successors_slot(Nanos phase, Nanos tick, uint64_t k, Nanos snapped_by, Nanos cut_over, Nanos takes_from);
+
+// The first slot that is the successor's (see successors_slot()).
+uint64_t first_successors_slot(Nanos cut_over, Nanos takes_from, Nanos phase, Nanos tick, Nanos snapped_by);
+
 }  // namespace observer

@@ -28,6 +28,15 @@ constexpr std::chrono::milliseconds kFlushLimit{2000};
 
 }  // namespace
 
+std::chrono::milliseconds cut_over_margin() {
+  const char* v = std::getenv("OBS_TEST_CUT_OVER_MARGIN_MS");
+  if (v == nullptr || *v == '\0') return kCutOverMargin;
+  char* end = nullptr;
+  long ms = std::strtol(v, &end, 10);
+  if (*end != '\0' || ms < 1 || ms > 60000) return kCutOverMargin;
+  return std::chrono::milliseconds(ms);
+}
+
 bool take_internal_args(std::vector<std::string>* args, WorkerOptions* out, std::string* error) {
   size_t i = 0;
   for (; i < args->size(); ++i) {
@@ -113,6 +122,7 @@ Worker::~Worker() {
   started_.close();
   exit_guard_.close();
   retire_deadline_.close();
+  heartbeat_.close();
   control_.close();
   // Let every close callback run, whatever path brought us here.
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -198,7 +208,7 @@ int Worker::run() {
       (rc = uv_signal_start(sigint_.get(), &Worker::on_uv_signal, SIGINT)) != 0 ||
       (rc = uv_signal_start(sigterm_.get(), &Worker::on_uv_signal, SIGTERM)) != 0 ||
       (rc = started_.init(timer_init, this)) != 0 || (rc = exit_guard_.init(timer_init, this)) != 0 ||
-      (rc = retire_deadline_.init(timer_init, this)) != 0 ||
+      (rc = retire_deadline_.init(timer_init, this)) != 0 || (rc = heartbeat_.init(timer_init, this)) != 0 ||
       (rc = uv_timer_start(started_.get(), &Worker::on_uv_loop_started, 0, 0)) != 0) {
     std::fprintf(stderr, "observer-worker: %s\n", uv_strerror(rc));
     return kExitSoftware;
@@ -232,7 +242,7 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) {
   if (self == nullptr || self->finished_ || self->retiring_) return;
   std::string error;
   bool cut_over = self->options_.supervised && self->options_.cut_over;
-  if (!self->engine_->start(&error, cut_over ? Nanos{kCutOverMargin} : Nanos{0})) {
+  if (!self->engine_->start(&error, cut_over ? Nanos{cut_over_margin()} : Nanos{0})) {
     std::fprintf(stderr, "observer-worker: %s\n", error.c_str());
     self->finish(kExitSoftware);
     return;
@@ -241,6 +251,16 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) {
   ControlMessage ready = control_message(cut_over ? MessageType::CutOverReady : MessageType::Ready);
   ready.cut_over_ns = self->engine_->cut_over_ns();
   self->send(ready);
+  auto every = static_cast<uint64_t>(kHeartbeatInterval.count());
+  uv_timer_start(self->heartbeat_.get(), &Worker::on_uv_heartbeat, every, every);
+}
+
+// From the loop itself, so that a loop that stops (SIGSTOP, a callback that
+// never returns) falls silent; the supervisor replaces a silent worker.
+void Worker::on_uv_heartbeat(uv_timer_t* handle) {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self == nullptr || self->finished_ || self->handing_over_) return;
+  self->send(control_message(MessageType::Heartbeat));
 }
 
 void Worker::on_uv_signal(uv_signal_t* handle, int) {
@@ -290,7 +310,27 @@ void Worker::retire(uint64_t cut_over_ns) {
   uint64_t wait_ms = cut_over_ns > now ? (cut_over_ns - now + 999999) / 1000000 : 0;
   retiring_ = true;
   uv_timer_start(retire_deadline_.get(), &Worker::on_uv_retire_deadline, retire_limit_ms_ + wait_ms, 0);
-  engine_->retire([this] { on_engine_idle(); }, cut_over_ns);
+  // The successor announced T at F = T - margin (control.h): the slots that
+  // start before F stay ours.
+  uint64_t margin_ns = static_cast<uint64_t>(Nanos{cut_over_margin()}.count());
+  uint64_t takes_from_ns = cut_over_ns > margin_ns ? cut_over_ns - margin_ns : 0;
+  engine_->retire([this] { on_engine_idle(); }, cut_over_ns, takes_from_ns);
+}
+
+void Worker::resume() {
+  // Only a retirement that a Retire started, and that nothing else asked
+  // for since: not after a stop signal, the Retire's own SIGTERM (which the
+  // supervisor never sends before a Resume) or the retire deadline, after
+  // which the hand-over may be under way.
+  if (!retiring_ || !retire_signal_due_ || stop_signal_seen_ || retire_deadline_passed_ || handing_over_ ||
+      finished_)
+    return;
+  retiring_ = false;
+  retire_signal_due_ = false;
+  retire_cut_over_ns_ = 0;
+  handover_held_ = false;
+  uv_timer_stop(retire_deadline_.get());
+  engine_->resume();
 }
 
 void Worker::on_uv_retire_deadline(uv_timer_t* handle) {
@@ -413,10 +453,14 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       retire_signal_due_ = true;
       if (!retiring_) retire(msg.cut_over_ns);
       return;
+    case MessageType::Resume:
+      resume();
+      return;
     case MessageType::Ready:
     case MessageType::CutOverReady:
     case MessageType::CutOverLate:
     case MessageType::ConfigError:
+    case MessageType::Heartbeat:
       control_failed(kExitSoftware, "unexpected worker-only message from the supervisor");
       return;
   }
@@ -450,6 +494,7 @@ void Worker::finish(int code) {
   started_.close();
   exit_guard_.close();
   retire_deadline_.close();
+  heartbeat_.close();
   control_.close();  // pending writes complete with UV_ECANCELED and are freed
 }
 

@@ -6,12 +6,18 @@
 // Supervised (the supervisor spawned us with --supervised=PID):
 //   loop running       -> send Ready; with --cut-over (we replace a running
 //                         worker) CutOverReady: no slot before its instant
+//   every kHeartbeatInterval -> Heartbeat (control.h: the supervisor's
+//                         liveness check and systemd watchdog)
 //   TargetState*, StateEnd from the supervisor -> the hand-over (Engine)
 //   Retire(T)          -> fire the slots before T, then retire as on SIGTERM
 //                         (with CutOverLate first if T came too late), but
 //                         hand over and exit only once the SIGTERM the
 //                         supervisor sends after T has come (or the retire
 //                         deadline has passed)
+//   Resume             -> the Retire is called off (its successor died): back
+//                         to firing every slot, as the current worker;
+//                         ignored after a stop signal, the Retire's SIGTERM
+//                         or the retire deadline (the hand-over may have begun)
 //   SIGTERM/SIGINT     -> retire: stop scheduling, let probes finish, send one
 //                         TargetState per target and StateEnd, exit 0
 //   second signal      -> abort the probes, then the same, at once (while a
@@ -48,10 +54,13 @@ struct WorkerOptions {
   bool cut_over = false;  // --cut-over: a reload's successor (see control.h)
 };
 
-// How far ahead of its READY a reload's successor puts the cut-over: the time
-// the supervisor has to pass it on to the worker it replaces. A later
-// arrival costs duplicate probes (never a missed one).
-constexpr std::chrono::milliseconds kCutOverMargin{100};
+// How far ahead of its READY a reload's successor puts the cut-over:
+// kCutOverMargin (control.h), unless the test-only environment variable
+// OBS_TEST_CUT_OVER_MARGIN_MS (whole ms, 1..60000) says otherwise. The
+// supervisor passes its environment to every worker, so the old worker and
+// the new one agree on it. Tests use it to kill a new worker between its
+// READY and the cut-over with a real signal.
+std::chrono::milliseconds cut_over_margin();
 
 // Strips the supervisor's leading internal arguments (--supervised=PID,
 // --journal, --cut-over) from `args`. False (with `error`) if they are malformed.
@@ -103,6 +112,7 @@ class Worker {
   static void on_uv_loop_started(uv_timer_t* handle);
   static void on_uv_exit_guard(uv_timer_t* handle);
   static void on_uv_retire_deadline(uv_timer_t* handle);
+  static void on_uv_heartbeat(uv_timer_t* handle);
   static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_uv_control_written(uv_write_t* req, int status);
@@ -114,6 +124,7 @@ class Worker {
   bool send(const ControlMessage& msg);
   bool send_bytes(std::string data);  // encoded messages
   void retire(uint64_t cut_over_ns);
+  void resume();
   void on_engine_idle();
   void finish(int code);
 
@@ -124,7 +135,7 @@ class Worker {
   std::unique_ptr<Logger> log_;
   std::unique_ptr<Engine> engine_;
   UvHandle<uv_signal_t> sigint_, sigterm_;
-  UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_;
+  UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_, heartbeat_;
   UvHandle<uv_pipe_t> control_;
   ControlDecoder decoder_;
   char read_buffer_[64 * 1024];

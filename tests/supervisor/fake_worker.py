@@ -27,8 +27,11 @@ Started with --cut-over (it replaces a running worker), it sends
 CutOverReady with an instant 100 ms ahead (CLOCK_MONOTONIC ns) instead of
 Ready, as the real worker does.
 
+Once ready it sends a Heartbeat every second, as the real worker's loop
+does (the supervisor kills a current worker it does not hear from).
+
 Every control message it receives is printed as "fake <n> got <type>"
-(type: target-state, state-end, retire); a Retire's line ends with its
+(type: target-state, state-end, retire, resume); a Retire's line ends with its
 cut-over ("fake <n> got retire <ns>"). Every SIGTERM/SIGINT is printed as
 "fake <n> got signal <signum> at <CLOCK_MONOTONIC ns>", after the control
 messages the supervisor sent before it.
@@ -46,7 +49,7 @@ import threading
 import time
 
 CONTROL_FD = 3
-READY, TARGET_STATE, STATE_END, CUT_OVER_READY, RETIRE = 1, 2, 3, 5, 6
+READY, TARGET_STATE, STATE_END, CUT_OVER_READY, RETIRE, HEARTBEAT, RESUME = 1, 2, 3, 5, 6, 8, 9
 CUT_OVER_MARGIN_NS = 100 * 1000 * 1000
 
 
@@ -96,7 +99,7 @@ def main():
     # real worker always handles it), however loaded the machine is.
     control_lock = threading.Lock()
     buf = [b""]
-    names = {TARGET_STATE: b"target-state", STATE_END: b"state-end", RETIRE: b"retire"}
+    names = {TARGET_STATE: b"target-state", STATE_END: b"state-end", RETIRE: b"retire", RESUME: b"resume"}
     retire_at = []  # the cut-over of a Retire (CLOCK_MONOTONIC ns)
 
     def read_and_print_control():
@@ -173,7 +176,14 @@ def main():
             os.write(CONTROL_FD, msg(READY))
     if mode == "garbage":
         os.write(CONTROL_FD, struct.pack("<HHI", 99, 7, 3) + b"bad")
+    ticks = 0
     while not stop.is_set():
+        ticks += 1
+        if mode != "noready" and ticks % 10 == 0:
+            try:
+                os.write(CONTROL_FD, msg(HEARTBEAT))
+            except OSError:
+                pass
         # It serves up to a Retire's cut-over, as the real one does, then
         # waits for its SIGTERM.
         if not retire_at or mode == "ignore_term" or time.monotonic_ns() < retire_at[0]:

@@ -9,6 +9,7 @@ each target's slots are computed as worker/schedule.cc does (a slot's
 boundary is the FNV phase of name + url, plus k * tick since the epoch), and
 each slot must have exactly one arrival, across every reload."""
 import os
+import re
 import signal
 import time
 import unittest
@@ -114,6 +115,114 @@ class CutOver(unittest.TestCase):
         names = ["t%d" % i for i in range(250)]
         more = names + ["u%d" % i for i in range(50)]
         self.reload_and_check([names, more], "1s", 1.0, reloads=4)
+
+    def test_new_worker_dying_before_the_cut_over_leaves_the_old_one_serving(self):
+        # Issue 13, item 5. The new worker announces its cut-over 3 s after
+        # it is ready (a test-only margin, for every worker alike), and is
+        # SIGKILLed right after "takes over": the old worker's retirement is
+        # called off. It keeps every target (no slot is missed or probed
+        # twice) and its state (the DOWN target logs no second DOWN, also
+        # across the next, successful reload).
+        srv = harness.HttpServer(self)
+        srv.set("/down", status=500)
+        names = ["t%d" % i for i in range(19)] + ["down"]
+        d = harness.tempdir(self)
+        conf = harness.write_file(d, "observer.conf", "status=200\n" + config(srv, names, "300ms"))
+        p = harness.Proc(self, [SUPERVISOR, "-config", conf],
+                         env=supervisor_env(OBS_TEST_CUT_OVER_MARGIN_MS="3000"))
+        p.wait_line(r"Worker \(pid \d+\) is ready\.", 15)
+        p.wait_line(r"\[down\] DOWN: ", 10)
+        harness.wait_for(lambda: all(srv.hits("/" + n) >= 2 for n in names), 15, what="every target probed twice")
+        [old] = wait_workers(self, p.pid, 1)
+        t_from = time.time()
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        line = p.wait_line(r"Reloaded: worker \(pid \d+\) takes over from worker \(pid %d\)" % old, 20, start=n)
+        new = pid_of(line)
+        os.kill(new, signal.SIGKILL)
+        failed = p.wait_line(r"Reload failed: the new worker \(pid %d\)" % new, 10, start=n)
+        self.assertRegex(failed, r"Reload failed: the new worker \(pid %d\) was killed by signal 9 \(Killed\) "
+                         r"before the cut-over; worker \(pid %d\) keeps running\.$" % (new, old))
+        # Well past the cut-over the dead worker had announced.
+        time.sleep(4.0)
+        self.assertEqual(wait_workers(self, p.pid, 1), [old])
+        out = "".join(p.lines()[n:])
+        self.assertNotIn("retired", out)
+        self.assertNotIn("restarting", out)
+        t_to = time.time() - 0.3
+
+        # The next reload goes through, and the state is still the old worker's.
+        n = len(p.lines())
+        p.signal(signal.SIGHUP)
+        p.wait_line(r"Reloaded: worker \(pid \d+\) takes over from worker \(pid %d\)" % old, 20, start=n)
+        p.wait_line(r"Worker \(pid %d\) retired: exited with status 0\." % old, 20, start=n)
+        [last] = wait_workers(self, p.pid, 1)
+        h = srv.hits("/down")
+        harness.wait_for(lambda: srv.hits("/down") >= h + 3, 10, what="the last worker to probe")
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(), 0)
+
+        text = "".join(p.lines())
+        self.assertEqual(p.count(r"\[down\] DOWN: "), 1, "the DOWN state was lost:\n" + text[-3000:])
+        arrivals = {}
+        for t, _, path, _ in srv.requests():
+            arrivals.setdefault(path.lstrip("/"), []).append(t)
+        bad = []
+        for name in names:
+            counts = slot_counts(arrivals.get(name, []), name, srv.url("/" + name), 0.3, t_from, t_to)
+            bad += ["%s slot %.3f: %d probes" % (name, b, c) for b, c in counts if c != 1]
+        self.assertEqual(bad, [], "slots not probed exactly once around the failed reload:\n%s\n%s" % (
+            "\n".join(bad[:30]), text[-3000:]))
+
+    def test_late_probes_counts_only_probes_made_twice_with_many_targets(self):
+        # Issue 13, item 9. 3000 targets at tick=10m share wake-ups on a 4 s
+        # grid: a slot starts up to 4 s before its boundary. The old worker
+        # fires the slots that start before the new one announces its
+        # cut-over T, even when their boundary is after T; the new worker
+        # leaves them alone. They used to be counted as late_probes anyway
+        # (about ten per reload) while no target was probed twice.
+        srv = harness.HttpServer(self)
+        tick_s, grid_s = 600.0, 4.0
+        names = ["m%d" % i for i in range(3000)]
+        d = harness.tempdir(self)
+        conf = harness.write_file(d, "observer.conf", "log_format=logfmt\n" + config(srv, names, "10m"))
+        p = harness.Proc(self, [SUPERVISOR, "-config", conf], env=supervisor_env())
+        p.wait_line(r"Worker \(pid \d+\) is ready\.", 30)
+        t_from = time.time() + grid_s + 0.5  # the first worker fires no slot that started before it
+        retired = []
+        for _ in range(3):
+            # Each old worker must have run for a grid's width before its reload.
+            time.sleep(grid_s + 0.5)
+            [old] = wait_workers(self, p.pid, 1, timeout=30)
+            n = len(p.lines())
+            p.signal(signal.SIGHUP)
+            retired.append(p.wait_line(r"Worker \(pid %d\) retired: " % old, 30, start=n))
+        time.sleep(1.0)
+        t_to = time.time() - 1.0
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(30), 0)
+
+        for line in retired:
+            self.assertIn("exited with status 0", line)
+        late = sum(int(m) for line in retired for m in re.findall(r"late_probes=(\d+)", line))
+        hits = {}
+        for _, _, path, _ in srv.requests():
+            hits[path] = hits.get(path, 0) + 1
+        twice = sorted(path for path, c in hits.items() if c > 1)
+        # The counter tells the truth (a probe made twice is counted), and
+        # a reload made none twice.
+        self.assertEqual(late, len(twice), (retired, twice))
+        self.assertEqual(twice, [], retired)
+        self.assertEqual(late, 0, retired)
+        # None missed either: every slot whose whole grid window lies in the
+        # run was probed.
+        missed = []
+        for name in names:
+            phase = schedule_phase_ns(name, srv.url("/" + name), int(tick_s * 1e9)) / 1e9
+            b = phase + ((t_from - phase) // tick_s + 1) * tick_s
+            if b <= t_to and hits.get("/" + name, 0) != 1:
+                missed.append("%s boundary %.3f" % (name, b))
+        self.assertEqual(missed, [])
 
     @staticmethod
     def fake_signals(p, n):

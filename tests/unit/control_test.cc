@@ -129,6 +129,27 @@ void cut_over_messages_carry_their_number(void**) {
   assert_false(dec.next(&out));
 }
 
+void heartbeat_and_resume_are_empty_messages(void**) {
+  std::string wire =
+      encode_message(control_message(MessageType::Heartbeat)) + encode_message(control_message(MessageType::Resume));
+  assert_int_equal(wire.size(), 2 * 8);
+  ControlDecoder dec;
+  std::string err;
+  ControlMessage out;
+  assert_true(dec.feed(wire.data(), wire.size(), &err));
+  assert_true(dec.next(&out));
+  assert_int_equal(static_cast<int>(out.type), static_cast<int>(MessageType::Heartbeat));
+  assert_true(dec.next(&out));
+  assert_int_equal(static_cast<int>(out.type), static_cast<int>(MessageType::Resume));
+  assert_false(dec.next(&out));
+  for (uint16_t type : {8, 9}) {
+    ControlDecoder bad;
+    std::string frame_with_payload = frame(type, 0, 1, "x");
+    assert_false(bad.feed(frame_with_payload.data(), frame_with_payload.size(), &err));
+    assert_contains(err, "must be empty");
+  }
+}
+
 void cut_over_messages_must_be_exactly_eight_bytes(void**) {
   for (uint16_t type : {5, 6, 7}) {
     for (uint32_t len : {0u, 4u, 9u}) {
@@ -188,6 +209,7 @@ int main() {
       cmocka_unit_test(ready_with_a_payload_is_rejected),
       cmocka_unit_test(cut_over_messages_carry_their_number),
       cmocka_unit_test(cut_over_messages_must_be_exactly_eight_bytes),
+      cmocka_unit_test(heartbeat_and_resume_are_empty_messages),
       cmocka_unit_test(oversized_length_is_rejected_before_buffering),
       cmocka_unit_test(state_payload_must_be_exactly_its_fields),
   };

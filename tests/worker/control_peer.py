@@ -12,6 +12,8 @@ name, url (u16 length + bytes), u8 health, u64 since_unix_ms,
 u32 consecutive_failures, u32 consecutive_successes, u64 probes,
 u64 failures, last_reason (u16 length + bytes). CutOverReady, Retire and
 CutOverLate carry one u64 (a CLOCK_MONOTONIC instant in ns, or a count).
+Heartbeats (every second from the worker's loop) are counted in
+self.heartbeats and otherwise skipped by read_message().
 """
 import os
 import select
@@ -23,6 +25,7 @@ import time
 from harness import Proc, clean_env
 
 READY, TARGET_STATE, STATE_END, CONFIG_ERROR, CUT_OVER_READY, RETIRE, CUT_OVER_LATE = 1, 2, 3, 4, 5, 6, 7
+HEARTBEAT, RESUME = 8, 9
 UNKNOWN, UP, DOWN = 0, 1, 2
 
 
@@ -70,6 +73,7 @@ class ControlPeer:
         self.buf = b""
         self.eof = False
         self.late_probes = None
+        self.heartbeats = 0
 
     def spawn(self, test, argv, env=None, journal=False, cut_over=False):
         """Starts the worker as the supervisor would, with our pid as SUPERVISOR_PID."""
@@ -97,6 +101,9 @@ class ControlPeer:
     def send_retire(self, cut_over_ns):
         self.send(encode(RETIRE, value=cut_over_ns))
 
+    def send_resume(self):
+        self.send(encode(RESUME))
+
     def close(self):
         for s in (self.ours, self.theirs):
             try:
@@ -114,6 +121,10 @@ class ControlPeer:
                 if len(self.buf) >= 8 + n:
                     payload = self.buf[8:8 + n]
                     self.buf = self.buf[8 + n:]
+                    if kind == HEARTBEAT:
+                        assert n == 0, "a heartbeat must be empty"
+                        self.heartbeats += 1
+                        continue
                     msg = {"type": kind}
                     if kind == TARGET_STATE:
                         msg.update(decode_state(payload))

@@ -288,6 +288,82 @@ class Supervised(unittest.TestCase):
         self.peer.read_until_end(timeout=5)
         self.assertEqual(p.wait_exit(5), 0)
 
+    def test_loop_sends_a_heartbeat_every_second_and_falls_silent_when_stopped(self):
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/hb"), "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: self.read_heartbeats() >= 2, 10, what="two heartbeats")
+        os.kill(p.pid, signal.SIGSTOP)
+        try:
+            time.sleep(0.2)
+            self.read_heartbeats()  # what was sent before the stop
+            seen = self.peer.heartbeats
+            time.sleep(2.5)
+            self.assertEqual(self.read_heartbeats(), seen, "a stopped loop sent heartbeats")
+        finally:
+            os.kill(p.pid, signal.SIGCONT)
+        wait_for(lambda: self.read_heartbeats() > seen, 10, what="heartbeats after SIGCONT")
+        p.signal(signal.SIGTERM)
+        self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+
+    def test_resume_before_the_cut_over_keeps_every_slot_and_the_state(self):
+        # The successor died: the supervisor calls the Retire off before its
+        # cut-over. The worker probes on past the cut-over, sends no state,
+        # and a later retirement hands the state over as usual.
+        srv = HttpServer(self)
+        srv.set("/s", status=500)
+        url = srv.url("/s")
+        p = self.start("-url=" + url, "-status=200", "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        p.wait_line(r"DOWN: ", 10)
+        cut_over = time.monotonic_ns() + 10**9
+        self.peer.send_retire(cut_over)
+        time.sleep(0.3)
+        self.peer.send_resume()
+        time.sleep(max(0, cut_over - time.monotonic_ns()) / 1e9 + 0.5)
+        t = mono_to_wall(cut_over)
+        phase = phase_s("default", url, 0.1)
+        slots = sorted({slot_of(r[0], phase, 0.1) for r in srv.requests()})
+        self.assertGreaterEqual(len([s for s in slots if s >= t]), 2, "no probe after the called-off cut-over")
+        self.read_heartbeats()  # no state: nothing was handed over
+        self.assertTrue(pid_alive(p.pid))
+        cut_over = self.retire_like_the_supervisor(p, 0.2)
+        recs = self.peer.read_until_end(timeout=10)
+        self.assertEqual(p.wait_exit(5), 0)
+        self.assertEqual([r["health"] for r in recs], [DOWN])
+        self.assertIsNone(self.peer.late_probes)
+        self.assertEqual(p.count(r"DOWN: "), 1)
+
+    def test_resume_after_the_cut_over_passed_fires_again_at_once(self):
+        # A Resume that reaches the worker after the cut-over (a loaded
+        # machine): it goes back to probing, from its first slot not fired.
+        srv = HttpServer(self)
+        p = self.start("-url=" + srv.url("/a"), "-tick=100ms")
+        self.peer.expect(READY)
+        self.peer.send_end()
+        wait_for(lambda: srv.hits("/a") >= 2, 5, what="probes")
+        self.peer.send_retire(time.monotonic_ns() + 100 * 10**6)
+        time.sleep(0.6)
+        h = srv.hits("/a")
+        self.peer.send_resume()
+        wait_for(lambda: srv.hits("/a") >= h + 3, 5, what="probes after the Resume")
+        self.assertTrue(pid_alive(p.pid))
+        p.signal(signal.SIGTERM)
+        self.peer.read_until_end(timeout=5)
+        self.assertEqual(p.wait_exit(5), 0)
+
+    def read_heartbeats(self):
+        """Reads what the worker sent so far (heartbeats only expected)."""
+        try:
+            msg = self.peer.read_message(0.05)
+        except AssertionError:
+            msg = None
+        self.assertIsNone(msg)
+        return self.peer.heartbeats
+
     def retire_like_the_supervisor(self, p, ahead_s=0.1):
         """What the supervisor does on a reload: Retire with a cut-over
         `ahead_s` seconds ahead, then SIGTERM once it has passed. Returns the

@@ -444,8 +444,7 @@ class ObserverUnderSystemd(unittest.TestCase):
     def test_02_journal_priorities(self):
         C.sh("mkdir -p %s && echo ok > %s/ok.txt && rm -f %s/flip.txt" % (WWW, WWW, WWW))
         c = cursor()
-        start = C.run(["systemctl", "restart", UNIT], timeout=STEP + 20)
-        del start
+        C.run(["systemctl", "restart", UNIT], timeout=STEP + 20)
         down = wait_journal(c, r"\[refused\] DOWN: ")
         self.assertEqual(down[0][0], 3, "DOWN is <3> (err)")
         failed = wait_journal(c, r"\[refused\] Probe failed: .*Connection refused")
@@ -518,7 +517,7 @@ class ObserverUnderSystemd(unittest.TestCase):
         wait_journal(c, r"Reloaded: worker")
 
     def test_06_stop_lets_the_supervisor_stop_its_worker(self):
-        main, worker = prop("MainPID"), one_worker()
+        worker = one_worker()
         self.assertEqual(prop("KillMode"), "mixed")
         host_worker = C.host_pid(worker)
         c = cursor()
@@ -538,7 +537,6 @@ class ObserverUnderSystemd(unittest.TestCase):
         self.assertIn(UNIT + ": Changed stop-sigterm -> dead", states, "\n".join(states))
         self.assertFalse([m for m in states if re.search(r"sigkill|final", m)], "\n".join(states))
         self.assertFalse(alive(host_worker), "the worker is gone")
-        del main
         C.run(["systemctl", "start", UNIT], timeout=STEP)
 
     def test_07_kill_9_of_main_pid_ends_the_worker_and_restarts(self):
@@ -599,6 +597,17 @@ class ObserverUnderSystemd(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([l for l in (r.stdout + r.stderr).splitlines() if "observer" in l], [],
                          "systemd-analyze verify %s" % fragment)
+
+    def test_10_package_remove_stops_and_purge_removes_the_config(self):
+        if INSTALL != "deb":
+            self.skipTest("observer was installed with cmake --install, not the .deb")
+        self.assertEqual(prop("ActiveState"), "active")
+        C.run(["env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "-r", "observer"], timeout=60)
+        self.assertEqual(C.run(["systemctl", "is-active", UNIT], check=False).stdout.strip(), "inactive")
+        self.assertEqual(prop("Result"), "success")
+        self.assertEqual(C.run(["test", "-e", CONFIG], check=False).returncode, 0, "remove keeps the conffile")
+        C.run(["env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "-P", "observer"], timeout=60)
+        self.assertNotEqual(C.run(["test", "-e", CONFIG], check=False).returncode, 0, "purge removes it")
 
 
 def stage_payload(payload):

@@ -143,7 +143,9 @@ def own_cgroups(name):
 
 
 def remove_cgroups(dirs):
-    for top in dirs:
+    """Empties dirs as it removes them, so a second call does nothing."""
+    while dirs:
+        top = dirs.pop()
         for root, subdirs, _ in os.walk(top, topdown=False):
             for sub in subdirs:
                 try:
@@ -215,11 +217,20 @@ class Container:
                 return "no PID 1 appeared in the container within 60 s:\n" + self.log_tail()
             self.leader = self._find_leader()
             time.sleep(0.1)
-        r = self.run(["systemctl", "is-system-running", "--wait"], timeout=90, check=False)
-        state = r.stdout.strip()
-        if state not in ("running", "degraded"):
-            return "the container's systemd did not finish booting (is-system-running: %r, exit %d):\n%s" % (
-                state, r.returncode, self.log_tail())
+        # PID 1 exists before systemd listens on its private socket: until
+        # then systemctl fails at once ("Failed to connect to bus"), so ask
+        # again until it answers with a state.
+        deadline = time.monotonic() + 90
+        while True:
+            r = self.run(["systemctl", "is-system-running", "--wait"],
+                         timeout=max(1, deadline - time.monotonic()), check=False)
+            state = r.stdout.strip()
+            if state in ("running", "degraded"):
+                break
+            if time.monotonic() > deadline or self.proc.poll() is not None or state == "stopping":
+                return "the container's systemd did not finish booting (is-system-running: %r, exit %d, %s):\n%s" % (
+                    state, r.returncode, r.stderr.strip(), self.log_tail())
+            time.sleep(0.2)
         if state == "degraded":
             log("boot: degraded; failed units: %s" % self.run(
                 ["systemctl", "--failed", "--no-legend", "--plain"], check=False).stdout.strip())

@@ -15,6 +15,12 @@ work=$(mktemp -d /tmp/observer-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 version=$(dpkg-parsechangelog -S Version)
+# A native package: its version is observer's own, from CMakeLists.txt.
+cmake_version=$(sed -n 's/^project(observer VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+if [ "$version" != "$cmake_version" ]; then
+  echo "build-deb: debian/changelog says $version, CMakeLists.txt $cmake_version; add a changelog entry (dch -v $cmake_version)" >&2
+  exit 1
+fi
 src=$work/observer-$version
 mkdir -p "$src"
 git ls-files -z --cached --others --exclude-standard | \

@@ -4,7 +4,10 @@ N targets at a 1s tick, `perf record -e cpu-clock -g` (software clock: works
 where hardware counters do not) on the worker and the supervisor for a
 bounded time, then prints perf's flat and caller reports.
 
-  python3 bench/profile.py --bins build/bench/bin [--targets 10000] [--seconds 10]
+  python3 bench/profile.py --bins build/bench/bin [--targets 10000] [--seconds 10] [--https]
+
+--https: the targets are https on the bench's TLS nginx (a CA made at run
+time, no session resumption: a full handshake per probe).
 """
 import argparse
 import os
@@ -22,13 +25,15 @@ def main():
     ap.add_argument("--bins", required=True)
     ap.add_argument("--targets", type=int, default=10000)
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--https", action="store_true", help="probe the TLS nginx (full handshakes)")
     ap.add_argument("--out", default=None, help="dir for perf.data files (default: a temp dir)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="observer-profile-")
     os.chmod(work, 0o755)
     out = a.out or tempfile.mkdtemp(prefix="observer-perf-")
     try:
-        nginx = bench.Nginx(work)
+        tls = bench.Tls(work) if a.https else None
+        nginx = bench.Nginx(work, tls=tls)
         nginx.start()
         obs = bench.Observer(a.bins, work, nginx, "prof", a.targets, 1)
         obs.start()

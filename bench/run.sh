@@ -1,15 +1,18 @@
 #!/bin/sh
-# observer benchmarks (issue 6): one command, prints one markdown table.
+# observer benchmarks (issues 6 and 12): one command, prints two markdown
+# tables (the issue's targets, then every measure behind them).
 #
 #   bench/run.sh [--quick] [--bins DIR] [bench.py options...]
 #
 # Installs its tools from Debian (nginx-light, monit,
-# prometheus-blackbox-exporter, wrk, python3), builds observer into
+# prometheus-blackbox-exporter, wrk, openssl, python3), builds observer into
 # build/bench unless --bins names a dir holding observer + observer-worker,
 # widens the ephemeral port range for the run (and puts it back), and runs
 # bench/bench.py, which starts every server it needs on 127.0.0.1 ports of its
-# own and stops each of them by PID. --quick: a small run (well under a
-# minute) that proves the harness works; its figures mean nothing.
+# own and stops each of them by PID. The https scenarios use a CA and a
+# certificate bench.py makes at run time with openssl in its temp dir.
+# --quick: a small run (about a minute) that proves the harness works, the
+# https path included; its figures mean nothing.
 set -eu
 PATH="$PATH:/usr/sbin:/sbin"  # nginx lives in /usr/sbin
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +32,7 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 need=""
 for pair in nginx:nginx-light monit:monit prometheus-blackbox-exporter:prometheus-blackbox-exporter \
-            wrk:wrk python3:python3 cmake:cmake; do
+            wrk:wrk openssl:openssl python3:python3 cmake:cmake; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need="$need ${pair#*:}"
 done
 if [ -n "$need" ]; then
@@ -65,6 +68,7 @@ fi
 echo "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)," \
      "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 if [ "$quick" -eq 1 ]; then
-  set -- --runs 1 --targets 1000 --ramp 1500 --low 50 --lag-targets 200 --window 2 --low-window 2 --warmup 1.5 "$@"
+  set -- --runs 1 --targets 1000 --low 50 --lag-targets 200 --window 2 --low-window 2 --warmup 1.5 \
+         --tls-start 50 --tls-steps 1 --tls-step-window 2 "$@"
 fi
 python3 "$here/bench.py" --bins "$bins" "$@"

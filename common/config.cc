@@ -13,6 +13,7 @@
 
 #include "ini_file.h"
 #include "keys.h"
+#include "listen_address.h"
 #include "version.h"
 
 extern char** environ;
@@ -580,6 +581,16 @@ bool convert_global(const RawValues& raw, GlobalConfig* g, std::string* error) {
   }
   if (!parse_positive_duration("shutdown_timeout", *get(raw, "shutdown_timeout"), &g->shutdown_timeout, error)) return false;
   if (!parse_positive_duration("reload_timeout", *get(raw, "reload_timeout"), &g->reload_timeout, error)) return false;
+  const RawValue* listen = get(raw, "listen");
+  g->listen = listen->text;
+  if (!g->listen.empty()) {
+    ListenAddress la;
+    std::string why;
+    if (!parse_listen_address(g->listen, &la, &why)) {
+      *error = cite("listen", *listen) + ": " + why;
+      return false;
+    }
+  }
   const RawValue* mif = get(raw, "max_in_flight");
   g->open_file_limit = 0;
   if (mif->text == "auto") {

@@ -134,6 +134,7 @@ struct GlobalConfig {
   Nanos shutdown_timeout{};
   Nanos reload_timeout{};
   size_t max_in_flight = 0;       // resolved: never 0
+  std::string listen;             // "" serves nothing; else checked by parse_listen_address()
   uint64_t open_file_limit = 0;   // the soft RLIMIT_NOFILE that `auto` was derived from; 0 when set
   RawValues raw;
 };

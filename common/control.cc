@@ -7,6 +7,7 @@ namespace {
 
 constexpr size_t kHeaderSize = 8;  // u16 type, u16 reserved (0), u32 payload length
 constexpr size_t kMaxString = 4096;
+constexpr size_t kMaxCounters = 64;  // per target state record
 
 void put_u8(std::string* b, uint8_t v) { b->push_back(static_cast<char>(v)); }
 void put_u16(std::string* b, uint16_t v) { b->append(reinterpret_cast<const char*>(&v), 2); }
@@ -45,6 +46,7 @@ class Reader {
   }
   // True when every byte was consumed and nothing was read past the end.
   bool exact() const { return !bad_ && off_ == n_; }
+  bool at_end() const { return bad_ || off_ == n_; }
 
  private:
   const char* p_;
@@ -64,6 +66,9 @@ std::string encode_state(const TargetStateRecord& s) {
   put_u64(&b, s.probes);
   put_u64(&b, s.failures);
   put_str(&b, s.last_reason);
+  size_t n = s.counters.size() < kMaxCounters ? s.counters.size() : kMaxCounters;
+  put_u16(&b, static_cast<uint16_t>(n));
+  for (size_t i = 0; i < n; ++i) put_u64(&b, s.counters[i]);
   return b;
 }
 
@@ -78,6 +83,12 @@ bool decode_state(const char* p, size_t n, TargetStateRecord* s) {
   s->probes = r.get<uint64_t>();
   s->failures = r.get<uint64_t>();
   s->last_reason = r.str();
+  s->counters.clear();
+  if (!r.at_end()) {  // a worker before the counters sends none
+    uint16_t n = r.get<uint16_t>();
+    if (n > kMaxCounters) return false;
+    for (uint16_t i = 0; i < n; ++i) s->counters.push_back(r.get<uint64_t>());
+  }
   if (health > static_cast<uint8_t>(TargetHealth::Down)) return false;
   s->health = static_cast<TargetHealth>(health);
   return r.exact();
@@ -91,6 +102,7 @@ std::string encode_message(const ControlMessage& msg) {
   if (msg.type == MessageType::ConfigError) put_str(&payload, msg.text);
   if (msg.type == MessageType::CutOverReady || msg.type == MessageType::Retire) put_u64(&payload, msg.cut_over_ns);
   if (msg.type == MessageType::CutOverLate) put_u64(&payload, msg.late_probes);
+  if (msg.type == MessageType::ReloadFailed) put_u64(&payload, msg.unix_seconds);
   std::string out;
   put_u16(&out, static_cast<uint16_t>(msg.type));
   put_u16(&out, 0);
@@ -146,7 +158,8 @@ bool ControlDecoder::feed(const char* data, size_t len, std::string* error) {
       }
       case MessageType::CutOverReady:
       case MessageType::Retire:
-      case MessageType::CutOverLate: {
+      case MessageType::CutOverLate:
+      case MessageType::ReloadFailed: {
         msg.type = static_cast<MessageType>(type);
         Reader r(payload, plen);
         uint64_t v = r.get<uint64_t>();
@@ -156,6 +169,8 @@ bool ControlDecoder::feed(const char* data, size_t len, std::string* error) {
         }
         if (msg.type == MessageType::CutOverLate)
           msg.late_probes = v;
+        else if (msg.type == MessageType::ReloadFailed)
+          msg.unix_seconds = v;
         else
           msg.cut_over_ns = v;
         break;

@@ -55,6 +55,9 @@ namespace observer {
 
 // The worker's end of the channel, as seen by the worker.
 constexpr int kControlFd = 3;
+// The metrics/status socket the supervisor hands on, when `listen` is set
+// (the worker is told with --listen-fd).
+constexpr int kListenFd = 4;
 constexpr uint32_t kMaxControlPayload = 64 * 1024;
 
 // How far ahead of its CutOverReady a reload's successor puts the cut-over T:
@@ -92,6 +95,9 @@ enum class MessageType : uint16_t {
   // supervisor: the Retire is called off (its successor died before the
   // cut-over): keep every target and fire every slot. Payload: none.
   Resume = 9,
+  // supervisor: a reload failed; this worker goes on with its configuration
+  // (for observer_config_last_reload_successful). Payload: u64 unix seconds.
+  ReloadFailed = 10,
 };
 
 enum class TargetHealth : uint8_t { Unknown = 0, Up = 1, Down = 2 };
@@ -108,6 +114,11 @@ struct TargetStateRecord {
   uint64_t probes = 0;
   uint64_t failures = 0;
   std::string last_reason;  // why it is DOWN (empty when UP)
+  // The target's metric counters (worker/metrics.h, TargetCounters), in
+  // their order there. Carried as a counted list after the fields above so
+  // that a worker of another version, with more or fewer counters, still
+  // reads the record (missing ones start at 0, unknown ones are dropped).
+  std::vector<uint64_t> counters;
 };
 
 struct ControlMessage {
@@ -116,6 +127,7 @@ struct ControlMessage {
   std::string text;          // ConfigError only
   uint64_t cut_over_ns = 0;  // CutOverReady, Retire only
   uint64_t late_probes = 0;  // CutOverLate only
+  uint64_t unix_seconds = 0; // ReloadFailed only
 };
 
 // A message of `type` with no payload fields set.

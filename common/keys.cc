@@ -34,6 +34,7 @@ const std::vector<KeyInfo>& known_keys() {
       {"log_format", KeyScope::Global, "text", "text, logfmt or json", false},
       {"shutdown_timeout", KeyScope::Global, "10s", "how long a stop waits for workers before SIGKILL", false},
       {"reload_timeout", KeyScope::Global, "30s", "how long a new worker has to become ready on SIGHUP", false},
+      {"listen", KeyScope::Global, "", "address for /metrics and the status page: HOST:PORT, [IPv6]:PORT or :PORT; empty serves nothing", false},
       {"max_in_flight", KeyScope::Global, "auto", "most probes at once; a slot past it is skipped (auto: from the open-file limit)", false},
   };
   return keys;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 
 namespace observer {
 namespace {
@@ -84,6 +85,8 @@ int Supervisor::run() {
     // (READY=1), and a ping vouches for a worker that is heard from.
     uv_timer_start(watchdog_timer_.get(), &Supervisor::on_uv_watchdog_timer, ms, ms);
   }
+  std::string notice = listen_sockets_.adopt_activated(setup_.env);
+  if (!notice.empty()) log_.warning(notice);
   if (!start_candidate(applied_global_, &error)) {
     std::fprintf(stderr, "observer: cannot start the worker %s: %s\n", setup_.worker_path.c_str(), error.c_str());
     exit_code_ = kExitSoftware;
@@ -139,6 +142,7 @@ void Supervisor::close_handles() {
 
 void Supervisor::apply_global(const GlobalConfig& global) {
   applied_global_ = global;
+  listen_sockets_.keep_only(global.listen);
   line_options_ = line_options_for(global, setup_.env);
   log_.set_options(line_options_);
 }
@@ -213,16 +217,19 @@ void Supervisor::begin_stop(int exit_code) {
 
 // ---- workers ---------------------------------------------------------------
 
-WorkerProcess* Supervisor::spawn_worker(bool cut_over, std::string* error) {
+WorkerProcess* Supervisor::spawn_worker(bool cut_over, const std::string& listen, std::string* error) {
   WorkerSpawnSpec spec;
+  if (!listen_sockets_.socket_for(listen, &spec.listen_fd, error)) return nullptr;
   spec.path = setup_.worker_path;
   spec.args.push_back("--supervised=" + std::to_string(getpid()));
   if (line_options_.style == LineStyle::Journal) spec.args.push_back("--journal");
   if (cut_over) spec.args.push_back("--cut-over");
+  if (spec.listen_fd >= 0) spec.args.push_back("--listen-fd=" + std::to_string(kListenFd));
   spec.args.insert(spec.args.end(), setup_.args.begin(), setup_.args.end());
   for (const auto& [key, value] : setup_.env) {
     // systemd's notify and watchdog variables are the supervisor's alone.
     if (key == "NOTIFY_SOCKET" || key == "WATCHDOG_USEC" || key == "WATCHDOG_PID") continue;
+    if (is_socket_activation_variable(key)) continue;
     spec.env.push_back(key + "=" + value);
   }
   auto worker = std::make_unique<WorkerProcess>(loop_, next_serial_++, &out_, &log_, static_cast<WorkerEvents*>(this));
@@ -245,7 +252,7 @@ WorkerProcess* Supervisor::spawn_worker(bool cut_over, std::string* error) {
 bool Supervisor::start_candidate(const GlobalConfig& global, std::string* error) {
   // Replacing a running worker: the two cut over at an instant the new one
   // announces. A start or a restart after a crash has nobody to cut over from.
-  WorkerProcess* w = spawn_worker(current_ != nullptr, error);
+  WorkerProcess* w = spawn_worker(current_ != nullptr, global.listen, error);
   if (w == nullptr) return false;
   w->role = WorkerRole::Starting;
   candidate_ = w;
@@ -322,7 +329,17 @@ void Supervisor::supersede(WorkerProcess* w) {
   w->terminate(applied_global_.shutdown_timeout);
 }
 
+// The worker in force keeps its configuration: its metrics say so
+// (observer_config_last_reload_successful).
+void Supervisor::tell_reload_failed() {
+  if (current_ == nullptr) return;
+  ControlMessage m = control_message(MessageType::ReloadFailed);
+  m.unix_seconds = static_cast<uint64_t>(time(nullptr));
+  current_->send(m);
+}
+
 void Supervisor::finish_reload(const std::string& status) {
+  if (status.compare(0, 13, "Reload failed") == 0) tell_reload_failed();
   if (!reload_pending_) return;
   reload_pending_ = false;
   notifier_.send(sd_ready_message(status));
@@ -438,6 +455,7 @@ bool Supervisor::call_off_retirement(WorkerProcess* dead) {
     log_.error("Reload failed: " + what + "; worker " + pid_text(old) + " keeps running.",
                {pid_field(dead), {"kept_pid", std::to_string(old->pid()), true}});
     notifier_.send("STATUS=Reload failed: " + what + ". Running, worker pid " + std::to_string(old->pid()));
+    tell_reload_failed();
     return true;
   }
   return false;

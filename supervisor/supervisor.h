@@ -48,6 +48,7 @@
 #include "backoff.h"
 #include "config.h"
 #include "line_writer.h"
+#include "listen_sockets.h"
 #include "logger.h"
 #include "sd_notify.h"
 #include "uv_handle.h"
@@ -101,7 +102,7 @@ class Supervisor : public WorkerEvents {
   bool init_handles(std::string* error);
   void apply_global(const GlobalConfig& global);
   // `cut_over`: it replaces the current worker on a reload (see control.h).
-  WorkerProcess* spawn_worker(bool cut_over, std::string* error);
+  WorkerProcess* spawn_worker(bool cut_over, const std::string& listen, std::string* error);
   // Spawns a worker that, once current, brings `global` into force (a failed
   // reload must leave the supervisor's own settings as they were).
   bool start_candidate(const GlobalConfig& global, std::string* error);
@@ -114,6 +115,7 @@ class Supervisor : public WorkerEvents {
   // Ends a pending reload for systemd: READY=1 with `status` (success or the
   // reason of the failure). No-op when no RELOADING=1 is outstanding.
   void finish_reload(const std::string& status);
+  void tell_reload_failed();
   void schedule_restart(std::chrono::milliseconds healthy_for, const std::string& what);
   void handle_candidate_exit(WorkerProcess* worker);
   void handle_current_exit(WorkerProcess* worker);
@@ -154,6 +156,7 @@ class Supervisor : public WorkerEvents {
   bool stopping_ = false;
   std::chrono::steady_clock::time_point first_stop_signal_{};
   int exit_code_ = kExitOk;
+  ListenSockets listen_sockets_;   // the metrics socket(s): see listen_sockets.h
   GlobalConfig applied_global_;    // the settings in force
   GlobalConfig candidate_global_;  // the settings of candidate_'s configuration
   GlobalConfig retired_global_;    // the settings before the last take-over (see call_off_retirement)

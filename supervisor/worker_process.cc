@@ -77,7 +77,7 @@ int WorkerProcess::spawn(const WorkerSpawnSpec& spec) {
   for (const std::string& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
-  uv_stdio_container_t stdio[4];
+  uv_stdio_container_t stdio[5];
   stdio[0].flags = UV_IGNORE;  // /dev/null
   stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
   stdio[1].data.stream = stdout_.stream();
@@ -91,7 +91,9 @@ int WorkerProcess::spawn(const WorkerSpawnSpec& spec) {
   options.file = spec.path.c_str();
   options.args = argv.data();
   options.env = envp.data();
-  options.stdio_count = 4;
+  stdio[4].flags = UV_INHERIT_FD;
+  stdio[4].data.fd = spec.listen_fd;
+  options.stdio_count = spec.listen_fd >= 0 ? 5 : 4;
   options.stdio = stdio;
 
   process_.h = new uv_process_t();
@@ -342,6 +344,7 @@ void WorkerProcess::handle_control_bytes(const char* data, size_t len) {
         break;
       case MessageType::Retire:
       case MessageType::Resume:
+      case MessageType::ReloadFailed:
         protocol_error("unexpected supervisor-only message from the worker");
         return;
     }

@@ -65,6 +65,7 @@ struct WorkerSpawnSpec {
   std::string path;
   std::vector<std::string> args;  // without argv[0]
   std::vector<std::string> env;   // "KEY=value"
+  int listen_fd = -1;  // the metrics socket, inherited as kListenFd; -1: none
 };
 
 class WorkerProcess {

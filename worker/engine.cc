@@ -18,6 +18,9 @@ namespace {
 // least kTargetsToShare targets share a tick.
 constexpr size_t kTargetsPerWakeup = 20;
 constexpr size_t kTargetsToShare = 100;
+// How long a slot may wait for room under max_in_flight (never more than a
+// quarter of its tick) before it is skipped.
+constexpr Nanos kWaitForRoom = std::chrono::milliseconds(250);
 // How often skipped slots are summed into a line per target.
 constexpr uint64_t kSkipReportMs = 60 * 1000;
 
@@ -75,9 +78,12 @@ struct Engine::Target {
   Nanos last_fired_boundary{INT64_MIN};  // of the last slot a probe started for
   std::unique_ptr<Probe> probe;  // in flight
   int64_t probe_lag_us = 0;
+  TargetCounters counters;  // carried over a reload with the state
+  LastProbe last;
   uint32_t overruns_unreported = 0;  // skipped slots not yet in a log line (see skip_slot())
   uint32_t busy_unreported = 0;
   bool skip_noted = false;  // a skip of this target was logged in the current minute
+  bool waiting = false;     // its slot waits for room under max_in_flight (wait_for_room())
   bool armed = false;       // a slot is still to fire: its wake-up's timer waits for it
   bool inherited = false;   // took a record of the hand-over
 
@@ -261,8 +267,11 @@ void Engine::fire(Target* t) {
   int64_t lag_us = std::chrono::duration_cast<std::chrono::microseconds>(now - due).count();
   if (t->probing()) {
     skip_slot(t, SkipReason::Overrun);
+  } else if (t->waiting) {
+    skip_slot(t, SkipReason::Busy);  // its last slot still waits for room
   } else if (in_flight_ >= max_in_flight_) {
-    skip_slot(t, SkipReason::Busy);
+    t->last_fired_boundary = slot_boundary(t->phase, tick, t->next_slot, t->snapped_by);
+    wait_for_room(t, due);
   } else {
     t->last_fired_boundary = slot_boundary(t->phase, tick, t->next_slot, t->snapped_by);
     start_probe(t, lag_us);
@@ -301,6 +310,7 @@ void Engine::start_probe(Target* t, int64_t lag_us) {
 // target, then summed into report_skips()'s line, so that an overloaded
 // worker writes one line per target per minute, not one per slot.
 void Engine::skip_slot(Target* t, SkipReason why) {
+  ++t->counters.skipped;
   if (!t->skip_noted) {
     t->skip_noted = true;
     skip_noted_.push_back(static_cast<uint32_t>(index_of(t)));
@@ -360,6 +370,39 @@ void Engine::report_skips(bool final) {
   if (skip_noted_.empty() && skip_report_) uv_timer_stop(skip_report_.get());
 }
 
+// The bound is reached: the slot waits, in order, for a probe to end, at
+// most kWaitForRoom (and a quarter of its tick), then is skipped. A stall
+// of the loop (a lost time slice, a burst of overdue wake-ups) then costs
+// no probe, while a machine offered more than it can probe still skips, and
+// never queues more than max_in_flight slots.
+void Engine::wait_for_room(Target* t, Nanos due) {
+  // Bounded, by a burst's worth: wake-ups fire ~20 targets at once.
+  if (waiting_.size() >= std::max<size_t>(4 * max_in_flight_, 256)) {
+    skip_slot(t, SkipReason::Busy);
+    return;
+  }
+  Nanos grace = std::min<Nanos>(kWaitForRoom, t->settings().tick / 4);
+  t->waiting = true;
+  waiting_.push_back(Waiting{static_cast<uint32_t>(index_of(t)), uv_hrtime() + static_cast<uint64_t>(grace.count()),
+                             origin_ns_ + static_cast<uint64_t>(due.count())});
+}
+
+// Starts the waiting slots that fit, in order; those past their wait are skipped.
+void Engine::start_waiting() {
+  uint64_t now = uv_hrtime();
+  while (!waiting_.empty() && in_flight_ < max_in_flight_) {
+    Waiting w = waiting_.front();
+    waiting_.pop_front();
+    Target* t = &targets_[w.target];
+    t->waiting = false;
+    if (now > w.deadline_ns) {
+      skip_slot(t, SkipReason::Busy);
+      continue;
+    }
+    start_probe(t, static_cast<int64_t>(now > w.due_ns ? (now - w.due_ns) / 1000 : 0));
+  }
+}
+
 void Engine::on_probe_done(CURL* easy, CURLcode code) {
   Probe* p = Probe::from_easy(easy);
   assert(p != nullptr && p->target < targets_.size());
@@ -370,12 +413,33 @@ void Engine::on_probe_done(CURL* easy, CURLcode code) {
   --in_flight_;
   report(t, done->finish(code));
   pool_.give_back(std::move(done));
+  start_waiting();
   maybe_idle();
+}
+
+void Engine::note_metrics(Target* t, const ProbeResult& r, const Finding* first_failure) {
+  double seconds = std::chrono::duration<double>(r.total_time).count();
+  LastProbe& last = t->last;
+  last.known = true;
+  last.success = first_failure == nullptr;
+  last.status = static_cast<uint16_t>(r.status);
+  last.duration_s = seconds;
+  last.phases_s = r.phases_s;
+  last.cert_expiry_unix = r.cert_expiry_unix.value_or(0);
+  if (first_failure == nullptr) {
+    ++t->counters.success;
+  } else {
+    ++t->counters.failure;
+    ++t->counters.failures[static_cast<size_t>(classify_failure(first_failure->check, r.curl_code))];
+  }
+  duration_histogram_.observe(seconds);
+  lag_histogram_.observe(static_cast<double>(t->probe_lag_us) / 1e6);
 }
 
 void Engine::report(Target* t, const ProbeResult& r) {
   int64_t now_ms = unix_ms_now();
   std::vector<Finding> findings = evaluate(*t->checks, r, now_ms / 1000);
+  note_metrics(t, r, findings.empty() ? nullptr : &findings.front());
   if (findings.empty()) {  // the common case: nothing to log, nothing to build
     record_outcome(t, ProbeOutcome{true, {}, now_ms});
     return;
@@ -406,7 +470,8 @@ void Engine::record_outcome(Target* t, ProbeOutcome outcome) {
   if (auto change = t->state.apply(outcome)) log_change(*t, *change);
 }
 
-void Engine::log_change(const Target& t, const StateChange& c) {
+void Engine::log_change(Target& t, const StateChange& c) {
+  ++t.counters.state_changes;
   const std::string& name = t.name;
   if (c.to == TargetHealth::Down) {
     log_->log(Level::Error, name, "DOWN: " + c.reason,
@@ -438,6 +503,13 @@ void Engine::inherit(const TargetStateRecord& record) {
     // changes nothing.
     if (!same_identity(record, t->name, t->url) || t->inherited) continue;
     t->state.restore(record);
+    // What this worker counted before the hand-over came adds to what the
+    // old one counted: a counter never goes back.
+    TargetCounters before;
+    LastProbe last;
+    decode_target_metrics(record.counters, &before, &last);
+    add_counters(&t->counters, before);
+    if (!t->last.known) t->last = last;
     t->inherited = true;
     return;
   }
@@ -510,14 +582,16 @@ void Engine::resume() {
 }
 
 void Engine::maybe_idle() {
-  if (!retiring_ || !on_idle_ || in_flight() != 0 || before_stop_ != 0 || !idle_check_) return;
+  if (!retiring_ || !on_idle_ || in_flight() != 0 || !waiting_.empty() || before_stop_ != 0 || !idle_check_) return;
   // Deferred: the caller may be inside curl's or our own callback stack.
   uv_timer_start(idle_check_.get(), &Engine::on_uv_idle_check, 0, 0);
 }
 
 void Engine::on_uv_idle_check(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Engine*>(handle->data);
-  if (self == nullptr || self->in_flight() != 0 || self->before_stop_ != 0 || !self->on_idle_) return;
+  if (self == nullptr || self->in_flight() != 0 || !self->waiting_.empty() || self->before_stop_ != 0 ||
+      !self->on_idle_)
+    return;
   std::function<void()> cb = std::move(self->on_idle_);
   self->on_idle_ = nullptr;
   cb();
@@ -531,6 +605,11 @@ void Engine::abort() {
       if (w.timer) uv_timer_stop(w.timer.get());
     before_stop_ = 0;
   }
+  for (const Waiting& w : waiting_) {
+    targets_[w.target].waiting = false;
+    skip_slot(&targets_[w.target], SkipReason::Busy);
+  }
+  waiting_.clear();
   for (Target& t : targets_) {
     if (!t.probing()) continue;
     multi_->remove(t.probe->easy());
@@ -557,11 +636,124 @@ std::string Engine::encode_states() const {
   m.type = MessageType::TargetState;
   for (const Target& t : targets_) {
     m.state = t.state.to_record(t.name, t.url);
+    m.state.counters = encode_target_metrics(t.counters, t.last);
     wire += encode_message(m);
   }
   return wire;
 }
 
 size_t Engine::index_of(const Target* t) const { return static_cast<size_t>(t - targets_.data()); }
+
+// One family at a time, as the text format wants: every target's sample of
+// it, then the next family. Targets whose first probe has not ended have no
+// probe_* samples yet, and observer_target_up only once they are UP or DOWN.
+void Engine::write_metrics(std::string* out) const {
+  // As large as the last one: one allocation instead of a dozen doublings.
+  out->reserve(out->size() + last_metrics_bytes_ + last_metrics_bytes_ / 8);
+  size_t start = out->size();
+  std::vector<std::string> labels(targets_.size());
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    std::string& l = labels[i];
+    l = "target=\"";
+    append_label_value(&l, targets_[i].name);
+    l += "\",url=\"";
+    append_label_value(&l, targets_[i].display_url());
+    l += '"';
+  }
+  auto gauge = [&](const char* name, const char* help, auto value_of) {
+    append_family(out, name, "gauge", help);
+    for (size_t i = 0; i < targets_.size(); ++i) {
+      double v = 0;
+      if (!value_of(targets_[i], &v)) continue;
+      *out += name;
+      *out += '{';
+      *out += labels[i];
+      *out += "} ";
+      append_number(out, v);
+      *out += '\n';
+    }
+  };
+  gauge("probe_success", "Whether the last probe passed every check", [](const Target& t, double* v) {
+    *v = t.last.success ? 1 : 0;
+    return t.last.known;
+  });
+  gauge("probe_duration_seconds", "How long the last probe took", [](const Target& t, double* v) {
+    *v = t.last.duration_s;
+    return t.last.known;
+  });
+  gauge("probe_http_status_code", "Status code of the last response (0: none)", [](const Target& t, double* v) {
+    *v = t.last.status;
+    return t.last.known;
+  });
+  append_family(out, "probe_http_duration_seconds", "gauge", "Duration of each phase of the last probe");
+  for (size_t p = 0; p < 5; ++p)
+    for (size_t i = 0; i < targets_.size(); ++i) {
+      if (!targets_[i].last.known) continue;
+      *out += "probe_http_duration_seconds{";
+      *out += labels[i];
+      *out += ",phase=\"";
+      *out += kPhaseNames[p];
+      *out += "\"} ";
+      append_number(out, targets_[i].last.phases_s[p]);
+      *out += '\n';
+    }
+  gauge("probe_ssl_earliest_cert_expiry", "Expiry of the server's certificate, in unix seconds",
+        [](const Target& t, double* v) {
+          *v = static_cast<double>(t.last.cert_expiry_unix);
+          return t.last.cert_expiry_unix != 0;
+        });
+  gauge("observer_target_up", "1 while the target is UP, 0 while DOWN; absent until its first state",
+        [](const Target& t, double* v) {
+          TargetHealth h = t.state.health();
+          *v = h == TargetHealth::Up ? 1 : 0;
+          return h != TargetHealth::Unknown;
+        });
+  append_family(out, "observer_probes_total", "counter", "Slots of the target, by result (skipped: not probed)");
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    const TargetCounters& c = targets_[i].counters;
+    const std::pair<const char*, uint64_t> results[] = {{"success", c.success}, {"failure", c.failure}, {"skipped", c.skipped}};
+    for (const auto& [result, n] : results) {
+      *out += "observer_probes_total{";
+      *out += labels[i];
+      *out += ",result=\"";
+      *out += result;
+      *out += "\"} ";
+      append_number(out, n);
+      *out += '\n';
+    }
+  }
+  append_family(out, "observer_probe_failures_total", "counter", "Failed probes by the reason of their first failing check");
+  for (size_t i = 0; i < targets_.size(); ++i)
+    for (size_t r = 0; r < kFailureReasons; ++r) {
+      uint64_t n = targets_[i].counters.failures[r];
+      if (n == 0) continue;
+      *out += "observer_probe_failures_total{";
+      *out += labels[i];
+      *out += ",reason=\"";
+      *out += failure_reason_name(static_cast<FailureReason>(r));
+      *out += "\"} ";
+      append_number(out, n);
+      *out += '\n';
+    }
+  append_family(out, "observer_state_changes_total", "counter", "Changes of the target between UP and DOWN");
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    *out += "observer_state_changes_total{";
+    *out += labels[i];
+    *out += "} ";
+    append_number(out, targets_[i].counters.state_changes);
+    *out += '\n';
+  }
+  duration_histogram_.write("observer_probe_duration_seconds", "How long probes took", out);
+  lag_histogram_.write("observer_probe_lag_seconds", "How late probes started against their schedule", out);
+  append_family(out, "observer_in_flight", "gauge", "Probes running now");
+  *out += "observer_in_flight ";
+  append_number(out, static_cast<uint64_t>(in_flight_));
+  *out += '\n';
+  append_family(out, "observer_max_in_flight", "gauge", "The most probes that run at once (max_in_flight)");
+  *out += "observer_max_in_flight ";
+  append_number(out, static_cast<uint64_t>(max_in_flight_));
+  *out += '\n';
+  last_metrics_bytes_ = out->size() - start;
+}
 
 }  // namespace observer

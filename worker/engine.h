@@ -21,8 +21,12 @@
 // the engine has gone idle and been closed.
 //
 // Overload: at most `max_in_flight` probes run at once. A slot that comes
-// while that many are in flight, or while the target's own previous probe
-// still runs, is skipped (never queued) and counted. The first skip of a
+// while that many are in flight waits, in order, for one to end, at most
+// 250 ms (and a quarter of its tick; at most 4 x max_in_flight or 256
+// slots wait), so
+// that a stall of the loop costs no probe; past that it is skipped, never
+// queued without end. A slot that comes while the target's own previous
+// probe still runs is skipped at once. Every skip is counted. The first of a
 // target is logged at once; later ones are summed into one line per target
 // per minute, and whatever is still unreported is logged at close(), so every
 // unprobed slot appears in the log with its count.
@@ -34,6 +38,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -45,6 +50,7 @@
 #include "control.h"
 #include "curl_multi_uv.h"
 #include "logger.h"
+#include "metrics.h"
 #include "probe.h"
 #include "target_state.h"
 #include "uv_handle.h"
@@ -113,6 +119,9 @@ class Engine {
 
   // Every target's state as TargetState control messages, in target order.
   std::string encode_states() const;
+  // Appends every target's series and the engine's own in the Prometheus
+  // text format (metrics.h).
+  void write_metrics(std::string* out) const;
   size_t in_flight() const { return in_flight_; }
 
  private:
@@ -132,12 +141,15 @@ class Engine {
   void fire(Target* t);
   void start_probe(Target* t, int64_t lag_us);
   void skip_slot(Target* t, SkipReason why);
+  void wait_for_room(Target* t, Nanos due);
+  void start_waiting();
   void report_skips(bool final);
   std::string in_flight_limit_words() const;  // "240 probes in flight"
   void on_probe_done(CURL* easy, CURLcode code);
   void report(Target* t, const ProbeResult& r);
   void record_outcome(Target* t, ProbeOutcome outcome);
-  void log_change(const Target& t, const StateChange& c);
+  void log_change(Target& t, const StateChange& c);
+  void note_metrics(Target* t, const ProbeResult& r, const Finding* first_failure);
   void maybe_idle();
   // Retiring, and slot k of `t` is the successor's (not to be fired).
   bool successors(const Target& t, uint64_t k) const;
@@ -161,7 +173,18 @@ class Engine {
   std::vector<std::unique_ptr<const ProbeSpec>> specs_;
   std::unique_ptr<CurlMultiUv> multi_;
   ProbePool pool_;
+  mutable size_t last_metrics_bytes_ = 0;  // size of the last exposition (write_metrics)
+  Histogram duration_histogram_{{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+  Histogram lag_histogram_{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
   size_t max_in_flight_ = 1;
+  // Slots waiting for room under max_in_flight, oldest first (at most
+  // 4 x max_in_flight of them, and 256).
+  struct Waiting {
+    uint32_t target;
+    uint64_t deadline_ns;  // uv_hrtime(): skipped if still waiting then
+    uint64_t due_ns;       // uv_hrtime() the slot was due (its lag counts from it)
+  };
+  std::deque<Waiting> waiting_;
   // Targets with a skip logged in the current minute (see skip_slot()).
   std::vector<uint32_t> skip_noted_;
   UvHandle<uv_timer_t> skip_report_;

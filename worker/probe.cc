@@ -192,9 +192,26 @@ const ProbeResult& Probe::finish(CURLcode code) {
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.status);
   curl_off_t us = 0;
   if (curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK) r.total_time = std::chrono::microseconds(us);
+  read_phases();
   if (r.status != 0) read_wanted_headers();
   if (spec_->settings->cert_min_days.has_value() && r.transport_ok) read_cert_expiry();
   return r;
+}
+
+// blackbox_exporter's phases from curl's cumulative instants: each phase is
+// the time from the end of the one before it (0 when it did not happen).
+void Probe::read_phases() {
+  curl_off_t at[5] = {};
+  const CURLINFO infos[5] = {CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T, CURLINFO_APPCONNECT_TIME_T,
+                             CURLINFO_STARTTRANSFER_TIME_T, CURLINFO_TOTAL_TIME_T};
+  for (int i = 0; i < 5; ++i) curl_easy_getinfo(easy_.get(), infos[i], &at[i]);
+  if (at[2] == 0) at[2] = at[1];  // no TLS
+  curl_off_t before = 0;
+  for (int i = 0; i < 5; ++i) {
+    curl_off_t phase = at[i] > before ? at[i] - before : 0;
+    result_.phases_s[static_cast<size_t>(i)] = static_cast<float>(phase) / 1e6f;
+    if (at[i] > before) before = at[i];
+  }
 }
 
 void Probe::read_wanted_headers() {

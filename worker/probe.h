@@ -71,6 +71,7 @@ class Probe {
   static size_t cb_curl_write(char* data, size_t size, size_t nmemb, void* userp) noexcept;
   static size_t cb_curl_header(char* data, size_t size, size_t nmemb, void* userp) noexcept;
   void read_wanted_headers();
+  void read_phases();
   void read_cert_expiry();
 
   CurlEasy easy_;

@@ -24,6 +24,7 @@ void ProbeResult::clear() {
   total_time = Nanos{};
   cert_expiry_unix.reset();
   is_https = false;
+  phases_s = {};
 }
 
 std::string trim_blanks(const std::string& s) {

@@ -3,6 +3,7 @@
 // build their own.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +28,9 @@ struct ProbeResult {
   Nanos total_time{};
   std::optional<int64_t> cert_expiry_unix;  // leaf certificate's notAfter, when asked and known
   bool is_https = false;
+  // Seconds spent resolving, connecting, in the TLS handshake, waiting for
+  // the first byte and reading the rest (metrics.h: kPhaseNames).
+  std::array<float, 5> phases_s{};
 
   // Case-insensitive lookup of the first header named `name`.
   const std::string* header(const std::string& name) const;

@@ -13,8 +13,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
+#include "listen_address.h"
 #include "log_format.h"
+#include "version.h"
 
 namespace observer {
 namespace {
@@ -57,6 +60,14 @@ bool take_internal_args(std::vector<std::string>* args, WorkerOptions* out, std:
       out->journal = true;
     } else if (a == "--cut-over") {
       out->cut_over = true;
+    } else if (a.compare(0, 12, "--listen-fd=") == 0) {
+      char* end = nullptr;
+      long fd = std::strtol(a.c_str() + 12, &end, 10);
+      if (a.size() == 12 || *end != '\0' || fd < 0 || fd > 65535) {
+        *error = "bad internal argument " + a + " (a descriptor number is expected)";
+        return false;
+      }
+      out->listen_fd = static_cast<int>(fd);
     } else {
       break;
     }
@@ -183,6 +194,15 @@ int Worker::configure(Config config, std::string* error) {
   log_ = std::make_unique<Logger>(writer_.get(), lo);
   engine_ = std::make_unique<Engine>(&loop_, log_.get());
   ensure_open_files(config.global.max_in_flight);
+  loaded_unix_ = static_cast<int64_t>(time(nullptr));
+  int listen_fd = options_.listen_fd;
+  if (listen_fd < 0 && !config.global.listen.empty()) {
+    // Run alone (debugging): the socket is this process's own.
+    own_listen_fd_.reset(bind_listen_socket(config.global.listen, error));
+    if (!own_listen_fd_) return kExitSoftware;
+    listen_fd = own_listen_fd_.get();
+  }
+  if (listen_fd >= 0) status_ = std::make_unique<StatusServer>(&loop_, [this](const std::string& path) { return answer(path); });
   switch (engine_->load(std::move(config.targets), config.global.max_in_flight, error)) {
     case Engine::LoadStatus::Ok: break;
     case Engine::LoadStatus::BadConfig: return kExitConfig;
@@ -247,7 +267,10 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) {
     self->finish(kExitSoftware);
     return;
   }
-  if (!self->options_.supervised) return;
+  if (!self->options_.supervised) {
+    self->start_serving();
+    return;
+  }
   ControlMessage ready = control_message(cut_over ? MessageType::CutOverReady : MessageType::Ready);
   ready.cut_over_ns = self->engine_->cut_over_ns();
   self->send(ready);
@@ -365,6 +388,9 @@ void Worker::on_engine_idle() {
   // Retired before the hand-over ended: what arrived so far is all we have.
   engine_->end_handover();
   handing_over_ = true;
+  // Scrapes go to the successor from now on (start_serving()); they wait in
+  // the socket's queue until it takes them, none is refused.
+  if (status_) status_->quiesce();
   if (engine_->late_probes() != 0) {
     ControlMessage late = control_message(MessageType::CutOverLate);
     late.late_probes = engine_->late_probes();
@@ -445,6 +471,12 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       return;
     case MessageType::StateEnd:
       engine_->end_handover();
+      // The counters are whole now: the old worker stopped accepting
+      // scrapes when it began its hand-over, this one takes them from here.
+      start_serving();
+      return;
+    case MessageType::ReloadFailed:
+      last_reload_ok_ = false;
       return;
     case MessageType::Retire:
       // Its SIGTERM follows at the cut-over (see on_uv_signal), also when
@@ -477,6 +509,7 @@ void Worker::finish(int code) {
   if (finished_) return;
   finished_ = true;
   exit_code_ = code;
+  if (status_) status_->close();
   if (engine_) {
     engine_->abort();
     engine_->close();
@@ -496,6 +529,47 @@ void Worker::finish(int code) {
   retire_deadline_.close();
   heartbeat_.close();
   control_.close();  // pending writes complete with UV_ECANCELED and are freed
+}
+
+void Worker::start_serving() {
+  if (!status_ || status_->serving() || retiring_ || finished_) return;
+  std::string error;
+  int fd = options_.listen_fd >= 0 ? options_.listen_fd : own_listen_fd_.get();
+  if (!status_->start(fd, &error)) log_->log(Level::Error, "", "Metrics are not served: " + error, {});
+}
+
+StatusServer::Reply Worker::answer(const std::string& path) {
+  StatusServer::Reply r;
+  if (path == "/metrics") {
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    engine_->write_metrics(&r.body);
+    std::string& out = r.body;
+    append_family(&out, "observer_build_info", "gauge", "observer's version");
+    out += "observer_build_info{version=\"" OBSERVER_VERSION "\"} 1\n";
+    append_family(&out, "observer_config_last_reload_successful", "gauge",
+                  "0 when the last reload failed and this configuration stayed in force");
+    out += std::string("observer_config_last_reload_successful ") + (last_reload_ok_ ? "1" : "0") + "\n";
+    append_family(&out, "observer_config_last_reload_success_timestamp_seconds", "gauge",
+                  "When the configuration in force was loaded, in unix seconds");
+    out += "observer_config_last_reload_success_timestamp_seconds ";
+    append_number(&out, static_cast<uint64_t>(loaded_unix_));
+    out += '\n';
+    append_family(&out, "observer_log_lines_dropped_total", "counter",
+                  "Log lines dropped by this worker because standard output did not keep up");
+    out += "observer_log_lines_dropped_total ";
+    append_number(&out, writer_ ? writer_->dropped_total() : 0);
+    out += '\n';
+    return r;
+  }
+  if (path == "/") {
+    r.content_type = "text/html; charset=utf-8";
+    r.body = "<!doctype html><title>observer</title><p>observer " OBSERVER_VERSION
+             ": <a href=\"/metrics\">metrics</a></p>\n";
+    return r;
+  }
+  r.status = 404;
+  r.body = "not found\n";
+  return r;
 }
 
 }  // namespace observer

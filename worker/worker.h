@@ -43,6 +43,8 @@
 #include "engine.h"
 #include "line_writer.h"
 #include "logger.h"
+#include "status_server.h"
+#include "unique_fd.h"
 #include "uv_handle.h"
 
 namespace observer {
@@ -52,6 +54,7 @@ struct WorkerOptions {
   pid_t supervisor_pid = 0;
   bool journal = false;  // the supervisor's stdout is journald: use its line style
   bool cut_over = false;  // --cut-over: a reload's successor (see control.h)
+  int listen_fd = -1;     // --listen-fd=N: the supervisor's metrics socket
 };
 
 // How far ahead of its READY a reload's successor puts the cut-over:
@@ -119,6 +122,8 @@ class Worker {
 
   void ensure_open_files(size_t max_in_flight);
   bool open_control(std::string* error);
+  void start_serving();
+  StatusServer::Reply answer(const std::string& path);
   void handle_control_message(const ControlMessage& msg);
   void control_failed(int code, const std::string& why);
   bool send(const ControlMessage& msg);
@@ -134,6 +139,11 @@ class Worker {
   std::unique_ptr<LineWriter> writer_;
   std::unique_ptr<Logger> log_;
   std::unique_ptr<Engine> engine_;
+  // /metrics: serves options_.listen_fd, or (standalone) a socket of its own.
+  std::unique_ptr<StatusServer> status_;
+  UniqueFd own_listen_fd_;
+  int64_t loaded_unix_ = 0;          // when this worker's configuration was loaded
+  bool last_reload_ok_ = true;       // false once the supervisor says a reload failed
   UvHandle<uv_signal_t> sigint_, sigterm_;
   UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_, heartbeat_;
   UvHandle<uv_pipe_t> control_;

@@ -198,6 +198,42 @@ void state_payload_must_be_exactly_its_fields(void**) {
   assert_false(dec3.feed(wire.data(), wire.size(), &err));
 }
 
+void state_carries_its_counters_and_reads_a_record_without_them(void**) {
+  ControlMessage in;
+  in.type = MessageType::TargetState;
+  in.state = sample_state();
+  in.state.counters = {5, 6, 7, UINT64_MAX};
+  std::string wire = encode_message(in);
+  ControlDecoder dec;
+  std::string err;
+  ControlMessage out;
+  assert_true(dec.feed(wire.data(), wire.size(), &err));
+  assert_true(dec.next(&out));
+  assert_int_equal(out.state.counters.size(), 4);
+  assert_true(out.state.counters[3] == UINT64_MAX);
+  // A worker from before the counters ends the record at last_reason.
+  std::string payload = wire.substr(8, wire.size() - 8 - 2 - 4 * 8);
+  std::string old = frame(2, 0, static_cast<uint32_t>(payload.size()), payload);
+  ControlDecoder dec2;
+  assert_true(dec2.feed(old.data(), old.size(), &err));
+  assert_true(dec2.next(&out));
+  assert_true(out.state.counters.empty());
+  assert_string_equal(out.state.last_reason.c_str(), in.state.last_reason.c_str());
+}
+
+void reload_failed_carries_its_time(void**) {
+  ControlMessage in = control_message(MessageType::ReloadFailed);
+  in.unix_seconds = 1796274444;
+  std::string wire = encode_message(in);
+  ControlDecoder dec;
+  std::string err;
+  ControlMessage out;
+  assert_true(dec.feed(wire.data(), wire.size(), &err));
+  assert_true(dec.next(&out));
+  assert_int_equal(static_cast<int>(out.type), static_cast<int>(MessageType::ReloadFailed));
+  assert_int_equal(out.unix_seconds, 1796274444);
+}
+
 }  // namespace
 
 int main() {
@@ -212,6 +248,8 @@ int main() {
       cmocka_unit_test(heartbeat_and_resume_are_empty_messages),
       cmocka_unit_test(oversized_length_is_rejected_before_buffering),
       cmocka_unit_test(state_payload_must_be_exactly_its_fields),
+      cmocka_unit_test(state_carries_its_counters_and_reads_a_record_without_them),
+      cmocka_unit_test(reload_failed_carries_its_time),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -60,10 +60,16 @@ def decode_state(p):
     health, since, cf, cs, probes, failures = struct.unpack_from("=BQIIQQ", p, off)
     off += struct.calcsize("=BQIIQQ")
     reason = s()
+    counters = []
+    if off < len(p):  # the target's metric figures (worker/metrics.h)
+        (n,) = struct.unpack_from("=H", p, off)
+        off += 2
+        counters = list(struct.unpack_from("=%dQ" % n, p, off))
+        off += 8 * n
     assert off == len(p), "trailing bytes in a TargetState payload"
     return {"name": name, "url": url, "health": health, "since_unix_ms": since,
             "consecutive_failures": cf, "consecutive_successes": cs, "probes": probes,
-            "failures": failures, "last_reason": reason}
+            "failures": failures, "last_reason": reason, "counters": counters}
 
 
 class ControlPeer:

@@ -63,6 +63,22 @@ class Overload(unittest.TestCase):
         # A skipped slot is no failure: nothing timed out.
         self.assertEqual([r for r in records if r.get("check") == "transport"], [])
 
+    def test_a_burst_past_max_in_flight_waits_for_room_instead_of_being_skipped(self):
+        srv = HttpServer(self)
+        # 120 targets on one tick share wake-ups of about 20 (engine.cc):
+        # every wake-up is a burst of about 20 probes for 4 places.
+        names = ["b%03d" % i for i in range(120)]
+        conf = "tick=1s\nstatus=200\n" + "".join("[%s]\nurl=%s\n" % (n, srv.url("/" + n)) for n in names)
+        path = write_file(tempdir(self), "observer.conf", conf)
+        p = Proc(self, [WORKER, "-config", path, "-max_in_flight=4", "-log_format=json"])
+        wait_for(lambda: srv.hits() >= 3 * len(names), 15, what="three rounds of probes")
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(10), 0)
+        skips = [json.loads(l) for l in p.lines() if "tick_skipped" in l]
+        self.assertEqual(skips, [], "slots of a burst were skipped instead of waiting for room")
+        per_target = {n: srv.hits("/" + n) for n in names}
+        self.assertGreaterEqual(min(per_target.values()), 2, per_target)
+
     def test_a_pooled_handle_carries_nothing_from_the_last_probe(self):
         srv = HttpServer(self)
         # One probe at a time: both targets' probes run on the same easy handle.

@@ -30,7 +30,8 @@ SUITE = "bookworm"
 # and procps for the unit's ExecReload=/bin/kill), so that the .deb (or a
 # `cmake --install` tree) installs without network inside the container.
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "python3", "procps",
-            "libuv1", "libcurl4", "libinih1", "libpcre2-8-0", "libstdc++6", "ca-certificates"]
+            "libuv1", "libcurl4", "libmicrohttpd12", "libinih1", "libpcre2-8-0", "libstdc++6",
+            "ca-certificates"]
 STAMP = ".observer-test-rootfs"
 DEBOOTSTRAP_TIMEOUT = 1500
 

@@ -13,6 +13,8 @@ packages=(
   prometheus
   # init/ verification: systemd-analyze, shellcheck, man
   systemd shellcheck man-db groff-base strace
+  # init.systemd_real: a Debian 12 container booted with systemd-nspawn
+  debootstrap systemd-container
   # fuzzing (scripts/fuzz.sh): clang with its libFuzzer runtime
   clang libclang-rt-14-dev
 )

@@ -2,7 +2,7 @@
 # Installs what observer needs to build, run and test, from Debian's packages.
 # Idempotent: installs only what is missing, and runs apt-get update only then.
 # On macOS, run instead:
-#   brew install cmake pkg-config libuv curl inih cmocka pcre2 python3
+#   brew install cmake pkg-config libuv curl libmicrohttpd inih cmocka pcre2 python3
 set -euo pipefail
 
 packages=(

@@ -25,11 +25,8 @@
 // after F is the successor's; every other slot is the old worker's. The old
 // worker, which fires by start until the Retire reaches it (at R, after F),
 // has then fired only its own slots plus those that start in [F, R] with a
-// boundary at or after T: exactly what CutOverLate counts. Before this rule
-// the successor took every slot starting after its own start-up, so the old
-// worker counted as "probed twice" the slots that started between
-// the successor's start-up and T - a coarse wake-up grid's worth, which the
-// successor in fact never fired (issue 13, item 9).
+// boundary at or after T: exactly what CutOverLate counts, and what both
+// workers probe.
 //
 // A retirement is called off (Resume) when the successor dies before the
 // cut-over: the supervisor sends SIGTERM only once T has passed and the

@@ -233,7 +233,7 @@ void Engine::arm(Wakeup* w) {
   int64_t now = static_cast<int64_t>(now_since_origin_ns());
   int64_t wait_ns = due > now ? due - now : 0;
   // Round to the nearest ms: libuv's clock is in milliseconds, and rounding
-  // up made every probe start 0-1 ms late (p99 lag 1.8 ms at 1000/s). fire()
+  // up would make every probe start 0-1 ms late. fire()
   // starts a probe up to 1 ms early and waits out anything earlier.
   uint64_t wait_ms = static_cast<uint64_t>((wait_ns + 500000) / 1000000);
   uv_timer_start(w->timer.get(), &Engine::on_uv_wakeup, wait_ms, 0);

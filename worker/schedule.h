@@ -28,10 +28,9 @@ Nanos snap_phase(Nanos phase, Nanos grid, Nanos tick);
 // targets per grid point, but never coarser than tick/10 (targets stay
 // spread over the tick) nor finer than 1 ms; 0 (each target keeps its own
 // instant) for fewer than `min_targets` targets, or a tick under 10 ms.
-// A wake-up of the loop costs about as much CPU as a probe: 200 targets at
-// 1s with a wake-up each cost ~85 us CPU per probe, ~53 us sharing 10 per
-// wake-up, ~39 us sharing 20 (bench/README.md). A grid point's burst is
-// `per_wakeup` probes, which bounds the lag it adds.
+// A wake-up of the loop costs about as much CPU as a small probe, so
+// sharing them matters at high rates. A grid point's burst is `per_wakeup`
+// probes, which bounds the lag it adds.
 Nanos wakeup_grid(Nanos tick, size_t targets, size_t per_wakeup, size_t min_targets);
 
 // Where the wall-clock-aligned phase falls after an origin whose wall time

@@ -141,4 +141,9 @@ std::string format_duration(Nanos d) {
   return out + "s";
 }
 
+uint64_t whole_ms(Nanos d) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return ms > 0 ? static_cast<uint64_t>(ms) : 0;
+}
+
 }  // namespace observer

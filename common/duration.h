@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,5 +20,9 @@ bool parse_duration(std::string_view text, Nanos* out, std::string* error);
 
 // Renders like Go: "1h2m3.5s", "300ms", "1.5µs", "0s".
 std::string format_duration(Nanos d);
+
+// `d` in whole milliseconds (cut, not rounded), never negative: what a
+// libuv timer takes.
+uint64_t whole_ms(Nanos d);
 
 }  // namespace observer

@@ -26,11 +26,6 @@ constexpr std::chrono::milliseconds kSameStopRequest(250);
 // machine costs no ping, while a hung worker stops the pings within seconds.
 constexpr std::chrono::milliseconds kWatchdogFreshness = 3 * kHeartbeatInterval;
 
-uint64_t to_ms(Nanos d) {
-  auto ms = std::chrono::duration_cast<milliseconds>(d).count();
-  return ms > 0 ? static_cast<uint64_t>(ms) : 0;
-}
-
 std::string pid_text(const WorkerProcess* w) { return "(pid " + std::to_string(w->pid()) + ")"; }
 
 LogField pid_field(const WorkerProcess* w) { return {"pid", std::to_string(w->pid()), true}; }
@@ -259,7 +254,7 @@ bool Supervisor::start_candidate(const GlobalConfig& global, std::string* error)
   candidate_global_ = global;
   // With nobody to hand state over, the hand-over is empty.
   if (current_ == nullptr) end_inbound(w);
-  uv_timer_start(ready_timer_.get(), &Supervisor::on_uv_ready_timer, to_ms(global.reload_timeout), 0);
+  uv_timer_start(ready_timer_.get(), &Supervisor::on_uv_ready_timer, whole_ms(global.reload_timeout), 0);
   return true;
 }
 

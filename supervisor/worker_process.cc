@@ -16,11 +16,6 @@ constexpr uint64_t kLingerMs = 1000;
 // can never fire it before the cut-over, small next to any tick.
 constexpr uint64_t kRetireSignalMarginMs = 5;
 
-uint64_t grace_ms(Nanos grace) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(grace).count();
-  return ms > 0 ? static_cast<uint64_t>(ms) : 0;
-}
-
 // Whole milliseconds from now until `instant` (a uv_hrtime() value), rounded
 // up; 0 if it has passed.
 uint64_t ms_until(uint64_t instant) {
@@ -157,14 +152,14 @@ void WorkerProcess::terminate(Nanos grace) {
     retire_signal_pending_ = false;
     uv_timer_stop(retire_signal_timer_.get());
     uv_process_kill(process_.h, SIGTERM);
-    if (uv_timer_get_due_in(kill_timer_.get()) > grace_ms(grace))
-      uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, grace_ms(grace), 0);
+    if (uv_timer_get_due_in(kill_timer_.get()) > whole_ms(grace))
+      uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, whole_ms(grace), 0);
     return;
   }
   if (asked_to_stop_) return;
   asked_to_stop_ = true;
   uv_process_kill(process_.h, SIGTERM);
-  uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, grace_ms(grace), 0);
+  uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, whole_ms(grace), 0);
 }
 
 void WorkerProcess::retire(uint64_t cut_over_ns, Nanos grace) {
@@ -179,7 +174,7 @@ void WorkerProcess::retire(uint64_t cut_over_ns, Nanos grace) {
   asked_to_stop_ = true;
   retire_cut_over_ns_ = cut_over_ns;
   retire_signal_pending_ = true;
-  uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, ms_until(cut_over_ns) + grace_ms(grace), 0);
+  uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, ms_until(cut_over_ns) + whole_ms(grace), 0);
   send_retire_signal();
 }
 

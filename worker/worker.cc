@@ -212,8 +212,7 @@ int Worker::configure(Config config, std::string* error) {
   // probe's own timeout may be longer, so in-flight probes get a little less
   // than that bound and are then aborted: the state is always handed over
   // and the worker always exits by itself.
-  uint64_t bound_ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(config.global.shutdown_timeout).count());
+  uint64_t bound_ms = whole_ms(config.global.shutdown_timeout);
   retire_limit_ms_ = bound_ms - std::min<uint64_t>(1000, bound_ms / 4);
   if (options_.supervised) engine_->hold_transitions();
   return kExitOk;

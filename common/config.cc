@@ -1,4 +1,4 @@
-#include "config.h"
+#include "common/config.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,10 +11,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "ini_file.h"
-#include "keys.h"
-#include "listen_address.h"
-#include "version.h"
+#include "common/ini_file.h"
+#include "common/keys.h"
+#include "common/listen_address.h"
+#include "common/version.h"
 
 extern char** environ;
 

@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "duration.h"
-#include "status_spec.h"
+#include "common/duration.h"
+#include "common/status_spec.h"
 
 namespace observer {
 

@@ -1,4 +1,4 @@
-#include "control.h"
+#include "common/control.h"
 
 #include <cstring>
 

@@ -3,9 +3,9 @@
 // target; -check-config's rendering of them; -help.
 #include <algorithm>
 
-#include "config.h"
-#include "keys.h"
-#include "version.h"
+#include "common/config.h"
+#include "common/keys.h"
+#include "common/version.h"
 
 namespace observer {
 

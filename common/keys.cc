@@ -1,4 +1,4 @@
-#include "keys.h"
+#include "common/keys.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "line_writer.h"
+#include "common/line_writer.h"
 
 #include <poll.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "log_format.h"
+#include "common/log_format.h"
 
 #include <sys/stat.h>
 

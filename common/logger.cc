@@ -1,4 +1,4 @@
-#include "logger.h"
+#include "common/logger.h"
 
 #include <chrono>
 

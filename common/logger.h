@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "line_writer.h"
-#include "log_format.h"
+#include "common/line_writer.h"
+#include "common/log_format.h"
 
 namespace observer {
 

@@ -1,4 +1,4 @@
-#include "status_spec.h"
+#include "common/status_spec.h"
 
 namespace observer {
 namespace {

@@ -1,4 +1,4 @@
-#include "backoff.h"
+#include "supervisor/backoff.h"
 
 namespace observer {
 

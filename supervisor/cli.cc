@@ -1,4 +1,4 @@
-#include "cli.h"
+#include "supervisor/cli.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "supervisor.h"
-#include "version.h"
-#include "worker_locator.h"
+#include "common/config.h"
+#include "supervisor/supervisor.h"
+#include "common/version.h"
+#include "supervisor/worker_locator.h"
 
 namespace observer {
 namespace {

@@ -1,11 +1,11 @@
-#include "listen_sockets.h"
+#include "supervisor/listen_sockets.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
 
-#include "listen_address.h"
+#include "common/listen_address.h"
 
 namespace observer {
 

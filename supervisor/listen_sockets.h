@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "config.h"
-#include "unique_fd.h"
+#include "common/config.h"
+#include "common/unique_fd.h"
 
 namespace observer {
 

@@ -1,4 +1,4 @@
-#include "output_forwarder.h"
+#include "supervisor/output_forwarder.h"
 
 namespace observer {
 

@@ -14,9 +14,9 @@
 #include <array>
 #include <functional>
 
-#include "line_splitter.h"
-#include "line_writer.h"
-#include "uv_handle.h"
+#include "supervisor/line_splitter.h"
+#include "common/line_writer.h"
+#include "common/uv_handle.h"
 
 namespace observer {
 

@@ -1,4 +1,4 @@
-#include "sd_notify.h"
+#include "supervisor/sd_notify.h"
 
 #include <fcntl.h>
 #include <time.h>

@@ -45,15 +45,15 @@
 #include <string>
 #include <vector>
 
-#include "backoff.h"
-#include "config.h"
-#include "exit_codes.h"
-#include "line_writer.h"
-#include "listen_sockets.h"
-#include "logger.h"
-#include "sd_notify.h"
-#include "uv_handle.h"
-#include "worker_process.h"
+#include "supervisor/backoff.h"
+#include "common/config.h"
+#include "common/exit_codes.h"
+#include "common/line_writer.h"
+#include "supervisor/listen_sockets.h"
+#include "common/logger.h"
+#include "supervisor/sd_notify.h"
+#include "common/uv_handle.h"
+#include "supervisor/worker_process.h"
 
 namespace observer {
 

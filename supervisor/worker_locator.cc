@@ -1,9 +1,9 @@
-#include "worker_locator.h"
+#include "supervisor/worker_locator.h"
 
 #include <unistd.h>
 #include <uv.h>
 
-#include "version.h"
+#include "common/version.h"
 
 namespace observer {
 

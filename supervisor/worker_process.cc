@@ -1,4 +1,4 @@
-#include "worker_process.h"
+#include "supervisor/worker_process.h"
 
 #include <signal.h>
 #include <string.h>

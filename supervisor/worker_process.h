@@ -24,11 +24,11 @@
 #include <string>
 #include <vector>
 
-#include "control.h"
-#include "duration.h"
-#include "logger.h"
-#include "output_forwarder.h"
-#include "uv_handle.h"
+#include "common/control.h"
+#include "common/duration.h"
+#include "common/logger.h"
+#include "supervisor/output_forwarder.h"
+#include "common/uv_handle.h"
 
 namespace observer {
 

@@ -1,4 +1,4 @@
-#include "checks.h"
+#include "worker/checks.h"
 
 #include <chrono>
 

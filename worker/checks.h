@@ -16,10 +16,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "config.h"
-#include "log_format.h"
-#include "probe_result.h"
-#include "regex.h"
+#include "common/config.h"
+#include "common/log_format.h"
+#include "worker/probe_result.h"
+#include "worker/regex.h"
 
 namespace observer {
 

@@ -1,4 +1,4 @@
-#include "curl_multi_uv.h"
+#include "worker/curl_multi_uv.h"
 
 #include <sys/socket.h>
 

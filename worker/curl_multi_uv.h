@@ -34,8 +34,8 @@
 #include <string>
 #include <vector>
 
-#include "curl_handles.h"
-#include "uv_handle.h"
+#include "worker/curl_handles.h"
+#include "common/uv_handle.h"
 
 namespace observer {
 

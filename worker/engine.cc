@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "worker/engine.h"
 
 #include <strings.h>
 
@@ -9,7 +9,7 @@
 #include <map>
 #include <unordered_map>
 
-#include "schedule.h"
+#include "worker/schedule.h"
 
 namespace observer {
 namespace {

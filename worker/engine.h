@@ -45,15 +45,15 @@
 #include <unordered_map>
 #include <vector>
 
-#include "checks.h"
-#include "config.h"
-#include "control.h"
-#include "curl_multi_uv.h"
-#include "logger.h"
-#include "metrics.h"
-#include "probe.h"
-#include "target_state.h"
-#include "uv_handle.h"
+#include "worker/checks.h"
+#include "common/config.h"
+#include "common/control.h"
+#include "worker/curl_multi_uv.h"
+#include "common/logger.h"
+#include "worker/metrics.h"
+#include "worker/probe.h"
+#include "worker/target_state.h"
+#include "common/uv_handle.h"
 
 namespace observer {
 

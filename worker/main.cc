@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "checks.h"
-#include "config.h"
+#include "worker/checks.h"
+#include "common/config.h"
 #include <curl/curl.h>
-#include "release_memory.h"
-#include "version.h"
-#include "worker.h"
+#include "common/release_memory.h"
+#include "common/version.h"
+#include "worker/worker.h"
 
 using namespace observer;
 

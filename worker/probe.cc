@@ -1,4 +1,4 @@
-#include "probe.h"
+#include "worker/probe.h"
 
 #include <strings.h>
 

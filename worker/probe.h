@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "curl_handles.h"
-#include "probe_result.h"
+#include "common/config.h"
+#include "worker/curl_handles.h"
+#include "worker/probe_result.h"
 
 namespace observer {
 

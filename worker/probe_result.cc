@@ -1,4 +1,4 @@
-#include "probe_result.h"
+#include "worker/probe_result.h"
 
 #include <strings.h>
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "duration.h"
+#include "common/duration.h"
 
 namespace observer {
 

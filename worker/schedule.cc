@@ -1,4 +1,4 @@
-#include "schedule.h"
+#include "worker/schedule.h"
 
 namespace observer {
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "duration.h"
+#include "common/duration.h"
 
 namespace observer {
 

@@ -1,4 +1,4 @@
-#include "status_server.h"
+#include "worker/status_server.h"
 
 #include <microhttpd.h>
 

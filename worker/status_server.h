@@ -20,7 +20,7 @@
 #include <functional>
 #include <string>
 
-#include "uv_handle.h"
+#include "common/uv_handle.h"
 
 struct MHD_Daemon;
 

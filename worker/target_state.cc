@@ -1,6 +1,6 @@
-#include "target_state.h"
+#include "worker/target_state.h"
 
-#include "duration.h"
+#include "common/duration.h"
 
 namespace observer {
 

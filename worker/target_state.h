@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "control.h"
+#include "common/control.h"
 
 namespace observer {
 

@@ -1,4 +1,4 @@
-#include "worker.h"
+#include "worker/worker.h"
 
 #include <unistd.h>
 #ifdef __linux__
@@ -15,9 +15,9 @@
 #include <cstring>
 #include <ctime>
 
-#include "listen_address.h"
-#include "log_format.h"
-#include "version.h"
+#include "common/listen_address.h"
+#include "common/log_format.h"
+#include "common/version.h"
 
 namespace observer {
 namespace {

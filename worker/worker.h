@@ -38,15 +38,15 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "control.h"
-#include "engine.h"
-#include "exit_codes.h"
-#include "line_writer.h"
-#include "logger.h"
-#include "status_server.h"
-#include "unique_fd.h"
-#include "uv_handle.h"
+#include "common/config.h"
+#include "common/control.h"
+#include "worker/engine.h"
+#include "common/exit_codes.h"
+#include "common/line_writer.h"
+#include "common/logger.h"
+#include "worker/status_server.h"
+#include "common/unique_fd.h"
+#include "common/uv_handle.h"
 
 namespace observer {
 

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "config.h"
+#include "common/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = "/tmp/observer-fuzz-config-" + std::to_string(getpid()) + ".conf";

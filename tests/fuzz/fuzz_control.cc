@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "control.h"
+#include "common/control.h"
 
 using namespace observer;
 

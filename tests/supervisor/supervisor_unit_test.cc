@@ -6,10 +6,10 @@
 #include <cstddef>
 #include <cstring>
 
-#include "backoff.h"
-#include "line_splitter.h"
-#include "sd_notify.h"
-#include "worker_locator.h"
+#include "supervisor/backoff.h"
+#include "supervisor/line_splitter.h"
+#include "supervisor/sd_notify.h"
+#include "supervisor/worker_locator.h"
 
 using namespace observer;
 using Millis = std::chrono::milliseconds;

@@ -1,7 +1,7 @@
 #include "cmocka_prelude.h"
-#include "config.h"
-#include "ini_file.h"
-#include "keys.h"
+#include "common/config.h"
+#include "common/ini_file.h"
+#include "common/keys.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

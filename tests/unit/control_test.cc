@@ -1,5 +1,5 @@
 #include "cmocka_prelude.h"
-#include "control.h"
+#include "common/control.h"
 
 #include <cstring>
 

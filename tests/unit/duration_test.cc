@@ -1,5 +1,5 @@
 #include "cmocka_prelude.h"
-#include "duration.h"
+#include "common/duration.h"
 
 using observer::Nanos;
 using observer::format_duration;

@@ -1,5 +1,5 @@
 #include "cmocka_prelude.h"
-#include "line_writer.h"
+#include "common/line_writer.h"
 
 #include <fcntl.h>
 #include <csignal>

@@ -1,5 +1,5 @@
 #include "cmocka_prelude.h"
-#include "log_format.h"
+#include "common/log_format.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 #include "cmocka_prelude.h"
-#include "status_spec.h"
+#include "common/status_spec.h"
 
 using observer::StatusSpec;
 

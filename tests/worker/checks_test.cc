@@ -11,9 +11,9 @@ extern "C" {
 #include <string>
 #include <vector>
 
-#include "checks.h"
-#include "config.h"
-#include "probe.h"
+#include "worker/checks.h"
+#include "common/config.h"
+#include "worker/probe.h"
 
 using namespace observer;
 

@@ -10,7 +10,7 @@ extern "C" {
 #include <string>
 #include <vector>
 
-#include "worker.h"
+#include "worker/worker.h"
 
 using namespace observer;
 

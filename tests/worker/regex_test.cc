@@ -10,7 +10,7 @@ extern "C" {
 #include <cstring>
 #include <string>
 
-#include "regex.h"
+#include "worker/regex.h"
 
 using namespace observer;
 

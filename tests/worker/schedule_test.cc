@@ -14,7 +14,7 @@ extern "C" {
 #include <algorithm>
 #include <map>
 
-#include "schedule.h"
+#include "worker/schedule.h"
 
 using namespace observer;
 using std::chrono::milliseconds;

@@ -10,7 +10,7 @@ extern "C" {
 #include <cstring>
 #include <string>
 
-#include "target_state.h"
+#include "worker/target_state.h"
 
 using namespace observer;
 

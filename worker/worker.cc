@@ -29,6 +29,11 @@ constexpr uint64_t kHandoverSendLimitMs = 5000;
 // How long stdout may take to drain at exit.
 constexpr std::chrono::milliseconds kFlushLimit{2000};
 
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 std::chrono::milliseconds cut_over_margin() {
@@ -134,6 +139,7 @@ Worker::~Worker() {
   exit_guard_.close();
   retire_deadline_.close();
   heartbeat_.close();
+  pulse_.close();
   control_.close();
   // Let every close callback run, whatever path brought us here.
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -229,6 +235,7 @@ int Worker::run() {
       (rc = uv_signal_start(sigterm_.get(), &Worker::on_uv_signal, SIGTERM)) != 0 ||
       (rc = started_.init(timer_init, this)) != 0 || (rc = exit_guard_.init(timer_init, this)) != 0 ||
       (rc = retire_deadline_.init(timer_init, this)) != 0 || (rc = heartbeat_.init(timer_init, this)) != 0 ||
+      (rc = pulse_.init(timer_init, this)) != 0 ||
       (rc = uv_timer_start(started_.get(), &Worker::on_uv_loop_started, 0, 0)) != 0) {
     std::fprintf(stderr, "observer-worker: %s\n", uv_strerror(rc));
     return kExitSoftware;
@@ -267,6 +274,9 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) {
     self->finish(kExitSoftware);
     return;
   }
+  self->health_.start(uv_hrtime(), static_cast<uint64_t>(self->engine_->longest_probe_cycle().count()));
+  auto pulse = static_cast<uint64_t>(ScheduleHealth::kPulse.count());
+  uv_timer_start(self->pulse_.get(), &Worker::on_uv_pulse, pulse, pulse);
   if (!self->options_.supervised) {
     self->start_serving();
     return;
@@ -284,6 +294,12 @@ void Worker::on_uv_heartbeat(uv_timer_t* handle) {
   auto* self = static_cast<Worker*>(handle->data);
   if (self == nullptr || self->finished_ || self->handing_over_) return;
   self->send(control_message(MessageType::Heartbeat));
+}
+
+// Also from the loop: /healthz sees a stalled loop by the gaps between pulses.
+void Worker::on_uv_pulse(uv_timer_t* handle) {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self != nullptr) self->health_.pulse(uv_hrtime());
 }
 
 void Worker::on_uv_signal(uv_signal_t* handle, int) {
@@ -477,6 +493,7 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       return;
     case MessageType::ReloadFailed:
       last_reload_ok_ = false;
+      last_reload_failed_unix_ = static_cast<int64_t>(msg.unix_seconds);
       return;
     case MessageType::Retire:
       // Its SIGTERM follows at the cut-over (see on_uv_signal), also when
@@ -528,6 +545,7 @@ void Worker::finish(int code) {
   exit_guard_.close();
   retire_deadline_.close();
   heartbeat_.close();
+  pulse_.close();
   control_.close();  // pending writes complete with UV_ECANCELED and are freed
 }
 
@@ -561,15 +579,61 @@ StatusServer::Reply Worker::answer(const std::string& path) {
     out += '\n';
     return r;
   }
-  if (path == "/") {
+  if (path == "/" || path == "/index.html") {
+    std::vector<TargetView> targets = engine_->target_views();
+    sort_for_status(&targets);
     r.content_type = "text/html; charset=utf-8";
-    r.body = "<!doctype html><title>observer</title><p>observer " OBSERVER_VERSION
-             ": <a href=\"/metrics\">metrics</a></p>\n";
+    r.body = render_status_html(targets, process_view());
+    return r;
+  }
+  static const std::string kTargets = "/api/v1/targets";
+  if (path == kTargets || path == kTargets + "/") {
+    std::vector<TargetView> targets = engine_->target_views();
+    sort_for_status(&targets);
+    r.content_type = "application/json";
+    r.body = render_targets_json(targets, process_view());
+    return r;
+  }
+  if (path.compare(0, kTargets.size() + 1, kTargets + "/") == 0) {
+    // libmicrohttpd has already percent-decoded the path.
+    std::string name = path.substr(kTargets.size() + 1);
+    r.content_type = "application/json";
+    for (const TargetView& t : engine_->target_views()) {
+      if (*t.name != name) continue;
+      r.body = render_target_json(t, unix_ms_now());
+      return r;
+    }
+    r.status = 404;
+    r.body = render_not_found_json("no target named \"" + name + "\"");
+    return r;
+  }
+  if (path == "/healthz") {
+    ProcessView p = process_view();
+    r.status = p.healthy ? 200 : 503;
+    r.content_type = "application/json";
+    r.body = render_health_json(p);
     return r;
   }
   r.status = 404;
   r.body = "not found\n";
   return r;
+}
+
+std::string Worker::health_problem() {
+  if (retiring_ || handing_over_ || finished_) return "the worker is retiring (a reload or a stop)";
+  return health_.check(uv_hrtime(), engine_->last_on_time_probe_ns());
+}
+
+ProcessView Worker::process_view() {
+  ProcessView p;
+  p.worker_pid = static_cast<long>(getpid());
+  p.config_loaded_unix = loaded_unix_;
+  p.last_reload_ok = last_reload_ok_;
+  p.last_reload_failed_unix = last_reload_failed_unix_;
+  p.health_reason = health_problem();
+  p.healthy = p.health_reason.empty();
+  p.now_ms = unix_ms_now();
+  return p;
 }
 
 }  // namespace observer

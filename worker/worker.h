@@ -43,6 +43,7 @@
 #include "engine.h"
 #include "line_writer.h"
 #include "logger.h"
+#include "schedule_health.h"
 #include "status_server.h"
 #include "unique_fd.h"
 #include "uv_handle.h"
@@ -116,6 +117,7 @@ class Worker {
   static void on_uv_exit_guard(uv_timer_t* handle);
   static void on_uv_retire_deadline(uv_timer_t* handle);
   static void on_uv_heartbeat(uv_timer_t* handle);
+  static void on_uv_pulse(uv_timer_t* handle);
   static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_uv_control_written(uv_write_t* req, int status);
@@ -124,6 +126,9 @@ class Worker {
   bool open_control(std::string* error);
   void start_serving();
   StatusServer::Reply answer(const std::string& path);
+  // /healthz's verdict: empty when healthy, else why not (schedule_health.h).
+  std::string health_problem();
+  ProcessView process_view();
   void handle_control_message(const ControlMessage& msg);
   void control_failed(int code, const std::string& why);
   bool send(const ControlMessage& msg);
@@ -144,8 +149,10 @@ class Worker {
   UniqueFd own_listen_fd_;
   int64_t loaded_unix_ = 0;          // when this worker's configuration was loaded
   bool last_reload_ok_ = true;       // false once the supervisor says a reload failed
+  int64_t last_reload_failed_unix_ = 0;
+  ScheduleHealth health_;
   UvHandle<uv_signal_t> sigint_, sigterm_;
-  UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_, heartbeat_;
+  UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_, heartbeat_, pulse_;
   UvHandle<uv_pipe_t> control_;
   ControlDecoder decoder_;
   char read_buffer_[64 * 1024];

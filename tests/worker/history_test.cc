@@ -16,6 +16,7 @@ extern "C" {
 #include "control.h"
 #include "history.h"
 #include "metrics.h"
+#include "status_page.h"
 
 using namespace observer;
 
@@ -160,6 +161,11 @@ static void append_puts_the_newer_probes_after_the_older(void**) {
   near(*older.uptime_last_hour(kT0 + 61 * 1000), 60.0 / 61);
 }
 
+static void html_escape_escapes_markup_and_quotes(void**) {
+  assert_string_equal(html_escape("<a href=\"x\">'&'</a>").c_str(),
+                      "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(empty_history_has_no_uptime),
@@ -170,6 +176,7 @@ int main(void) {
       cmocka_unit_test(encoding_round_trips_through_a_state_record),
       cmocka_unit_test(a_record_without_history_decodes_empty),
       cmocka_unit_test(append_puts_the_newer_probes_after_the_older),
+      cmocka_unit_test(html_escape_escapes_markup_and_quotes),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -28,6 +28,10 @@ constexpr size_t kMaxQueuedLogBytes = 4 * 1024 * 1024;
 constexpr uint64_t kHandoverSendLimitMs = 5000;
 // How long stdout may take to drain at exit.
 constexpr std::chrono::milliseconds kFlushLimit{2000};
+// How long a retiring worker keeps answering the requests it accepted
+// before it quiesced (checked every kDrainPollMs).
+constexpr uint64_t kDrainLimitMs = 1000;
+constexpr uint64_t kDrainPollMs = 5;
 
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -140,6 +144,7 @@ Worker::~Worker() {
   retire_deadline_.close();
   heartbeat_.close();
   pulse_.close();
+  drain_.close();
   control_.close();
   // Let every close callback run, whatever path brought us here.
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -235,7 +240,7 @@ int Worker::run() {
       (rc = uv_signal_start(sigterm_.get(), &Worker::on_uv_signal, SIGTERM)) != 0 ||
       (rc = started_.init(timer_init, this)) != 0 || (rc = exit_guard_.init(timer_init, this)) != 0 ||
       (rc = retire_deadline_.init(timer_init, this)) != 0 || (rc = heartbeat_.init(timer_init, this)) != 0 ||
-      (rc = pulse_.init(timer_init, this)) != 0 ||
+      (rc = pulse_.init(timer_init, this)) != 0 || (rc = drain_.init(timer_init, this)) != 0 ||
       (rc = uv_timer_start(started_.get(), &Worker::on_uv_loop_started, 0, 0)) != 0) {
     std::fprintf(stderr, "observer-worker: %s\n", uv_strerror(rc));
     return kExitSoftware;
@@ -418,10 +423,32 @@ void Worker::on_engine_idle() {
   wire += encode_message(control_message(MessageType::StateEnd));
   send_bytes(std::move(wire));
   if (writes_pending_ == 0) {
-    finish(kExitOk);
+    finish_when_served();
     return;
   }
   uv_timer_start(exit_guard_.get(), &Worker::on_uv_exit_guard, kHandoverSendLimitMs, 0);
+}
+
+// A request the server accepted just before it quiesced would otherwise be
+// cut off by the exit: the successor never sees it (it is no longer in the
+// socket's queue), and the client gets a closed connection, not an answer.
+void Worker::finish_when_served() {
+  if (finished_) return;
+  if (!status_ || status_->connections() == 0 || !drain_) {
+    finish(kExitOk);
+    return;
+  }
+  if (drain_started_ns_ == 0) {
+    drain_started_ns_ = uv_hrtime();
+    uv_timer_start(drain_.get(), &Worker::on_uv_drain, kDrainPollMs, kDrainPollMs);
+  }
+}
+
+void Worker::on_uv_drain(uv_timer_t* handle) {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self == nullptr || self->finished_) return;
+  bool served = !self->status_ || self->status_->connections() == 0;
+  if (served || uv_hrtime() - self->drain_started_ns_ > kDrainLimitMs * 1000000) self->finish(kExitOk);
 }
 
 void Worker::on_uv_exit_guard(uv_timer_t* handle) {
@@ -451,7 +478,7 @@ void Worker::on_uv_control_written(uv_write_t* req, int) {
   std::unique_ptr<Write> w(static_cast<Write*>(req->data));
   Worker* self = w->worker;
   --self->writes_pending_;
-  if (self->handing_over_ && self->writes_pending_ == 0) self->finish(kExitOk);
+  if (self->handing_over_ && self->writes_pending_ == 0) self->finish_when_served();
 }
 
 void Worker::on_uv_control_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -546,6 +573,7 @@ void Worker::finish(int code) {
   retire_deadline_.close();
   heartbeat_.close();
   pulse_.close();
+  drain_.close();
   control_.close();  // pending writes complete with UV_ECANCELED and are freed
 }
 

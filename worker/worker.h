@@ -118,6 +118,7 @@ class Worker {
   static void on_uv_retire_deadline(uv_timer_t* handle);
   static void on_uv_heartbeat(uv_timer_t* handle);
   static void on_uv_pulse(uv_timer_t* handle);
+  static void on_uv_drain(uv_timer_t* handle);
   static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_uv_control_written(uv_write_t* req, int status);
@@ -136,6 +137,9 @@ class Worker {
   void retire(uint64_t cut_over_ns);
   void resume();
   void on_engine_idle();
+  // The hand-over is sent: exit once the requests the quiesced server had
+  // accepted are answered (bounded by kDrainLimit).
+  void finish_when_served();
   void finish(int code);
 
   WorkerOptions options_;
@@ -152,7 +156,8 @@ class Worker {
   int64_t last_reload_failed_unix_ = 0;
   ScheduleHealth health_;
   UvHandle<uv_signal_t> sigint_, sigterm_;
-  UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_, heartbeat_, pulse_;
+  UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_, heartbeat_, pulse_, drain_;
+  uint64_t drain_started_ns_ = 0;
   UvHandle<uv_pipe_t> control_;
   ControlDecoder decoder_;
   char read_buffer_[64 * 1024];

@@ -371,6 +371,7 @@ void Worker::resume() {
     return;
   retiring_ = false;
   retire_signal_due_ = false;
+  reload_retirement_ = false;
   retire_cut_over_ns_ = 0;
   handover_held_ = false;
   uv_timer_stop(retire_deadline_.get());
@@ -527,6 +528,7 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       // a stop signal came first and the retirement it started stands.
       retire_cut_over_ns_ = msg.cut_over_ns;
       retire_signal_due_ = true;
+      reload_retirement_ = true;
       if (!retiring_) retire(msg.cut_over_ns);
       return;
     case MessageType::Resume:
@@ -647,8 +649,15 @@ StatusServer::Reply Worker::answer(const std::string& path) {
   return r;
 }
 
+// A stopping worker is unhealthy: a load balancer should drain it. The old
+// worker of a reload is not: a successor probes on schedule from the
+// cut-over on and takes the socket over at the hand-over, so until then
+// (requests it accepted before it quiesced included) the old one answers
+// for the service by its own schedule.
 std::string Worker::health_problem() {
-  if (retiring_ || handing_over_ || finished_) return "the worker is retiring (a reload or a stop)";
+  if (finished_) return "the worker is exiting";
+  bool for_reload = reload_retirement_ && !stop_signal_seen_ && !retire_deadline_passed_;
+  if (retiring_ && !for_reload) return "the worker is stopping (SIGTERM/SIGINT): it starts no more probes";
   return health_.check(uv_hrtime(), engine_->last_on_time_probe_ns());
 }
 

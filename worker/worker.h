@@ -165,6 +165,7 @@ class Worker {
   uint64_t retire_limit_ms_ = 0;  // in-flight probes get this long after a stop; see retire()
   uint64_t retire_cut_over_ns_ = 0;  // the cut-over of the supervisor's Retire
   bool retire_signal_due_ = false;   // a Retire came; its SIGTERM (at the cut-over) not yet
+  bool reload_retirement_ = false;   // retiring for a reload (a Retire), not called off
   bool stop_signal_seen_ = false;    // a signal other than that SIGTERM came
   bool handover_held_ = false;       // idle, waiting for the Retire's SIGTERM to hand over
   bool retire_deadline_passed_ = false;

@@ -32,13 +32,14 @@ def get_json(port, path):
     return status, json.loads(body)
 
 
-def start_observer(test, tick="300ms"):
-    """(proc, port, server): `up` answers 200, DOWN_NAME 503."""
+def start_observer(test, tick="300ms", extra=""):
+    """(proc, port, server): `up` answers 200, DOWN_NAME 503; `extra`: more
+    sections, with {url} standing for the server's base url."""
     srv = HttpServer(test)
     port = closed_port()
     down_url = srv.url("/down?status=503").replace("http://", "http://user:%s@" % SECRET)
     conf = ("tick=%s\nstatus=200\nlisten=127.0.0.1:%d\n[up]\nurl=%s\n[%s]\nurl=%s\n" %
-            (tick, port, srv.url("/up"), DOWN_NAME, down_url))
+            (tick, port, srv.url("/up"), DOWN_NAME, down_url) + extra.replace("{url}", srv.url("")))
     path = write_file(tempdir(test), "observer.conf", conf)
     p = Proc(test, [SUPERVISOR, "-config", path])
     p.wait_line(r"is ready\.", timeout=15)

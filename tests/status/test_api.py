@@ -184,6 +184,45 @@ class StatusApi(unittest.TestCase):
         p.signal(signal.SIGTERM)
         self.assertEqual(p.wait_exit(15), 0)
 
+    def test_healthz_stays_200_through_reloads(self):
+        p, port, srv = ss.start_observer(self)
+        ss.wait_for(lambda: ss.get(port, "/healthz")[0] == 200, 15, interval=0.1, what="/healthz to be 200")
+        answers = []
+        for n in range(1, 6):
+            p.signal(signal.SIGHUP)
+            # Ask all through the hand-over: the old worker answers until it
+            # hands the socket over, the new one from then on.
+            for _ in range(2000):
+                answers.append(ss.get(port, "/healthz")[2])
+                if p.count(r"Reloaded: worker") >= n and p.count(r"\) retired: ") >= n:
+                    break
+            answers += [ss.get(port, "/healthz")[2] for _ in range(5)]
+        self.assertGreaterEqual(p.count(r"Reloaded: worker"), 5)
+        bad = [a for a in answers if '"healthy":true' not in a]
+        self.assertEqual(bad, [], "of %d answers through 5 reloads" % len(answers))
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(15), 0)
+
+    def test_healthz_is_503_while_the_worker_stops(self):
+        # A probe that takes 8 s keeps the stopping worker (and its socket) up.
+        p, port, srv = ss.start_observer(self, extra="[slow]\nurl={url}/slow?delay_ms=8000\ntick=10s\ntimeout=9s\n")
+        ss.wait_for(lambda: ss.get(port, "/healthz")[0] == 200, 15, interval=0.1, what="/healthz to be 200")
+        ss.wait_for(lambda: srv.hits("/slow") >= 1, 15, interval=0.05, what="the slow probe to start")
+        p.signal(signal.SIGTERM)
+        p.wait_line(r"Got SIGINT/SIGTERM, exiting\.", timeout=10)
+        # The worker gets its SIGTERM just after the line: ask until it has.
+        seen = []
+        for _ in range(100):
+            status, health = ss.get_json(port, "/healthz")
+            seen.append(status)
+            if status == 503:
+                break
+            time.sleep(0.05)
+        self.assertEqual(seen[-1], 503, seen)
+        self.assertEqual(set(seen[:-1]) - {200}, set(), seen)
+        self.assertIn("stopping", health["reason"])
+        self.assertEqual(p.wait_exit(20), 0)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -728,6 +728,8 @@ void Engine::write_metrics(std::string* out) const {
 
 }  // namespace observer
 
+// Read-only views for the status page and /healthz (status_page.h,
+// schedule_health.h), kept apart from the probe loop above.
 namespace observer {
 
 std::vector<TargetView> Engine::target_views() const {

@@ -7,7 +7,7 @@ namespace {
 
 constexpr size_t kHeaderSize = 8;  // u16 type, u16 reserved (0), u32 payload length
 constexpr size_t kMaxString = 4096;
-constexpr size_t kMaxCounters = 64;  // per target state record
+constexpr size_t kMaxCounters = kMaxTargetCounters;
 
 void put_u8(std::string* b, uint8_t v) { b->push_back(static_cast<char>(v)); }
 void put_u16(std::string* b, uint16_t v) { b->append(reinterpret_cast<const char*>(&v), 2); }

@@ -56,6 +56,9 @@ constexpr int kControlFd = 3;
 // (the worker is told with --listen-fd).
 constexpr int kListenFd = 4;
 constexpr uint32_t kMaxControlPayload = 64 * 1024;
+// The most words of TargetStateRecord::counters a record carries (a record
+// with more is malformed): raising it breaks reloads onto older workers.
+constexpr size_t kMaxTargetCounters = 64;
 
 // How far ahead of its CutOverReady a reload's successor puts the cut-over T:
 // the time the supervisor has to pass T on to the worker it replaces. A

@@ -8,9 +8,12 @@ set -euo pipefail
 packages=(
   g++ cmake make pkg-config
   libuv1-dev libcurl4-openssl-dev libmicrohttpd-dev libinih-dev libcmocka-dev libpcre2-dev
+  nlohmann-json3-dev
   python3 openssl ca-certificates util-linux curl
   # /metrics: promtool and a real Prometheus in the tests
   prometheus
+  # the status page's browser test (tests/status/): a headless Chromium
+  chromium
   # init/ verification: systemd-analyze, shellcheck, man
   systemd shellcheck man-db groff-base strace
   # init.systemd_real: a Debian 12 container booted with systemd-nspawn

@@ -80,6 +80,8 @@ struct Engine::Target {
   int64_t probe_lag_us = 0;
   TargetCounters counters;  // carried over a reload with the state
   LastProbe last;
+  ProbeHistory history;      // likewise
+  std::string last_failure;  // the last failed probe's first finding (the status page's reason)
   uint32_t overruns_unreported = 0;  // skipped slots not yet in a log line (see skip_slot())
   uint32_t busy_unreported = 0;
   bool skip_noted = false;  // a skip of this target was logged in the current minute
@@ -417,8 +419,16 @@ void Engine::on_probe_done(CURL* easy, CURLcode code) {
   maybe_idle();
 }
 
-void Engine::note_metrics(Target* t, const ProbeResult& r, const Finding* first_failure) {
+void Engine::note_metrics(Target* t, const ProbeResult& r, const Finding* first_failure, int64_t now_ms) {
   double seconds = std::chrono::duration<double>(r.total_time).count();
+  t->history.record(now_ms, first_failure == nullptr, seconds);
+  if (first_failure != nullptr) t->last_failure = first_failure->message;  // reuses its capacity
+  if (t->probe_lag_us <= std::chrono::duration_cast<std::chrono::microseconds>(kOnTimeLag).count()) {
+    uint64_t now_ns = uv_hrtime();
+    uint64_t took_ns = static_cast<uint64_t>(std::max<int64_t>(0, r.total_time.count()));
+    uint64_t began_ns = now_ns > took_ns ? now_ns - took_ns : 0;
+    last_on_time_probe_ns_ = std::max(last_on_time_probe_ns_, began_ns);
+  }
   LastProbe& last = t->last;
   last.known = true;
   last.success = first_failure == nullptr;
@@ -439,7 +449,7 @@ void Engine::note_metrics(Target* t, const ProbeResult& r, const Finding* first_
 void Engine::report(Target* t, const ProbeResult& r) {
   int64_t now_ms = unix_ms_now();
   std::vector<Finding> findings = evaluate(*t->checks, r, now_ms / 1000);
-  note_metrics(t, r, findings.empty() ? nullptr : &findings.front());
+  note_metrics(t, r, findings.empty() ? nullptr : &findings.front(), now_ms);
   if (findings.empty()) {  // the common case: nothing to log, nothing to build
     record_outcome(t, ProbeOutcome{true, {}, now_ms});
     return;
@@ -507,9 +517,17 @@ void Engine::inherit(const TargetStateRecord& record) {
     // old one counted: a counter never goes back.
     TargetCounters before;
     LastProbe last;
-    decode_target_metrics(record.counters, &before, &last);
+    ProbeHistory older;
+    decode_target_metrics(record.counters, &before, &last, &older);
     add_counters(&t->counters, before);
-    if (!t->last.known) t->last = last;
+    if (!t->last.known) {
+      t->last = last;
+      // The failure line itself is not in the record; the one that took
+      // it DOWN is the best there is.
+      if (last.known && !last.success) t->last_failure = record.last_reason;
+    }
+    older.append(t->history);
+    t->history = older;
     t->inherited = true;
     return;
   }
@@ -636,7 +654,7 @@ std::string Engine::encode_states() const {
   m.type = MessageType::TargetState;
   for (const Target& t : targets_) {
     m.state = t.state.to_record(t.name, t.url);
-    m.state.counters = encode_target_metrics(t.counters, t.last);
+    m.state.counters = encode_target_metrics(t.counters, t.last, &t.history);
     wire += encode_message(m);
   }
   return wire;
@@ -754,6 +772,37 @@ void Engine::write_metrics(std::string* out) const {
   append_number(out, static_cast<uint64_t>(max_in_flight_));
   *out += '\n';
   last_metrics_bytes_ = out->size() - start;
+}
+
+}  // namespace observer
+
+// Read-only views for the status page and /healthz (status_page.h,
+// schedule_health.h), kept apart from the probe loop above.
+namespace observer {
+
+std::vector<TargetView> Engine::target_views() const {
+  std::vector<TargetView> views;
+  views.reserve(targets_.size());
+  for (const Target& t : targets_) {
+    TargetView v;
+    v.name = &t.name;
+    v.url = &t.display_url();
+    v.health = t.state.health();
+    v.since_unix_ms = t.state.since_unix_ms();
+    v.down_reason = &t.state.down_reason();
+    v.last_failure = &t.last_failure;
+    v.last = &t.last;
+    v.counters = &t.counters;
+    v.history = &t.history;
+    views.push_back(v);
+  }
+  return views;
+}
+
+Nanos Engine::longest_probe_cycle() const {
+  Nanos longest{0};
+  for (const Target& t : targets_) longest = std::max(longest, t.settings().tick + t.settings().timeout);
+  return longest;
 }
 
 }  // namespace observer

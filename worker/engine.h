@@ -37,6 +37,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -52,6 +53,7 @@
 #include "common/logger.h"
 #include "worker/metrics.h"
 #include "worker/probe.h"
+#include "worker/status_page.h"
 #include "worker/target_state.h"
 #include "common/uv_handle.h"
 
@@ -123,6 +125,18 @@ class Engine {
   void write_metrics(std::string* out) const;
   size_t in_flight() const { return in_flight_; }
 
+  // Every target as the status page shows it, in target order (valid until
+  // the engine next runs).
+  std::vector<TargetView> target_views() const;
+  // For /healthz (worker.cc): whether start() has run; the uv_hrtime() at
+  // which the latest probe that began on schedule (within kOnTimeLag of its
+  // slot) began, counted once it has ended (0: none yet); and the longest
+  // tick + timeout of any target, within which some probe always ends.
+  bool started() const { return origin_ns_ != 0; }
+  uint64_t last_on_time_probe_ns() const { return last_on_time_probe_ns_; }
+  Nanos longest_probe_cycle() const;
+  static constexpr std::chrono::milliseconds kOnTimeLag{1000};
+
  private:
   struct Target;
   struct Wakeup;
@@ -148,7 +162,7 @@ class Engine {
   void report(Target* t, const ProbeResult& r);
   void record_outcome(Target* t, ProbeOutcome outcome);
   void log_change(Target& t, const StateChange& c);
-  void note_metrics(Target* t, const ProbeResult& r, const Finding* first_failure);
+  void note_metrics(Target* t, const ProbeResult& r, const Finding* first_failure, int64_t now_ms);
   void maybe_idle();
   // Retiring, and slot k of `t` is the successor's (not to be fired).
   bool successors(const Target& t, uint64_t k) const;
@@ -194,6 +208,7 @@ class Engine {
   Nanos takes_from_{0};     // ...and whose start is at or after this is fired
   size_t before_stop_ = 0;  // retiring: targets with a slot before stop_ still to fire
   uint64_t late_probes_ = 0;
+  uint64_t last_on_time_probe_ns_ = 0;
   bool holding_ = false;
   bool retiring_ = false;
   bool closed_ = false;

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/control.h"
+
 namespace observer {
 
 const char* const kPhaseNames[5] = {"resolve", "connect", "tls", "processing", "transfer"};
@@ -59,7 +61,15 @@ float bits_float(uint64_t v) {
 }
 }  // namespace
 
-std::vector<uint64_t> encode_target_metrics(const TargetCounters& c, const LastProbe& last) {
+namespace {
+// Where the history starts in the list: after the counters and the last probe.
+constexpr size_t kHistoryAt = 4 + kFailureReasons + 8;
+static_assert(kHistoryAt + ProbeHistory::kEncodedWords <= kMaxTargetCounters,
+              "a target's figures must fit one state record");
+}  // namespace
+
+std::vector<uint64_t> encode_target_metrics(const TargetCounters& c, const LastProbe& last,
+                                            const ProbeHistory* history) {
   std::vector<uint64_t> list = {c.success, c.failure, c.skipped, c.state_changes};
   list.insert(list.end(), c.failures.begin(), c.failures.end());
   list.push_back((last.known ? 1u : 0u) | (last.success ? 2u : 0u) | (static_cast<uint64_t>(last.status) << 16));
@@ -68,10 +78,12 @@ std::vector<uint64_t> encode_target_metrics(const TargetCounters& c, const LastP
   list.push_back(duration_bits);
   for (float p : last.phases_s) list.push_back(float_bits(p));
   list.push_back(static_cast<uint64_t>(last.cert_expiry_unix));
+  if (history != nullptr) history->encode(&list);
   return list;
 }
 
-void decode_target_metrics(const std::vector<uint64_t>& list, TargetCounters* c, LastProbe* last) {
+void decode_target_metrics(const std::vector<uint64_t>& list, TargetCounters* c, LastProbe* last,
+                           ProbeHistory* history) {
   auto at = [&list](size_t i) { return i < list.size() ? list[i] : 0; };
   *c = TargetCounters();
   c->success = at(0);
@@ -89,6 +101,9 @@ void decode_target_metrics(const std::vector<uint64_t>& list, TargetCounters* c,
   std::memcpy(&last->duration_s, &duration_bits, sizeof duration_bits);
   for (size_t i = 0; i < last->phases_s.size(); ++i) last->phases_s[i] = bits_float(at(base + 2 + i));
   last->cert_expiry_unix = static_cast<int64_t>(at(base + 7));
+  if (history != nullptr)
+    history->decode(list.size() > kHistoryAt ? list.data() + kHistoryAt : nullptr,
+                    list.size() > kHistoryAt ? list.size() - kHistoryAt : 0);
 }
 
 void add_counters(TargetCounters* to, const TargetCounters& from) {

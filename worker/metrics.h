@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "worker/history.h"
+
 namespace observer {
 
 // Why a probe failed, for observer_probe_failures_total{reason}.
@@ -50,9 +52,12 @@ extern const char* const kPhaseNames[5];
 
 // A target's figures as TargetStateRecord::counters carries them over a
 // reload: the counters, then the last probe (so that its gauges do not
-// vanish while a reload hands over). Append, never reorder.
-std::vector<uint64_t> encode_target_metrics(const TargetCounters& counters, const LastProbe& last);
-void decode_target_metrics(const std::vector<uint64_t>& list, TargetCounters* counters, LastProbe* last);
+// vanish while a reload hands over), then the probe history of the status
+// page (history.h; 23 + 35 of control.cc's 64 words). Append, never reorder.
+std::vector<uint64_t> encode_target_metrics(const TargetCounters& counters, const LastProbe& last,
+                                            const ProbeHistory* history = nullptr);
+void decode_target_metrics(const std::vector<uint64_t>& list, TargetCounters* counters, LastProbe* last,
+                           ProbeHistory* history = nullptr);
 
 // A fixed-bucket histogram (cumulative on output).
 class Histogram {

@@ -13,7 +13,7 @@ using MhdResult = enum MHD_Result;
 using MhdResult = int;
 #endif
 
-MhdResult queue(MHD_Connection* c, StatusServer::Reply reply, bool head) {
+MhdResult queue(MHD_Connection* c, StatusServer::Reply reply, bool head, bool last) {
   auto* body = new std::string(head ? std::string() : std::move(reply.body));
   MHD_Response* r = MHD_create_response_from_buffer_with_free_callback_cls(
       body->size(), body->data(), [](void* cls) { delete static_cast<std::string*>(cls); }, body);
@@ -24,12 +24,15 @@ MhdResult queue(MHD_Connection* c, StatusServer::Reply reply, bool head) {
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, reply.content_type.c_str());
   MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   if (reply.status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+  // A quiesced server is on its way out: the client's next request should
+  // open a new connection, which the successor takes.
+  if (last) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
   MhdResult rc = MHD_queue_response(c, reply.status, r);
   MHD_destroy_response(r);
   return rc;
 }
 
-// Called by libmicrohttpd for each request; `cls` is the server's handler.
+// Called by libmicrohttpd for each request; `cls` is the StatusServer.
 MhdResult cb_mhd_request(void* cls, MHD_Connection* connection, const char* url, const char* method, const char*,
                          const char*, size_t* upload_data_size, void** req_cls) noexcept {
   static int seen;
@@ -37,16 +40,17 @@ MhdResult cb_mhd_request(void* cls, MHD_Connection* connection, const char* url,
     *req_cls = &seen;
     return MHD_YES;
   }
+  auto* server = static_cast<StatusServer*>(cls);
   bool head = std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
   if (!head && std::strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
     *upload_data_size = 0;  // whatever was sent is not read
     StatusServer::Reply r;
     r.status = MHD_HTTP_METHOD_NOT_ALLOWED;
     r.body = "only GET and HEAD\n";
-    return queue(connection, std::move(r), false);
+    return queue(connection, std::move(r), false, !server->serving());
   }
   try {
-    return queue(connection, (*static_cast<StatusServer::Handler*>(cls))(url), head);
+    return queue(connection, server->answer(url), head, !server->serving());
   } catch (...) {  // out of memory rendering: this request fails, the loop goes on
     return MHD_NO;
   }
@@ -67,7 +71,7 @@ bool StatusServer::start(int listen_fd, std::string* error) {
   close();
   quiesced_ = false;
   daemon_ = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, nullptr, nullptr,
-                             &cb_mhd_request, &handler_,
+                             &cb_mhd_request, this,
                              MHD_OPTION_LISTEN_SOCKET, listen_fd,
                              MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, kMaxPerAddress,
@@ -91,6 +95,12 @@ bool StatusServer::start(int listen_fd, std::string* error) {
   run();
   return true;
 #endif
+}
+
+size_t StatusServer::connections() const {
+  if (daemon_ == nullptr) return 0;
+  const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+  return info != nullptr ? info->num_connections : 0;
 }
 
 void StatusServer::quiesce() {

@@ -49,6 +49,11 @@ class StatusServer {
   // Serves `listen_fd` (a listening socket this process keeps open).
   bool start(int listen_fd, std::string* error);
   bool serving() const { return daemon_ != nullptr && !quiesced_; }
+  // The handler's reply (libmicrohttpd's request callback calls it).
+  Reply answer(const std::string& path) const { return handler_(path); }
+  // Connections accepted and not yet closed (a quiesced server still
+  // answers them).
+  size_t connections() const;
   void quiesce();
   void close();
 

@@ -49,6 +49,10 @@ class TargetState {
   TargetStateRecord to_record(const std::string& name, const std::string& url) const;
 
   TargetHealth health() const { return health_; }
+  // Wall-clock time of the last change of health (0: none yet).
+  int64_t since_unix_ms() const { return since_unix_ms_; }
+  // Why it is DOWN (empty unless DOWN).
+  const std::string& down_reason() const { return last_reason_; }
 
  private:
   // Kept small: a worker holds one per target. The identity (name, url) is

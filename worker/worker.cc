@@ -28,6 +28,15 @@ constexpr size_t kMaxQueuedLogBytes = 4 * 1024 * 1024;
 constexpr uint64_t kHandoverSendLimitMs = 5000;
 // How long stdout may take to drain at exit.
 constexpr std::chrono::milliseconds kFlushLimit{2000};
+// How long a retiring worker keeps answering the requests it accepted
+// before it quiesced (checked every kDrainPollMs).
+constexpr uint64_t kDrainLimitMs = 1000;
+constexpr uint64_t kDrainPollMs = 5;
+
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -134,6 +143,8 @@ Worker::~Worker() {
   exit_guard_.close();
   retire_deadline_.close();
   heartbeat_.close();
+  pulse_.close();
+  drain_.close();
   control_.close();
   // Let every close callback run, whatever path brought us here.
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -228,6 +239,7 @@ int Worker::run() {
       (rc = uv_signal_start(sigterm_.get(), &Worker::on_uv_signal, SIGTERM)) != 0 ||
       (rc = started_.init(timer_init, this)) != 0 || (rc = exit_guard_.init(timer_init, this)) != 0 ||
       (rc = retire_deadline_.init(timer_init, this)) != 0 || (rc = heartbeat_.init(timer_init, this)) != 0 ||
+      (rc = pulse_.init(timer_init, this)) != 0 || (rc = drain_.init(timer_init, this)) != 0 ||
       (rc = uv_timer_start(started_.get(), &Worker::on_uv_loop_started, 0, 0)) != 0) {
     std::fprintf(stderr, "observer-worker: %s\n", uv_strerror(rc));
     return kExitSoftware;
@@ -266,6 +278,9 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) noexcept {
     self->finish(kExitSoftware);
     return;
   }
+  self->health_.start(uv_hrtime(), static_cast<uint64_t>(self->engine_->longest_probe_cycle().count()));
+  auto pulse = static_cast<uint64_t>(ScheduleHealth::kPulse.count());
+  uv_timer_start(self->pulse_.get(), &Worker::on_uv_pulse, pulse, pulse);
   if (!self->options_.supervised) {
     self->start_serving();
     return;
@@ -283,6 +298,12 @@ void Worker::on_uv_heartbeat(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
   if (self == nullptr || self->finished_ || self->handing_over_) return;
   self->send(control_message(MessageType::Heartbeat));
+}
+
+// Also from the loop: /healthz sees a stalled loop by the gaps between pulses.
+void Worker::on_uv_pulse(uv_timer_t* handle) noexcept {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self != nullptr) self->health_.pulse(uv_hrtime());
 }
 
 void Worker::on_uv_signal(uv_signal_t* handle, int) noexcept {
@@ -349,6 +370,7 @@ void Worker::resume() {
     return;
   retiring_ = false;
   retire_signal_due_ = false;
+  reload_retirement_ = false;
   retire_cut_over_ns_ = 0;
   handover_held_ = false;
   uv_timer_stop(retire_deadline_.get());
@@ -401,10 +423,32 @@ void Worker::on_engine_idle() {
   wire += encode_message(control_message(MessageType::StateEnd));
   send_bytes(std::move(wire));
   if (writes_pending_ == 0) {
-    finish(kExitOk);
+    finish_when_served();
     return;
   }
   uv_timer_start(exit_guard_.get(), &Worker::on_uv_exit_guard, kHandoverSendLimitMs, 0);
+}
+
+// A request the server accepted just before it quiesced would otherwise be
+// cut off by the exit: the successor never sees it (it is no longer in the
+// socket's queue), and the client gets a closed connection, not an answer.
+void Worker::finish_when_served() {
+  if (finished_) return;
+  if (!status_ || status_->connections() == 0 || !drain_) {
+    finish(kExitOk);
+    return;
+  }
+  if (drain_started_ns_ == 0) {
+    drain_started_ns_ = uv_hrtime();
+    uv_timer_start(drain_.get(), &Worker::on_uv_drain, kDrainPollMs, kDrainPollMs);
+  }
+}
+
+void Worker::on_uv_drain(uv_timer_t* handle) noexcept {
+  auto* self = static_cast<Worker*>(handle->data);
+  if (self == nullptr || self->finished_) return;
+  bool served = !self->status_ || self->status_->connections() == 0;
+  if (served || uv_hrtime() - self->drain_started_ns_ > kDrainLimitMs * 1000000) self->finish(kExitOk);
 }
 
 void Worker::on_uv_exit_guard(uv_timer_t* handle) noexcept {
@@ -434,7 +478,7 @@ void Worker::on_uv_control_written(uv_write_t* req, int) noexcept {
   std::unique_ptr<Write> w(static_cast<Write*>(req->data));
   Worker* self = w->worker;
   --self->writes_pending_;
-  if (self->handing_over_ && self->writes_pending_ == 0) self->finish(kExitOk);
+  if (self->handing_over_ && self->writes_pending_ == 0) self->finish_when_served();
 }
 
 void Worker::on_uv_control_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
@@ -476,12 +520,14 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       return;
     case MessageType::ReloadFailed:
       last_reload_ok_ = false;
+      last_reload_failed_unix_ = static_cast<int64_t>(msg.unix_seconds);
       return;
     case MessageType::Retire:
       // Its SIGTERM follows at the cut-over (see on_uv_signal), also when
       // a stop signal came first and the retirement it started stands.
       retire_cut_over_ns_ = msg.cut_over_ns;
       retire_signal_due_ = true;
+      reload_retirement_ = true;
       if (!retiring_) retire(msg.cut_over_ns);
       return;
     case MessageType::Resume:
@@ -527,6 +573,8 @@ void Worker::finish(int code) {
   exit_guard_.close();
   retire_deadline_.close();
   heartbeat_.close();
+  pulse_.close();
+  drain_.close();
   control_.close();  // pending writes complete with UV_ECANCELED and are freed
 }
 
@@ -560,15 +608,68 @@ StatusServer::Reply Worker::answer(const std::string& path) {
     out += '\n';
     return r;
   }
-  if (path == "/") {
+  if (path == "/" || path == "/index.html") {
+    std::vector<TargetView> targets = engine_->target_views();
+    sort_for_status(&targets);
     r.content_type = "text/html; charset=utf-8";
-    r.body = "<!doctype html><title>observer</title><p>observer " OBSERVER_VERSION
-             ": <a href=\"/metrics\">metrics</a></p>\n";
+    r.body = render_status_html(targets, process_view());
+    return r;
+  }
+  static const std::string kTargets = "/api/v1/targets";
+  if (path == kTargets || path == kTargets + "/") {
+    std::vector<TargetView> targets = engine_->target_views();
+    sort_for_status(&targets);
+    r.content_type = "application/json";
+    r.body = render_targets_json(targets, process_view());
+    return r;
+  }
+  if (path.compare(0, kTargets.size() + 1, kTargets + "/") == 0) {
+    // libmicrohttpd has already percent-decoded the path.
+    std::string name = path.substr(kTargets.size() + 1);
+    r.content_type = "application/json";
+    for (const TargetView& t : engine_->target_views()) {
+      if (*t.name != name) continue;
+      r.body = render_target_json(t, unix_ms_now());
+      return r;
+    }
+    r.status = 404;
+    r.body = render_not_found_json("no target named \"" + name + "\"");
+    return r;
+  }
+  if (path == "/healthz") {
+    ProcessView p = process_view();
+    r.status = p.healthy ? 200 : 503;
+    r.content_type = "application/json";
+    r.body = render_health_json(p);
     return r;
   }
   r.status = 404;
   r.body = "not found\n";
   return r;
+}
+
+// A stopping worker is unhealthy: a load balancer should drain it. The old
+// worker of a reload is not: a successor probes on schedule from the
+// cut-over on and takes the socket over at the hand-over, so until then
+// (requests it accepted before it quiesced included) the old one answers
+// for the service by its own schedule.
+std::string Worker::health_problem() {
+  if (finished_) return "the worker is exiting";
+  bool for_reload = reload_retirement_ && !stop_signal_seen_ && !retire_deadline_passed_;
+  if (retiring_ && !for_reload) return "the worker is stopping (SIGTERM/SIGINT): it starts no more probes";
+  return health_.check(uv_hrtime(), engine_->last_on_time_probe_ns());
+}
+
+ProcessView Worker::process_view() {
+  ProcessView p;
+  p.worker_pid = static_cast<long>(getpid());
+  p.config_loaded_unix = loaded_unix_;
+  p.last_reload_ok = last_reload_ok_;
+  p.last_reload_failed_unix = last_reload_failed_unix_;
+  p.health_reason = health_problem();
+  p.healthy = p.health_reason.empty();
+  p.now_ms = unix_ms_now();
+  return p;
 }
 
 }  // namespace observer

@@ -44,6 +44,7 @@
 #include "common/exit_codes.h"
 #include "common/line_writer.h"
 #include "common/logger.h"
+#include "worker/schedule_health.h"
 #include "worker/status_server.h"
 #include "common/unique_fd.h"
 #include "common/uv_handle.h"
@@ -113,6 +114,8 @@ class Worker {
   static void on_uv_exit_guard(uv_timer_t* handle) noexcept;
   static void on_uv_retire_deadline(uv_timer_t* handle) noexcept;
   static void on_uv_heartbeat(uv_timer_t* handle) noexcept;
+  static void on_uv_pulse(uv_timer_t* handle) noexcept;
+  static void on_uv_drain(uv_timer_t* handle) noexcept;
   static void on_uv_control_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
   static void on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
   static void on_uv_control_written(uv_write_t* req, int status) noexcept;
@@ -121,6 +124,9 @@ class Worker {
   bool open_control(std::string* error);
   void start_serving();
   StatusServer::Reply answer(const std::string& path);
+  // /healthz's verdict: empty when healthy, else why not (schedule_health.h).
+  std::string health_problem();
+  ProcessView process_view();
   void handle_control_message(const ControlMessage& msg);
   void control_failed(int code, const std::string& why);
   bool send(const ControlMessage& msg);
@@ -128,6 +134,9 @@ class Worker {
   void retire(uint64_t cut_over_ns);
   void resume();
   void on_engine_idle();
+  // The hand-over is sent: exit once the requests the quiesced server had
+  // accepted are answered (bounded by kDrainLimit).
+  void finish_when_served();
   void finish(int code);
 
   WorkerOptions options_;
@@ -141,8 +150,11 @@ class Worker {
   UniqueFd own_listen_fd_;
   int64_t loaded_unix_ = 0;          // when this worker's configuration was loaded
   bool last_reload_ok_ = true;       // false once the supervisor says a reload failed
+  int64_t last_reload_failed_unix_ = 0;
+  ScheduleHealth health_;
   UvHandle<uv_signal_t> sigint_, sigterm_;
-  UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_, heartbeat_;
+  UvHandle<uv_timer_t> started_, exit_guard_, retire_deadline_, heartbeat_, pulse_, drain_;
+  uint64_t drain_started_ns_ = 0;
   UvHandle<uv_pipe_t> control_;
   ControlDecoder decoder_;
   char read_buffer_[64 * 1024];
@@ -150,6 +162,7 @@ class Worker {
   uint64_t retire_limit_ms_ = 0;  // in-flight probes get this long after a stop; see retire()
   uint64_t retire_cut_over_ns_ = 0;  // the cut-over of the supervisor's Retire
   bool retire_signal_due_ = false;   // a Retire came; its SIGTERM (at the cut-over) not yet
+  bool reload_retirement_ = false;   // retiring for a reload (a Retire), not called off
   bool stop_signal_seen_ = false;    // a signal other than that SIGTERM came
   bool handover_held_ = false;       // idle, waiting for the Retire's SIGTERM to hand over
   bool retire_deadline_passed_ = false;

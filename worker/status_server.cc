@@ -14,9 +14,14 @@ using MhdResult = int;
 #endif
 
 MhdResult queue(MHD_Connection* c, StatusServer::Reply reply, bool head, bool last) {
-  auto* body = new std::string(head ? std::string() : std::move(reply.body));
+  // The response owns a reference to its bytes until MHD has sent them.
+  using Body = std::shared_ptr<const std::string>;
+  auto* body = new Body(head ? std::make_shared<const std::string>()
+                             : reply.shared_body ? std::move(reply.shared_body)
+                                                 : std::make_shared<const std::string>(std::move(reply.body)));
   MHD_Response* r = MHD_create_response_from_buffer_with_free_callback_cls(
-      body->size(), body->data(), [](void* cls) { delete static_cast<std::string*>(cls); }, body);
+      // MHD only reads the buffer; its parameter is not const.
+      (*body)->size(), const_cast<char*>((*body)->data()), [](void* cls) { delete static_cast<Body*>(cls); }, body);
   if (r == nullptr) {
     delete body;
     return MHD_NO;

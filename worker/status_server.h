@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "common/uv_handle.h"
@@ -32,6 +33,9 @@ class StatusServer {
     unsigned status = 200;
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
+    // Sent instead of `body` when set: one rendering shared by every
+    // response that still sends it (see Worker::shared_body()).
+    std::shared_ptr<const std::string> shared_body;
   };
   // Answers a GET (or HEAD: the body is dropped) of `path` (no query).
   using Handler = std::function<Reply(const std::string& path)>;

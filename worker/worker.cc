@@ -585,12 +585,54 @@ void Worker::start_serving() {
   if (!status_->start(fd, &error)) log_->log(Level::Error, "", "Metrics are not served: " + error, {});
 }
 
+// The rendering of `key` still being sent to another client, when it is
+// less than a second old, else a fresh one. Requests that come together
+// share one copy: 16 slow readers of a 12 MB /metrics hold 12 MB, not 192;
+// a scrape after the last one has been sent is always rendered anew.
+std::shared_ptr<const std::string> Worker::shared_body(const std::string& key,
+                                                       const std::function<std::string()>& render) {
+  SharedBody& s = shared_bodies_[key];
+  uint64_t now = uv_now(&loop_);
+  if (auto body = s.body.lock(); body && now - s.made_ms < 1000) return body;
+  auto body = std::make_shared<const std::string>(render());
+  s.body = body;
+  s.made_ms = now;
+  return body;
+}
+
 StatusServer::Reply Worker::answer(const std::string& path) {
   StatusServer::Reply r;
   if (path == "/metrics") {
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    engine_->write_metrics(&r.body);
-    std::string& out = r.body;
+    r.shared_body = shared_body(path, [this] { return render_metrics(); });
+    return r;
+  }
+  if (path == "/" || path == "/index.html") {
+    r.content_type = "text/html; charset=utf-8";
+    r.shared_body = shared_body("/", [this] {
+      std::vector<TargetView> targets = engine_->target_views();
+      sort_for_status(&targets);
+      return render_status_html(targets, process_view());
+    });
+    return r;
+  }
+  static const std::string kTargets = "/api/v1/targets";
+  if (path == kTargets || path == kTargets + "/") {
+    r.content_type = "application/json";
+    r.shared_body = shared_body(kTargets, [this] {
+      std::vector<TargetView> targets = engine_->target_views();
+      sort_for_status(&targets);
+      return render_targets_json(targets, process_view());
+    });
+    return r;
+  }
+  return answer_small(path);
+}
+
+std::string Worker::render_metrics() {
+  std::string out;
+  {
+    engine_->write_metrics(&out);
     append_family(&out, "observer_build_info", "gauge", "observer's version");
     out += "observer_build_info{version=\"" OBSERVER_VERSION "\"} 1\n";
     append_family(&out, "observer_config_last_reload_successful", "gauge",
@@ -606,23 +648,13 @@ StatusServer::Reply Worker::answer(const std::string& path) {
     out += "observer_log_lines_dropped_total ";
     append_number(&out, writer_ ? writer_->dropped_total() : 0);
     out += '\n';
-    return r;
   }
-  if (path == "/" || path == "/index.html") {
-    std::vector<TargetView> targets = engine_->target_views();
-    sort_for_status(&targets);
-    r.content_type = "text/html; charset=utf-8";
-    r.body = render_status_html(targets, process_view());
-    return r;
-  }
+  return out;
+}
+
+StatusServer::Reply Worker::answer_small(const std::string& path) {
+  StatusServer::Reply r;
   static const std::string kTargets = "/api/v1/targets";
-  if (path == kTargets || path == kTargets + "/") {
-    std::vector<TargetView> targets = engine_->target_views();
-    sort_for_status(&targets);
-    r.content_type = "application/json";
-    r.body = render_targets_json(targets, process_view());
-    return r;
-  }
   if (path.compare(0, kTargets.size() + 1, kTargets + "/") == 0) {
     // libmicrohttpd has already percent-decoded the path.
     std::string name = path.substr(kTargets.size() + 1);

@@ -34,6 +34,8 @@
 #include <uv.h>
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -124,6 +126,9 @@ class Worker {
   bool open_control(std::string* error);
   void start_serving();
   StatusServer::Reply answer(const std::string& path);
+  StatusServer::Reply answer_small(const std::string& path);  // one target, /healthz, 404
+  std::string render_metrics();
+  std::shared_ptr<const std::string> shared_body(const std::string& key, const std::function<std::string()>& render);
   // /healthz's verdict: empty when healthy, else why not (schedule_health.h).
   std::string health_problem();
   ProcessView process_view();
@@ -148,6 +153,11 @@ class Worker {
   // /metrics: serves options_.listen_fd, or (standalone) a socket of its own.
   std::unique_ptr<StatusServer> status_;
   UniqueFd own_listen_fd_;
+  struct SharedBody {
+    std::weak_ptr<const std::string> body;  // alive while a response still sends it
+    uint64_t made_ms = 0;                    // uv_now() when rendered
+  };
+  std::map<std::string, SharedBody> shared_bodies_;  // by path
   int64_t loaded_unix_ = 0;          // when this worker's configuration was loaded
   bool last_reload_ok_ = true;       // false once the supervisor says a reload failed
   int64_t last_reload_failed_unix_ = 0;

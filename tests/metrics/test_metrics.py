@@ -94,6 +94,37 @@ class Metrics(unittest.TestCase):
         p.signal(signal.SIGTERM)
         self.assertEqual(p.wait_exit(10), 0)
 
+    def test_slow_readers_of_a_large_exposition_share_one_copy(self):
+        srv = HttpServer(self)
+        port = closed_port()
+        n = 3000
+        conf = ("tick=1s\nstatus=200\nlisten=127.0.0.1:%d\n" % port +
+                "".join("[target-with-a-long-name-%05d]\nurl=%s\n" % (i, srv.url("/x%05d" % i)) for i in range(n)))
+        path = write_file(tempdir(self), "observer.conf", conf)
+        p = Proc(self, [WORKER, "-config", path])
+        wait_for(lambda: _answers(port) and ms.scrape(port).count("probe_success{") == n, 20,
+                 what="every target in the exposition")
+        size = len(ms.scrape(port))
+        time.sleep(0.5)
+        rss_before = rss_kib(p.pid)
+        held = []
+        try:
+            for _ in range(14):  # asks and never reads: the response waits in the worker
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.connect(("127.0.0.1", port))
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                held.append(s)
+            time.sleep(1.5)
+            grown = rss_kib(p.pid) - rss_before
+        finally:
+            for s in held:
+                s.close()
+        # One copy of the exposition (plus what the kernel buffers), not 14.
+        self.assertLess(grown * 1024, 4 * size, "RSS grew %d KiB for 14 readers of %d bytes" % (grown, size))
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait_exit(10), 0)
+
     def test_hostile_clients_neither_slow_probing_nor_grow_the_worker(self):
         srv = HttpServer(self)
         p, port = start(self, srv)

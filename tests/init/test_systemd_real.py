@@ -47,6 +47,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import systemd_rootfs  # noqa: E402
+from init_support import layout  # noqa: E402
 
 SKIP = 77
 UNIT = "observer.service"
@@ -99,14 +100,6 @@ def skip(reason):
         sys.exit(1)
     print("SKIP: %s" % reason, flush=True)
     sys.exit(SKIP)
-
-
-def layout():
-    path = os.environ.get("OBS_INIT_LAYOUT")
-    if not path or not os.path.exists(path):
-        raise SystemExit("OBS_INIT_LAYOUT must name init_layout.json from the build tree (run through ctest)")
-    with open(path) as f:
-        return json.load(f)
 
 
 def set_pdeathsig():

@@ -14,7 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import metrics_support as ms  # noqa: E402
-from harness import WORKER, HttpServer, Proc, closed_port, rss_kib, tempdir, wait_for, write_file  # noqa: E402
+from harness import WORKER, HttpServer, Proc, closed_port, rss_kib, small_quarantine_env, tempdir, wait_for, write_file  # noqa: E402
 
 
 def start(test, srv, extra=()):
@@ -23,7 +23,7 @@ def start(test, srv, extra=()):
             "[late]\nurl=%s\ntimeout=100ms\n") % (port, srv.url("/up"), srv.url("/down?status=503"),
                                                  srv.url("/late?delay_ms=400"))
     path = write_file(tempdir(test), "observer.conf", conf + "".join(l + "\n" for l in extra))
-    p = Proc(test, [WORKER, "-config", path])
+    p = Proc(test, [WORKER, "-config", path], env=small_quarantine_env())
     wait_for(lambda: _answers(port), 10, what="/metrics to answer")
     return p, port
 
@@ -101,7 +101,7 @@ class Metrics(unittest.TestCase):
         conf = ("tick=1s\nstatus=200\nlisten=127.0.0.1:%d\n" % port +
                 "".join("[target-with-a-long-name-%05d]\nurl=%s\n" % (i, srv.url("/x%05d" % i)) for i in range(n)))
         path = write_file(tempdir(self), "observer.conf", conf)
-        p = Proc(self, [WORKER, "-config", path])
+        p = Proc(self, [WORKER, "-config", path], env=small_quarantine_env())
         wait_for(lambda: _answers(port) and ms.scrape(port).count("probe_success{") == n, 20,
                  what="every target in the exposition")
         size = len(ms.scrape(port))

@@ -11,6 +11,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "common/alert_config.h"
+#include "common/config_values.h"
 #include "common/ini_file.h"
 #include "common/keys.h"
 #include "common/listen_address.h"
@@ -40,11 +42,9 @@ Environment current_environment() {
 namespace {
 
 constexpr const char* kTopLevelTargetName = "default";
-constexpr size_t kMaxUrlLength = 4000;  // below the control channel's 4096-byte string frame
 // Far past any real User-Agent or method; a value this long is a mistake or
 // an attack, and curl would send it whole.
 constexpr size_t kMaxUserAgentLength = 1000;
-constexpr size_t kMaxMethodLength = 32;
 // Below these a probe cannot even be scheduled: libuv's timers count whole
 // milliseconds, and a tick of 1ns kept the worker's loop inside its timers
 // (no signal seen, a line per skipped tick). curl's timeout is in ms too, and
@@ -52,39 +52,8 @@ constexpr size_t kMaxMethodLength = 32;
 constexpr Nanos kMinTick = std::chrono::milliseconds(10);
 constexpr Nanos kMinTimeout = std::chrono::milliseconds(10);
 
-// A control character (C0 or DEL) in `text`, as its position; npos when none.
-// `allow_tab`: a header value may hold a horizontal tab.
-size_t find_control(std::string_view text, bool allow_tab) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if ((c < 0x20 && !(allow_tab && c == '\t')) || c == 0x7f) return i;
-  }
-  return std::string_view::npos;
-}
 
-// Request headers that frame the message or choose where it goes: set by
-// hand, they could make a reused connection read a body as the next
-// response (Content-Length, Transfer-Encoding, Upgrade) or split what
-// observer thinks it probes from what the server sees (Host: probe the
-// host in the URL).
-bool is_forbidden_request_header(std::string_view name) {
-  for (std::string_view forbidden : {"host", "content-length", "transfer-encoding", "upgrade"}) {
-    if (name.size() != forbidden.size()) continue;
-    bool same = true;
-    for (size_t i = 0; i < name.size() && same; ++i)
-      same = std::tolower(static_cast<unsigned char>(name[i])) == forbidden[i];
-    if (same) return true;
-  }
-  return false;
-}
 
-// RFC 9110's token: what a header name may be made of.
-bool is_token(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::strchr("!#$%&'*+-.^_`|~", c) == nullptr) return false;
-  return true;
-}
 
 struct CommandLine {
   Action action = Action::Run;
@@ -326,21 +295,6 @@ bool read_file(const std::string& path, bool top_level_only, FileContents* file,
 
 // ---- typed conversion ------------------------------------------------------
 
-std::string cite(const std::string& key, const RawValue& v) { return cite_origin(key, v.origin); }
-
-bool parse_bool(const std::string& key, const RawValue& v, bool* out, std::string* error) {
-  std::string t;
-  for (char c : v.text) t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (t == "true" || t == "yes" || t == "on" || t == "1") {
-    *out = true;
-  } else if (t == "false" || t == "no" || t == "off" || t == "0") {
-    *out = false;
-  } else {
-    *error = cite(key, v) + ": invalid boolean \"" + v.text + "\" (use true or false)";
-    return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -354,72 +308,14 @@ uint64_t open_files_for_max_in_flight(size_t max_in_flight) { return 64 + 4 * st
 
 namespace {
 
-bool parse_int(const std::string& key, const RawValue& v, long lo, long hi, int* out,
-               std::string* error) {
-  errno = 0;
-  char* end = nullptr;
-  long n = std::strtol(v.text.c_str(), &end, 10);
-  if (v.text.empty() || *end != '\0' || errno == ERANGE || n < lo || n > hi) {
-    *error = cite(key, v) + ": invalid number \"" + v.text + "\" (a whole number from " +
-             std::to_string(lo) + " to " + std::to_string(hi) + ")";
-    return false;
-  }
-  *out = static_cast<int>(n);
-  return true;
-}
 
-bool parse_positive_duration(const std::string& key, const RawValue& v, Nanos* out,
-                             std::string* error) {
-  std::string why;
-  if (!parse_duration(v.text, out, &why)) {
-    *error = cite(key, v) + ": " + why;
-    return false;
-  }
-  if (out->count() <= 0) {
-    *error = cite(key, v) + ": must be greater than zero";
-    return false;
-  }
-  return true;
-}
 
-bool parse_duration_at_least(const std::string& key, const RawValue& v, Nanos min, Nanos* out, std::string* error) {
-  if (!parse_positive_duration(key, v, out, error)) return false;
-  if (*out < min) {
-    *error = cite(key, v) + ": " + v.text + " is below the minimum of " + format_duration(min);
-    return false;
-  }
-  return true;
-}
-
-// Why `url` cannot be probed (the caller names where it was set), or "".
-std::string url_problem(const std::string& url) {
-  size_t host_at = 0;
-  if (url_has_scheme(url, "http://")) host_at = 7;
-  else if (url_has_scheme(url, "https://")) host_at = 8;
-  if (host_at == 0) return "\"" + printable(url) + "\" is not an http:// or https:// URL";
-  // The URL is half of a target's identity across reloads, sent whole on
-  // the control channel; far past any real URL, and a clear error here.
-  if (url.size() > kMaxUrlLength)
-    return "URL is " + std::to_string(url.size()) + " characters long; the limit is " + std::to_string(kMaxUrlLength);
-  if (host_at >= url.size() || url[host_at] == '/' || url.find_first_of(" \t\r\n") != std::string::npos)
-    return "\"" + printable(url) + "\" has no host or contains white space";
-  // curl refuses a URL with a control character in every probe ("bad/illegal
-  // format"): say so once, at load.
-  size_t ctl = find_control(url, false);
-  if (ctl != std::string::npos)
-    return "\"" + printable(url) + "\" contains a control character at position " + std::to_string(ctl + 1) +
-           " (percent-encode it)";
-  return "";
-}
 
 const RawValue* get(const RawValues& raw, const std::string& key) {
   auto it = raw.find(key);
   return it == raw.end() ? nullptr : &it->second;
 }
 
-bool is_family(const std::string& key, const char* prefix) {
-  return key.compare(0, std::char_traits<char>::length(prefix), prefix) == 0;
-}
 
 // Converts one target value (not url=) into `s`. Checks that involve two
 // keys (timeout against tick) are convert_settings' business.
@@ -457,21 +353,7 @@ bool convert_value(const std::string& key, const RawValue& v, TargetSettings* s,
     }
     s->user_agent = v.text.empty() ? std::string("observer/") + OBSERVER_VERSION : v.text;
   } else if (key == "method") {
-    if (v.text.empty() || v.text.size() > kMaxMethodLength ||
-        v.text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos) {
-      std::string shown = v.text.size() > kMaxMethodLength ? printable(v.text.substr(0, kMaxMethodLength)) + "..."
-                                                           : printable(v.text);
-      *error = cite(key, v) + ": invalid method \"" + shown + "\" (1 to " + std::to_string(kMaxMethodLength) +
-               " upper-case letters, e.g. GET or HEAD)";
-      return false;
-    }
-    // CONNECT asks for a tunnel, not a resource: no answer to it can be
-    // checked like a probe's.
-    if (v.text == "CONNECT") {
-      *error = cite(key, v) + ": CONNECT opens a tunnel and cannot probe a URL; use GET, HEAD or another method";
-      return false;
-    }
-    s->method = v.text;
+    return parse_method(key, v, &s->method, error);
   } else if (key == "timeout") {
     return parse_duration_at_least(key, v, kMinTimeout, &s->timeout, error);
   } else if (key == "follow_redirects") {
@@ -515,19 +397,9 @@ bool convert_value(const std::string& key, const RawValue& v, TargetSettings* s,
   } else if (is_family(key, "header_regex.")) {
     s->header_checks.push_back({suffix("header_regex."), v.text, true});
   } else if (is_family(key, "request_header.")) {
-    std::string h = suffix("request_header.");
-    if (!is_token(h) || find_control(v.text, true) != std::string::npos) {
-      *error = cite(key, v) +
-               ": header names are letters, digits and !#$%&'*+-.^_`|~ only, and values may not contain line "
-               "breaks or control characters";
-      return false;
-    }
-    if (is_forbidden_request_header(h)) {
-      *error = cite(key, v) + ": " + h +
-               " is set by observer (it frames the request or names the host in the URL) and may not be given";
-      return false;
-    }
-    s->request_headers.emplace_back(h, v.text);
+    return parse_request_header(key, v, suffix("request_header."), &s->request_headers, error);
+  } else if (is_alert_key(key)) {
+    return convert_alert_value(key, v, &s->alert, error);
   }
   return true;
 }
@@ -554,9 +426,14 @@ bool convert_settings(const RawValues& raw, TargetSettings* s, std::string* erro
     s->timeout = s->tick;
     s->timeout_capped = true;
   }
-  // The header families, in key order.
+  for (size_t i = 0; i < kAlertKeyCount; ++i) {
+    const RawValue* v = get(raw, kAlertKeys[i]);
+    if (v != nullptr && !convert_alert_value(kAlertKeys[i], *v, &s->alert, error)) return false;
+  }
+  // The families, in key order.
   for (const auto& [key, v] : raw) {
-    if (!is_family(key, "header.") && !is_family(key, "header_regex.") && !is_family(key, "request_header."))
+    if (!is_family(key, "header.") && !is_family(key, "header_regex.") && !is_family(key, "request_header.") &&
+        !is_family(key, "webhook_header.") && !is_family(key, "alert_label."))
       continue;
     if (!convert_value(key, v, s, error)) return false;
   }
@@ -585,6 +462,7 @@ bool convert_global(const RawValues& raw, GlobalConfig* g, std::string* error) {
       return false;
     }
   }
+  g->state_file = get(raw, "state_file")->text;
   const RawValue* mif = get(raw, "max_in_flight");
   g->open_file_limit = 0;
   if (mif->text == "auto") {
@@ -700,6 +578,15 @@ struct Loaded {
   std::shared_ptr<SharedLayers> shared;
   GlobalConfig global;
 };
+
+// state_file=auto: systemd's StateDirectory= (the first, when it lists
+// several), else none.
+void resolve_state_file(const Environment& env, GlobalConfig* g) {
+  if (g->state_file != "auto") return;
+  auto it = env.find("STATE_DIRECTORY");
+  std::string dir = it == env.end() ? std::string() : it->second.substr(0, it->second.find(':'));
+  g->state_file = dir.empty() ? std::string() : dir + "/state";
+}
 
 bool load_layers(const CommandLine& cl, const RawValues& env_values, const std::string& config_path,
                  FileContents* file, Loaded* out, std::string* error) {
@@ -831,6 +718,18 @@ std::string redact_url(const std::string& url) {
   return head;
 }
 
+std::string mask_webhook_url(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return "****";
+  size_t host_end = url.find_first_of("/?#", scheme + 3);
+  std::string authority = url.substr(scheme + 3, host_end == std::string::npos ? std::string::npos : host_end - scheme - 3);
+  size_t at = authority.rfind('@');
+  if (at != std::string::npos) authority = "****@" + authority.substr(at + 1);
+  std::string out = url.substr(0, scheme + 3) + authority;
+  if (host_end != std::string::npos && host_end + 1 < url.size()) out += "/****";
+  return out;
+}
+
 bool load_invocation(const std::vector<std::string>& args, const Environment& env,
                      Invocation* out, std::string* error) {
   CommandLine cl;
@@ -849,6 +748,7 @@ bool load_invocation(const std::vector<std::string>& args, const Environment& en
   Loaded loaded;
   if (!load_layers(cl, env_values, config.config_path, &file, &loaded, error)) return false;
   config.global = std::move(loaded.global);
+  resolve_state_file(env, &config.global);
 
   SettingsCache cache(loaded.shared);
   TargetConfig top;
@@ -904,6 +804,7 @@ bool load_process_settings(const std::vector<std::string>& args, const Environme
       if (key != "url" && scope_of(key) == KeyScope::Target && !convert_value(key, v, &scratch, error)) return false;
   }
   *out = std::move(loaded.global);
+  resolve_state_file(env, out);
   return true;
 }
 

@@ -54,6 +54,23 @@ struct HeaderCheck {
   bool is_regex = false;
 };
 
+// Where and how a target's alerts go (worker/alerter.h). Empty webhook_url
+// and alertmanager_urls: the target does not alert.
+struct AlertSettings {
+  std::string webhook_url;
+  std::string webhook_method = "POST";
+  std::vector<std::pair<std::string, std::string>> webhook_headers;  // by key order
+  std::optional<std::string> webhook_body;  // unset: the default JSON object
+  bool on_recovery = true;
+  Nanos repeat{0};  // 0: off
+  // Each one's alerts endpoint (.../api/v2/alerts), in the order given.
+  std::vector<std::string> alertmanager_urls;
+  std::vector<std::pair<std::string, std::string>> labels;  // alert_label.NAME, by key order
+  Nanos retry_for{};
+
+  bool any() const { return !webhook_url.empty() || !alertmanager_urls.empty(); }
+};
+
 // Everything about a target but its name and URL: how it is probed and what
 // is expected. Targets whose sections set the same values (most often nothing
 // but url=) share one, converted once.
@@ -81,6 +98,7 @@ struct TargetSettings {
   uint64_t max_body = 0;
   int failure_threshold = 1;
   int success_threshold = 1;
+  AlertSettings alert;
 };
 
 // A value set in the file: key, text and line (the path is the config's).
@@ -136,6 +154,7 @@ struct GlobalConfig {
   size_t max_in_flight = 0;       // resolved: never 0
   std::string listen;             // "" serves nothing; else checked by parse_listen_address()
   uint64_t open_file_limit = 0;   // the soft RLIMIT_NOFILE that `auto` was derived from; 0 when set
+  std::string state_file;         // resolved: "" keeps no state across restarts
   RawValues raw;
 };
 
@@ -208,6 +227,9 @@ bool url_has_scheme(std::string_view url, std::string_view scheme);
 // (or fragment) parameter whose name looks like a credential (is_secret_name:
 // ?api_key=, &token=, &sig=), replaced by "****".
 std::string redact_url(const std::string& url);
+// A webhook URL as it may be shown: scheme, host and port, the rest (a
+// Slack or Discord URL's path is its secret) as "****".
+std::string mask_webhook_url(const std::string& url);
 // Whether `url` has a password in its user-info.
 bool url_has_password(const std::string& url);
 

@@ -123,6 +123,15 @@ void append_display_value(std::string_view key, const std::string& text, std::st
     *out += "\"\"";
   } else if (key == "url") {
     *out += printable(redact_url(text));
+  } else if (key == "alertmanager_url") {
+    for (size_t start = 0; start <= text.size();) {
+      size_t comma = std::min(text.find(',', start), text.size());
+      if (start > 0) *out += ',';
+      *out += printable(redact_url(text.substr(start, comma - start)));
+      start = comma + 1;
+    }
+  } else if (key == "webhook_url") {
+    *out += printable(mask_webhook_url(text));
   } else {
     *out += printable(text);
   }

@@ -31,10 +31,20 @@ const std::vector<KeyInfo>& known_keys() {
       {"header.", KeyScope::Target, nullptr, "header.NAME: expected response header, exact", false},
       {"header_regex.", KeyScope::Target, nullptr, "header_regex.NAME: PCRE2 pattern a response header must match", false},
       {"request_header.", KeyScope::Target, nullptr, "request_header.NAME: extra header sent with the probe", false},
+      {"webhook_url", KeyScope::Target, nullptr, "URL that is sent an alert when the target goes DOWN (and UP); http:// or https://", false},
+      {"webhook_method", KeyScope::Target, "POST", "HTTP method of a webhook alert", false},
+      {"webhook_header.", KeyScope::Target, nullptr, "webhook_header.NAME: header sent with a webhook alert", false},
+      {"webhook_body", KeyScope::Target, nullptr, "webhook alert body, a template: {{target}} {{url}} {{state}} {{reason}} {{down_for}} {{time}} {{since}}; unset: a JSON object", false},
+      {"alert_on_recovery", KeyScope::Target, "true", "alert when a DOWN target is UP again", true},
+      {"alert_repeat", KeyScope::Target, "off", "resend a webhook alert this often while DOWN, a duration, or off", false},
+      {"alertmanager_url", KeyScope::Target, nullptr, "Alertmanager(s) sent an alert while the target is DOWN: URL[,URL...]", false},
+      {"alert_label.", KeyScope::Target, nullptr, "alert_label.NAME: extra label of the target's Alertmanager alert", false},
+      {"alert_retry_for", KeyScope::Target, "10m", "how long an alert that cannot be delivered is retried", false},
       {"log_format", KeyScope::Global, "text", "text, logfmt or json", false},
       {"shutdown_timeout", KeyScope::Global, "10s", "how long a stop waits for workers before SIGKILL", false},
       {"reload_timeout", KeyScope::Global, "30s", "how long a new worker has to become ready on SIGHUP", false},
       {"listen", KeyScope::Global, "", "address for /metrics and the status page: HOST:PORT, [IPv6]:PORT or :PORT; empty serves nothing", false},
+      {"state_file", KeyScope::Global, "auto", "file that keeps targets' states and alerts across restarts; auto: $STATE_DIRECTORY/state under systemd, else none; \"\": none", false},
       {"max_in_flight", KeyScope::Global, "auto", "most probes at once; a slot past it is skipped (auto: from the open-file limit)", false},
   };
   return keys;
@@ -122,9 +132,9 @@ bool is_secret_name(std::string_view name) {
 }
 
 bool is_secret_key(std::string_view name) {
-  constexpr std::string_view kPrefix = "request_header.";
-  if (name.substr(0, kPrefix.size()) != kPrefix) return false;
-  return is_secret_name(name.substr(kPrefix.size()));
+  for (std::string_view prefix : {std::string_view("request_header."), std::string_view("webhook_header.")})
+    if (name.substr(0, prefix.size()) == prefix) return is_secret_name(name.substr(prefix.size()));
+  return false;
 }
 
 }  // namespace observer

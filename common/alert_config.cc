@@ -1,0 +1,118 @@
+#include "common/alert_config.h"
+
+#include <cctype>
+
+#include "common/config_values.h"
+
+namespace observer {
+
+const char* const kAlertKeys[] = {"webhook_url", "webhook_method", "webhook_body", "alert_on_recovery",
+                                  "alert_repeat", "alertmanager_url", "alert_retry_for"};
+const size_t kAlertKeyCount = sizeof(kAlertKeys) / sizeof(kAlertKeys[0]);
+
+namespace {
+
+constexpr Nanos kMinAlertInterval = std::chrono::seconds(1);
+// Far past any real template; the body is built for every alert.
+constexpr size_t kMaxBodyTemplate = 64 * 1024;
+
+// Prometheus' label names: [a-zA-Z_][a-zA-Z0-9_]*, "__" reserved.
+bool is_label_name(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) || name.compare(0, 2, "__") == 0)
+    return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+bool parse_alert_url(const std::string& key, const RawValue& v, const std::string& url, std::string* error) {
+  std::string why = url_problem(url);
+  if (why.empty()) return true;
+  *error = cite(key, v) + ": " + why;
+  return false;
+}
+
+}  // namespace
+
+bool is_alert_key(const std::string& key) {
+  for (size_t i = 0; i < kAlertKeyCount; ++i)
+    if (key == kAlertKeys[i]) return true;
+  return is_family(key, "webhook_header.") || is_family(key, "alert_label.");
+}
+
+std::string alertmanager_endpoint(const std::string& url) {
+  constexpr std::string_view kPath = "/api/v2/alerts";
+  std::string out = url;
+  if (out.size() >= kPath.size() && out.compare(out.size() - kPath.size(), kPath.size(), kPath) == 0) return out;
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  return out + std::string(kPath);
+}
+
+bool convert_alert_value(const std::string& key, const RawValue& v, AlertSettings* a, std::string* error) {
+  if (key == "webhook_url") {
+    if (v.text.empty()) {  // "": no webhook (a section can turn off a default)
+      a->webhook_url.clear();
+      return true;
+    }
+    if (!parse_alert_url(key, v, v.text, error)) return false;
+    a->webhook_url = v.text;
+  } else if (key == "webhook_method") {
+    return parse_method(key, v, &a->webhook_method, error);
+  } else if (key == "webhook_body") {
+    if (v.text.size() > kMaxBodyTemplate) {
+      *error = cite(key, v) + ": is " + std::to_string(v.text.size()) + " bytes long; the limit is " +
+               std::to_string(kMaxBodyTemplate);
+      return false;
+    }
+    a->webhook_body = v.text;
+  } else if (key == "alert_on_recovery") {
+    return parse_bool(key, v, &a->on_recovery, error);
+  } else if (key == "alert_repeat") {
+    if (v.text == "off" || v.text == "0") {
+      a->repeat = Nanos{0};
+      return true;
+    }
+    if (!parse_duration_at_least(key, v, kMinAlertInterval, &a->repeat, error)) {
+      *error += " (or off)";
+      return false;
+    }
+  } else if (key == "alert_retry_for") {
+    return parse_duration_at_least(key, v, kMinAlertInterval, &a->retry_for, error);
+  } else if (key == "alertmanager_url") {
+    a->alertmanager_urls.clear();
+    size_t start = 0;
+    while (start <= v.text.size()) {
+      size_t comma = v.text.find(',', start);
+      if (comma == std::string::npos) comma = v.text.size();
+      std::string one = v.text.substr(start, comma - start);
+      while (!one.empty() && one.front() == ' ') one.erase(0, 1);
+      while (!one.empty() && one.back() == ' ') one.pop_back();
+      if (!one.empty()) {
+        if (!parse_alert_url(key, v, one, error)) return false;
+        a->alertmanager_urls.push_back(alertmanager_endpoint(one));
+      }
+      start = comma + 1;
+    }
+  } else if (is_family(key, "webhook_header.")) {
+    return parse_request_header(key, v, key.substr(sizeof("webhook_header.") - 1), &a->webhook_headers, error);
+  } else if (is_family(key, "alert_label.")) {
+    std::string name = key.substr(sizeof("alert_label.") - 1);
+    if (!is_label_name(name)) {
+      *error = cite(key, v) + ": \"" + printable(name) +
+               "\" is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)";
+      return false;
+    }
+    if (name == "alertname" || name == "target" || name == "url" || name == "instance") {
+      *error = cite(key, v) + ": " + name + " is a label observer sets itself";
+      return false;
+    }
+    if (find_control(v.text, false) != std::string::npos) {
+      *error = cite(key, v) + ": a label value may not contain a control character or line break";
+      return false;
+    }
+    a->labels.emplace_back(name, v.text);
+  }
+  return true;
+}
+
+}  // namespace observer

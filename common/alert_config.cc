@@ -9,6 +9,8 @@ namespace observer {
 const char* const kAlertKeys[] = {"webhook_url", "webhook_method", "webhook_body", "alert_on_recovery",
                                   "alert_repeat", "alertmanager_url", "alert_retry_for"};
 const size_t kAlertKeyCount = sizeof(kAlertKeys) / sizeof(kAlertKeys[0]);
+const char* const kWebhookPlaceholders[] = {"target", "url", "state", "reason", "down_for", "time"};
+const size_t kWebhookPlaceholderCount = sizeof(kWebhookPlaceholders) / sizeof(kWebhookPlaceholders[0]);
 
 namespace {
 
@@ -63,6 +65,19 @@ bool convert_alert_value(const std::string& key, const RawValue& v, AlertSetting
       *error = cite(key, v) + ": is " + std::to_string(v.text.size()) + " bytes long; the limit is " +
                std::to_string(kMaxBodyTemplate);
       return false;
+    }
+    // A misspelt placeholder would go out as it is typed, in every alert.
+    for (size_t open = v.text.find("{{"); open != std::string::npos; open = v.text.find("{{", open + 2)) {
+      size_t close = v.text.find("}}", open + 2);
+      std::string name = close == std::string::npos ? std::string() : v.text.substr(open + 2, close - open - 2);
+      bool known = false;
+      for (size_t i = 0; i < kWebhookPlaceholderCount && !known; ++i) known = name == kWebhookPlaceholders[i];
+      if (!known) {
+        *error = cite(key, v) + ": unknown placeholder \"" +
+                 printable(v.text.substr(open, close == std::string::npos ? 12 : close + 2 - open)) +
+                 "\" (known: {{target}} {{url}} {{state}} {{reason}} {{down_for}} {{time}})";
+        return false;
+      }
     }
     a->webhook_body = v.text;
   } else if (key == "alert_on_recovery") {

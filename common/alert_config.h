@@ -15,6 +15,9 @@ extern const char* const kAlertKeys[];
 extern const size_t kAlertKeyCount;
 // Converts one alert value into `a`; false with a message citing its origin.
 bool convert_alert_value(const std::string& key, const RawValue& v, AlertSettings* a, std::string* error);
+// The placeholders a webhook_body may hold ("{{target}}", ...).
+extern const char* const kWebhookPlaceholders[];
+extern const size_t kWebhookPlaceholderCount;
 // An Alertmanager base URL as its alerts endpoint: "http://am:9093" and
 // "http://am:9093/" -> "http://am:9093/api/v2/alerts"; a path prefix (a
 // reverse proxy's) is kept; a URL already ending in /api/v2/alerts is as is.

@@ -69,6 +69,11 @@ std::string encode_state(const TargetStateRecord& s) {
   size_t n = s.counters.size() < kMaxCounters ? s.counters.size() : kMaxCounters;
   put_u16(&b, static_cast<uint16_t>(n));
   for (size_t i = 0; i < n; ++i) put_u64(&b, s.counters[i]);
+  if (s.alert.empty() && s.down_reason.empty()) return b;  // nothing alerted: as a worker before alerts
+  n = s.alert.size() < kMaxCounters ? s.alert.size() : kMaxCounters;
+  put_u16(&b, static_cast<uint16_t>(n));
+  for (size_t i = 0; i < n; ++i) put_u64(&b, s.alert[i]);
+  put_str(&b, s.down_reason);
   return b;
 }
 
@@ -88,6 +93,14 @@ bool decode_state(const char* p, size_t n, TargetStateRecord* s) {
     uint16_t n = r.get<uint16_t>();
     if (n > kMaxCounters) return false;
     for (uint16_t i = 0; i < n; ++i) s->counters.push_back(r.get<uint64_t>());
+  }
+  s->alert.clear();
+  s->down_reason.clear();
+  if (!r.at_end()) {  // nor a worker before alerts
+    uint16_t n = r.get<uint16_t>();
+    if (n > kMaxCounters) return false;
+    for (uint16_t i = 0; i < n; ++i) s->alert.push_back(r.get<uint64_t>());
+    s->down_reason = r.str();
   }
   if (health > static_cast<uint8_t>(TargetHealth::Down)) return false;
   s->health = static_cast<TargetHealth>(health);

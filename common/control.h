@@ -119,6 +119,11 @@ struct TargetStateRecord {
   // that a worker of another version, with more or fewer counters, still
   // reads the record (missing ones start at 0, unknown ones are dropped).
   std::vector<uint64_t> counters;
+  // What the target's alerts have said (worker/alert_plan.h: AlertTrack),
+  // carried after the counters in the same way, and the reason of its
+  // latest DOWN (kept after it is UP again, for an alert still owed).
+  std::vector<uint64_t> alert;
+  std::string down_reason;
 };
 
 struct ControlMessage {

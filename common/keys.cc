@@ -34,7 +34,7 @@ const std::vector<KeyInfo>& known_keys() {
       {"webhook_url", KeyScope::Target, nullptr, "URL that is sent an alert when the target goes DOWN (and UP); http:// or https://", false},
       {"webhook_method", KeyScope::Target, "POST", "HTTP method of a webhook alert", false},
       {"webhook_header.", KeyScope::Target, nullptr, "webhook_header.NAME: header sent with a webhook alert", false},
-      {"webhook_body", KeyScope::Target, nullptr, "webhook alert body, a template: {{target}} {{url}} {{state}} {{reason}} {{down_for}} {{time}} {{since}}; unset: a JSON object", false},
+      {"webhook_body", KeyScope::Target, nullptr, "webhook alert body, a template: {{target}} {{url}} {{state}} {{reason}} {{down_for}} {{time}}; unset: a JSON object", false},
       {"alert_on_recovery", KeyScope::Target, "true", "alert when a DOWN target is UP again", true},
       {"alert_repeat", KeyScope::Target, "off", "resend a webhook alert this often while DOWN, a duration, or off", false},
       {"alertmanager_url", KeyScope::Target, nullptr, "Alertmanager(s) sent an alert while the target is DOWN: URL[,URL...]", false},

@@ -50,19 +50,6 @@ std::string text_time(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-// RFC 3339 in UTC with milliseconds: stable for log shippers.
-std::string iso_time(std::chrono::system_clock::time_point t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  if (ms % 1000 < 0) --secs;
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[48];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(((ms % 1000) + 1000) % 1000));
-  return out;
-}
 
 // One line, always: control characters become visible escapes.
 std::string one_line(const std::string& s) {
@@ -156,6 +143,19 @@ std::string logfmt_value(const std::string& s) {
 }
 
 }  // namespace
+
+std::string iso_time(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  if (ms % 1000 < 0) --secs;
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[48];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[64];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(((ms % 1000) + 1000) % 1000));
+  return out;
+}
 
 std::string format_line(const LogRecord& r, const LineOptions& o) {
   std::string line;

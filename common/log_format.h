@@ -54,4 +54,8 @@ LineStyle choose_line_style(LogFormat format, int stdout_fd, const char* journal
 // that a record is always exactly one line.
 std::string format_line(const LogRecord& record, const LineOptions& options);
 
+// RFC 3339 in UTC with milliseconds ("2026-12-03T07:59:00.123Z"): stable
+// for log shippers, and what Alertmanager and webhooks are sent.
+std::string iso_time(std::chrono::system_clock::time_point t);
+
 }  // namespace observer

@@ -482,6 +482,7 @@ void Engine::record_outcome(Target* t, ProbeOutcome outcome) {
 
 void Engine::log_change(Target& t, const StateChange& c) {
   ++t.counters.state_changes;
+  if (on_change_) on_change_(index_of(&t), t.state);
   const std::string& name = t.name;
   if (c.to == TargetHealth::Down) {
     log_->log(Level::Error, name, "DOWN: " + c.reason,
@@ -497,8 +498,8 @@ size_t Engine::identity_hash(const std::string& name, const std::string& url) {
   return h(name) * 31 + h(url);
 }
 
-void Engine::inherit(const TargetStateRecord& record) {
-  if (!holding_) return;
+std::optional<size_t> Engine::inherit(const TargetStateRecord& record) {
+  if (!holding_) return std::nullopt;
   // By identity (name + url), indexed on the first record: a scan per record
   // was O(targets x records). Hashes only, so the index costs no strings.
   if (by_identity_.empty()) {
@@ -529,8 +530,9 @@ void Engine::inherit(const TargetStateRecord& record) {
     older.append(t->history);
     t->history = older;
     t->inherited = true;
-    return;
+    return index_of(t);
   }
+  return std::nullopt;
 }
 
 void Engine::end_handover() {
@@ -648,17 +650,28 @@ void Engine::close() {
   multi_.reset();  // curl_multi_cleanup; socket watchers close their uv_polls
 }
 
-std::string Engine::encode_states() const {
+std::string Engine::encode_states(const std::function<void(size_t, TargetStateRecord*)>& decorate) const {
   std::string wire;
   ControlMessage m;
   m.type = MessageType::TargetState;
-  for (const Target& t : targets_) {
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    const Target& t = targets_[i];
     m.state = t.state.to_record(t.name, t.url);
     m.state.counters = encode_target_metrics(t.counters, t.last, &t.history);
+    if (decorate) decorate(i, &m.state);
     wire += encode_message(m);
   }
   return wire;
 }
+
+std::vector<Engine::TargetRef> Engine::target_refs() const {
+  std::vector<TargetRef> refs;
+  refs.reserve(targets_.size());
+  for (const Target& t : targets_) refs.push_back({&t.name, &t.display_url(), &t.settings()});
+  return refs;
+}
+
+const TargetState& Engine::state_of(size_t i) const { return targets_[i].state; }
 
 size_t Engine::index_of(const Target* t) const { return static_cast<size_t>(t - targets_.data()); }
 

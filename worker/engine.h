@@ -42,6 +42,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -87,7 +88,8 @@ class Engine {
   // While transitions are held: takes one record of the hand-over
   // (identity name+url) as its target's starting state, as it arrives. A
   // record matching no target is ignored; so is a second one for a target.
-  void inherit(const TargetStateRecord& record);
+  // Returns the index of the target that took it, if one did.
+  std::optional<size_t> inherit(const TargetStateRecord& record);
   // Replays what was probed since start onto each target's state (inherited
   // or fresh) and logs the changes that replay produces.
   void end_handover();
@@ -118,8 +120,22 @@ class Engine {
   // abort(); no probe may be in flight.
   void close();
 
-  // Every target's state as TargetState control messages, in target order.
-  std::string encode_states() const;
+  // Every target's state as TargetState control messages, in target order;
+  // `decorate` (if any) adds to each record (the alerts' marks).
+  std::string encode_states(const std::function<void(size_t, TargetStateRecord*)>& decorate = {}) const;
+
+  // What others keep per target (alerter.h): its name, URL as shown, and
+  // settings, by target index; valid until close().
+  struct TargetRef {
+    const std::string* name;
+    const std::string* display_url;
+    const TargetSettings* settings;
+  };
+  std::vector<TargetRef> target_refs() const;
+  const TargetState& state_of(size_t i) const;
+  // Runs after each change of a target's health that is logged (index, its
+  // state after the change), from the loop.
+  void on_change(std::function<void(size_t, const TargetState&)> fn) { on_change_ = std::move(fn); }
   // Appends every target's series and the engine's own in the Prometheus
   // text format (metrics.h).
   void write_metrics(std::string* out) const;
@@ -214,6 +230,7 @@ class Engine {
   bool closed_ = false;
   size_t in_flight_ = 0;  // targets whose probe is on the multi handle
   std::function<void()> on_idle_;
+  std::function<void(size_t, const TargetState&)> on_change_;
 };
 
 }  // namespace observer

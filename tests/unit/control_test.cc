@@ -221,6 +221,43 @@ void state_carries_its_counters_and_reads_a_record_without_them(void**) {
   assert_string_equal(out.state.last_reason.c_str(), in.state.last_reason.c_str());
 }
 
+void state_carries_its_alert_marks_and_reads_a_record_without_them(void**) {
+  ControlMessage in;
+  in.type = MessageType::TargetState;
+  in.state = sample_state();
+  in.state.counters = {5, 6};
+  in.state.alert = {1, 2, UINT64_MAX};
+  in.state.down_reason = "Status 503 (expected 200)";
+  std::string wire = encode_message(in);
+  ControlDecoder dec;
+  std::string err;
+  ControlMessage out;
+  assert_true(dec.feed(wire.data(), wire.size(), &err));
+  assert_true(dec.next(&out));
+  assert_int_equal(out.state.counters.size(), 2);
+  assert_int_equal(out.state.alert.size(), 3);
+  assert_true(out.state.alert[2] == UINT64_MAX);
+  assert_string_equal(out.state.down_reason.c_str(), "Status 503 (expected 200)");
+  // A worker from before alerts ends the record at the counters.
+  std::string payload = wire.substr(8, wire.size() - 8 - 2 - 3 * 8 - 2 - in.state.down_reason.size());
+  std::string old = frame(2, 0, static_cast<uint32_t>(payload.size()), payload);
+  ControlDecoder dec2;
+  assert_true(dec2.feed(old.data(), old.size(), &err));
+  assert_true(dec2.next(&out));
+  assert_int_equal(out.state.counters.size(), 2);
+  assert_true(out.state.alert.empty());
+  assert_true(out.state.down_reason.empty());
+  // A record that nothing alerted for is as short as before.
+  in.state.alert.clear();
+  in.state.down_reason.clear();
+  assert_int_equal(encode_message(in).size(), old.size());
+  // A truncated alert section is malformed.
+  std::string cut = wire.substr(8, wire.size() - 8 - 1);
+  std::string bad = frame(2, 0, static_cast<uint32_t>(cut.size()), cut);
+  ControlDecoder dec3;
+  assert_false(dec3.feed(bad.data(), bad.size(), &err));
+}
+
 void reload_failed_carries_its_time(void**) {
   ControlMessage in = control_message(MessageType::ReloadFailed);
   in.unix_seconds = 1796274444;
@@ -249,6 +286,7 @@ int main() {
       cmocka_unit_test(oversized_length_is_rejected_before_buffering),
       cmocka_unit_test(state_payload_must_be_exactly_its_fields),
       cmocka_unit_test(state_carries_its_counters_and_reads_a_record_without_them),
+      cmocka_unit_test(state_carries_its_alert_marks_and_reads_a_record_without_them),
       cmocka_unit_test(reload_failed_carries_its_time),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

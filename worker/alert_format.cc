@@ -1,0 +1,100 @@
+#include "worker/alert_format.h"
+
+#include <cctype>
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log_format.h"
+#include "worker/target_state.h"
+
+namespace observer {
+namespace {
+
+using nlohmann::json;
+
+std::string iso_ms(int64_t unix_ms) {
+  return iso_time(std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms)));
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+const char* state_word(TargetHealth h) { return h == TargetHealth::Up ? "UP" : "DOWN"; }
+
+// JSON's escaping of `s`, without the quotes.
+std::string json_escaped(const std::string& s) {
+  std::string quoted = json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
+}
+
+}  // namespace
+
+std::string webhook_content_type(const AlertSettings& s) {
+  for (const auto& [name, value] : s.webhook_headers)
+    if (lower(name) == "content-type") return value;
+  return "application/json";
+}
+
+bool webhook_is_json(const AlertSettings& s) { return lower(webhook_content_type(s)).find("json") != std::string::npos; }
+
+std::string webhook_body(const AlertSettings& s, const AlertSubject& who, const WebhookAlert& a, int64_t now_ms) {
+  int64_t down_for = a.state == TargetHealth::Up ? a.down_for_ms : (now_ms > a.since_ms ? now_ms - a.since_ms : 0);
+  const std::string values[] = {who.name, who.url, state_word(a.state), a.reason, format_outage(down_for),
+                                iso_ms(a.since_ms)};
+  if (!s.webhook_body) {
+    json body = {{"target", values[0]}, {"url", values[1]}, {"state", values[2]}, {"reason", values[3]},
+                 {"down_for", values[4]}, {"time", values[5]}, {"repeat", a.repeat}};
+    return body.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  static const char* const kNames[] = {"target", "url", "state", "reason", "down_for", "time"};
+  bool escape = webhook_is_json(s);
+  const std::string& t = *s.webhook_body;
+  std::string out;
+  size_t at = 0;
+  while (at < t.size()) {
+    size_t open = t.find("{{", at);
+    if (open == std::string::npos) break;
+    size_t close = t.find("}}", open + 2);
+    if (close == std::string::npos) break;
+    std::string name = t.substr(open + 2, close - open - 2);
+    out.append(t, at, open - at);
+    bool known = false;
+    for (size_t i = 0; i < sizeof(kNames) / sizeof(kNames[0]); ++i) {
+      if (name != kNames[i]) continue;
+      out += escape ? json_escaped(values[i]) : values[i];
+      known = true;
+    }
+    if (!known) out.append(t, open, close + 2 - open);  // the config refuses these; kept as typed
+    at = close + 2;
+  }
+  out.append(t, at, std::string::npos);
+  return out;
+}
+
+std::string url_instance(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t end = url.find_first_of("/?#", start);
+  std::string authority = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  size_t at = authority.rfind('@');
+  return at == std::string::npos ? authority : authority.substr(at + 1);
+}
+
+std::string alertmanager_alert_json(const AlertSettings& s, const AlertSubject& who, const AlertmanagerAlert& a) {
+  json labels = {{"alertname", "ObserverTargetDown"},
+                 {"target", who.name},
+                 {"url", who.url},
+                 {"instance", url_instance(who.url)}};
+  for (const auto& [name, value] : s.labels) labels[name] = value;
+  json alert = {{"labels", labels},
+                {"annotations",
+                 {{"summary", who.name + " is DOWN"}, {"description", a.reason.empty() ? std::string("DOWN") : a.reason}}},
+                {"startsAt", iso_ms(a.starts_ms)},
+                {"endsAt", iso_ms(a.ends_ms)}};
+  return alert.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace observer

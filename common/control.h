@@ -155,6 +155,8 @@ class ControlDecoder {
   bool feed(const char* data, size_t len, std::string* error);
   // Pops the next complete message, if any.
   bool next(ControlMessage* out);
+  // Bytes of a message not yet complete are waiting.
+  bool has_partial() const { return !buffer_.empty(); }
 
  private:
   std::string buffer_;

@@ -347,6 +347,10 @@ void Alerter::on_uv_quiesce_limit(uv_timer_t* handle) noexcept {
   if (fn) fn();
 }
 
+void Alerter::hurry() {
+  if (quiescing_ && quiesce_timer_) uv_timer_start(quiesce_timer_.get(), &Alerter::on_uv_quiesce_limit, 0, 0);
+}
+
 void Alerter::maybe_quiesced() {
   if (sender_->in_flight() == 0 && quiesce_timer_) uv_timer_start(quiesce_timer_.get(), &Alerter::on_uv_quiesce_limit, 0, 0);
 }

@@ -78,6 +78,8 @@ class Alerter {
   // No new delivery starts; `done` runs (from the loop) once none is in
   // flight, or after `limit_ms`, when the rest are cancelled unmarked.
   void quiesce(uint64_t limit_ms, std::function<void()> done);
+  // While quiescing: stop waiting (as if the limit had passed).
+  void hurry();
   void close();
 
   // Runs after marks change (the state file wants writing).

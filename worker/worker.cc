@@ -32,6 +32,9 @@ constexpr std::chrono::milliseconds kFlushLimit{2000};
 // before it quiesced (checked every kDrainPollMs).
 constexpr uint64_t kDrainLimitMs = 1000;
 constexpr uint64_t kDrainPollMs = 5;
+// How long alerts in flight at exit may take to end (less when the
+// supervisor's SIGKILL is nearer).
+constexpr uint64_t kAlertQuiesceLimitMs = 3000;
 
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -219,14 +222,71 @@ int Worker::configure(Config config, std::string* error) {
     case Engine::LoadStatus::BadConfig: return kExitConfig;
     case Engine::LoadStatus::Failed: return kExitSoftware;
   }
+  alerter_ = std::make_unique<Alerter>(&loop_, log_.get());
+  std::vector<Alerter::Subject> subjects;
+  for (const Engine::TargetRef& r : engine_->target_refs()) subjects.push_back({r.name, r.display_url, &r.settings->alert});
+  if (!alerter_->init(std::move(subjects), error)) return kExitSoftware;
+  engine_->on_change([this](size_t i, const TargetState& s) {
+    alerter_->follow(i, s.health(), s.since_unix_ms(), s.down_reason());
+    if (state_) state_->changed();
+  });
+  alerter_->on_marks_changed([this] {
+    if (state_) state_->changed();
+  });
+  if (!config.global.state_file.empty() && !restore_state(config.global.state_file, error)) return kExitSoftware;
   // The supervisor SIGKILLs a worker shutdown_timeout after its SIGTERM. A
   // probe's own timeout may be longer, so in-flight probes get a little less
   // than that bound and are then aborted: the state is always handed over
   // and the worker always exits by itself.
   uint64_t bound_ms = whole_ms(config.global.shutdown_timeout);
   retire_limit_ms_ = bound_ms - std::min<uint64_t>(1000, bound_ms / 4);
-  if (options_.supervised) engine_->hold_transitions();
+  if (options_.supervised) {
+    engine_->hold_transitions();  // until the supervisor's StateEnd
+  } else {
+    engine_->end_handover();
+    after_handover();
+  }
   return kExitOk;
+}
+
+// A reload's successor takes its predecessor's records instead: fresher.
+bool Worker::restore_state(const std::string& path, std::string* error) {
+  state_ = std::make_unique<StateKeeper>(&loop_, log_.get(), path, [this] { return records(); });
+  if (!state_->init(error)) return false;
+  if (options_.cut_over) return true;
+  std::vector<TargetStateRecord> records = state_->load();
+  if (records.empty()) return true;
+  engine_->hold_transitions();
+  size_t taken = 0, down = 0;
+  for (const TargetStateRecord& r : records) {
+    std::optional<size_t> i = engine_->inherit(r);
+    if (!i) continue;
+    alerter_->restore(*i, r);
+    ++taken;
+    if (r.health == TargetHealth::Down) ++down;
+  }
+  log_->info("State restored from " + path + ": " + std::to_string(taken) + " of " +
+                 std::to_string(engine_->target_refs().size()) + " targets, " + std::to_string(down) + " DOWN",
+             {{"state_file", path, false}, {"targets", std::to_string(taken), true}, {"down", std::to_string(down), true}});
+  return true;
+}
+
+// Every target's state is final: alerts may go out, and the state file is
+// this worker's to write.
+void Worker::after_handover() {
+  if (handover_ended_) return;
+  handover_ended_ = true;
+  size_t n = engine_->target_refs().size();
+  for (size_t i = 0; i < n; ++i) {
+    const TargetState& s = engine_->state_of(i);
+    alerter_->follow(i, s.health(), s.since_unix_ms(), s.down_reason());
+  }
+  alerter_->start();
+  if (state_ && !reload_retirement_) state_->enable(true);
+}
+
+std::string Worker::records() const {
+  return engine_->encode_states([this](size_t i, TargetStateRecord* r) { alerter_->add_to_record(i, r); });
 }
 
 int Worker::run() {
@@ -344,6 +404,10 @@ void Worker::on_uv_signal(uv_signal_t* handle, int) noexcept {
     self->finish(kExitOk);
     return;
   }
+  if (self->leaving_ == Leaving::Alerts) {
+    self->alerter_->hurry();  // alerts in flight are cancelled, owed to the next worker
+    return;
+  }
   self->engine_->abort();  // the engine goes idle, and on_engine_idle runs
 }
 
@@ -375,6 +439,7 @@ void Worker::resume() {
   handover_held_ = false;
   uv_timer_stop(retire_deadline_.get());
   engine_->resume();
+  if (state_ && handover_ended_) state_->enable(true);
 }
 
 void Worker::on_uv_retire_deadline(uv_timer_t* handle) noexcept {
@@ -391,7 +456,7 @@ void Worker::on_uv_retire_deadline(uv_timer_t* handle) noexcept {
 }
 
 void Worker::on_engine_idle() {
-  if (finished_) return;
+  if (finished_ || leaving_ != Leaving::No) return;
   if (retire_signal_due_ && !stop_signal_seen_ && !retire_deadline_passed_) {
     // Retired by a Retire, and done: no slot left before its cut-over, no
     // probe in flight. DESIGN.md retires the old worker with SIGTERM, which
@@ -401,13 +466,29 @@ void Worker::on_engine_idle() {
     handover_held_ = true;
     return;
   }
+  // What is left of the time the supervisor gives us before its SIGKILL
+  // (the retire deadline leaves at most 1 s of it), less a margin.
+  uint64_t left_ms = uv_timer_get_due_in(retire_deadline_.get()) + 500;
   uv_timer_stop(retire_deadline_.get());
+  // Retired before the hand-over ended: what arrived so far is all we have.
+  engine_->end_handover();
+  // Alerts in flight end (delivered and marked, or owed to whoever comes
+  // next), then the state is written, then handed over.
+  leaving_ = Leaving::Alerts;
+  alerter_->quiesce(std::min<uint64_t>(kAlertQuiesceLimitMs, left_ms), [this] {
+    leaving_ = Leaving::State;
+    if (!state_) return hand_over();
+    state_->write_final([this] { hand_over(); });
+  });
+}
+
+void Worker::hand_over() {
+  if (finished_ || leaving_ == Leaving::HandOver) return;
+  leaving_ = Leaving::HandOver;
   if (!options_.supervised || !control_) {
     finish(kExitOk);
     return;
   }
-  // Retired before the hand-over ended: what arrived so far is all we have.
-  engine_->end_handover();
   handing_over_ = true;
   // Scrapes go to the successor from now on (start_serving()); they wait in
   // the socket's queue until it takes them, none is refused.
@@ -419,7 +500,7 @@ void Worker::on_engine_idle() {
   }
   // Every record and the end in one write: 10 000 writes (each with its own
   // request and copy) made the hand-over slow and the peak high.
-  std::string wire = engine_->encode_states();
+  std::string wire = records();
   wire += encode_message(control_message(MessageType::StateEnd));
   send_bytes(std::move(wire));
   if (writes_pending_ == 0) {
@@ -514,6 +595,7 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       return;
     case MessageType::StateEnd:
       engine_->end_handover();
+      after_handover();
       // The counters are whole now: the old worker stopped accepting
       // scrapes when it began its hand-over, this one takes them from here.
       start_serving();
@@ -528,6 +610,8 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       retire_cut_over_ns_ = msg.cut_over_ns;
       retire_signal_due_ = true;
       reload_retirement_ = true;
+      // The successor writes the state file from its hand-over on.
+      if (state_) state_->enable(false);
       if (!retiring_) retire(msg.cut_over_ns);
       return;
     case MessageType::Resume:
@@ -555,6 +639,8 @@ void Worker::finish(int code) {
   finished_ = true;
   exit_code_ = code;
   if (status_) status_->close();
+  if (alerter_) alerter_->close();
+  if (state_) state_->close();
   if (engine_) {
     engine_->abort();
     engine_->close();
@@ -648,6 +734,7 @@ std::string Worker::render_metrics() {
     out += "observer_log_lines_dropped_total ";
     append_number(&out, writer_ ? writer_->dropped_total() : 0);
     out += '\n';
+    alerter_->write_metrics(&out);
   }
   return out;
 }

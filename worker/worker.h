@@ -42,7 +42,9 @@
 
 #include "common/config.h"
 #include "common/control.h"
+#include "worker/alerter.h"
 #include "worker/engine.h"
+#include "worker/state_keeper.h"
 #include "common/exit_codes.h"
 #include "common/line_writer.h"
 #include "common/logger.h"
@@ -139,6 +141,10 @@ class Worker {
   void retire(uint64_t cut_over_ns);
   void resume();
   void on_engine_idle();
+  void hand_over();
+  bool restore_state(const std::string& path, std::string* error);
+  void after_handover();
+  std::string records() const;  // every target's record, alert marks included
   // The hand-over is sent: exit once the requests the quiesced server had
   // accepted are answered (bounded by kDrainLimit).
   void finish_when_served();
@@ -150,6 +156,8 @@ class Worker {
   std::unique_ptr<LineWriter> writer_;
   std::unique_ptr<Logger> log_;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Alerter> alerter_;
+  std::unique_ptr<StateKeeper> state_;  // null without a state_file
   // /metrics: serves options_.listen_fd, or (standalone) a socket of its own.
   std::unique_ptr<StatusServer> status_;
   UniqueFd own_listen_fd_;
@@ -178,6 +186,11 @@ class Worker {
   bool retire_deadline_passed_ = false;
   bool retiring_ = false;
   bool handing_over_ = false;  // retired: sending our state, then exit
+  bool handover_ended_ = false;  // our targets' states are final (after_handover())
+  // On the way out, once the engine is idle: alerts end, the state is
+  // written, then handed over.
+  enum class Leaving { No, Alerts, State, HandOver };
+  Leaving leaving_ = Leaving::No;
   bool finished_ = false;
   int exit_code_ = kExitOk;
 };

@@ -542,6 +542,53 @@ void url_scheme_is_compared_in_any_case(void**) {
   assert_false(url_has_scheme("https:", "https://"));
 }
 
+void alert_keys_convert_per_target_with_defaults(void**) {
+  TempFile f(
+      "webhook_url=http://127.0.0.1:1/hook\n"
+      "alertmanager_url=http://127.0.0.1:9093, http://127.0.0.1:9094/prefix/\n"
+      "[a]\nurl=http://127.0.0.1:1/a\nalert_label.team=web\nwebhook_header.X-Token=s3cret\nalert_repeat=30m\n"
+      "[b]\nurl=http://127.0.0.1:1/b\nwebhook_url=\nalert_on_recovery=false\nalert_retry_for=1h\n");
+  Config c = load_ok({"-config", f.path()});
+  const AlertSettings& a = c.targets[0].settings->alert;
+  assert_string_equal(a.webhook_url.c_str(), "http://127.0.0.1:1/hook");
+  assert_string_equal(a.webhook_method.c_str(), "POST");
+  assert_int_equal(a.alertmanager_urls.size(), 2);
+  assert_string_equal(a.alertmanager_urls[0].c_str(), "http://127.0.0.1:9093/api/v2/alerts");
+  assert_string_equal(a.alertmanager_urls[1].c_str(), "http://127.0.0.1:9094/prefix/api/v2/alerts");
+  assert_int_equal(a.labels.size(), 1);
+  assert_int_equal(a.webhook_headers.size(), 1);
+  assert_true(a.repeat == std::chrono::minutes(30));
+  assert_true(a.retry_for == std::chrono::minutes(10));
+  assert_true(a.on_recovery);
+  const AlertSettings& b = c.targets[1].settings->alert;
+  assert_true(b.webhook_url.empty());  // a section turns the default off
+  assert_true(b.any());                // still the Alertmanagers
+  assert_false(b.on_recovery);
+  assert_true(b.retry_for == std::chrono::hours(1));
+  assert_true(b.repeat.count() == 0);
+  // state_file=auto: systemd's StateDirectory, else none.
+  assert_true(c.global.state_file.empty());
+  c = load_ok({"-config", f.path()}, {{"STATE_DIRECTORY", "/var/lib/observer:/var/lib/other"}});
+  assert_string_equal(c.global.state_file.c_str(), "/var/lib/observer/state");
+  c = load_ok({"-config", f.path(), "-state_file="}, {{"STATE_DIRECTORY", "/var/lib/observer"}});
+  assert_true(c.global.state_file.empty());
+}
+
+void alert_values_are_checked(void**) {
+  const std::string u = "-url=http://127.0.0.1:1/";
+  auto has = [](const std::string& err, const char* part) {
+    if (err.find(part) == std::string::npos) fail_msg("\"%s\" lacks \"%s\"", err.c_str(), part);
+  };
+  has(load_err({u, "-webhook_url=ftp://127.0.0.1/"}), "is not an http:// or https:// URL");
+  has(load_err({u, "-alertmanager_url=http://127.0.0.1:9093,nope"}), "flag -alertmanager_url");
+  has(load_err({u, "-webhook_body={\"t\":\"{{targte}}\"}"}), "unknown placeholder \"{{targte}}\"");
+  has(load_err({u, "-alert_label.alertname=x"}), "alertname is a label observer sets itself");
+  has(load_err({u, "-alert_label.bad-name=x"}), "is not a Prometheus label name");
+  has(load_err({u, "-alert_repeat=500ms"}), "(or off)");
+  has(load_err({u, "-webhook_method=post"}), "invalid method");
+  has(load_err({u, "-webhook_header.Content-Length=3"}), "is set by observer");
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(url_scheme_is_compared_in_any_case),
@@ -557,6 +604,8 @@ int main() {
       cmocka_unit_test(missing_url_names_all_three_ways),
       cmocka_unit_test(section_without_url_is_an_error_with_its_line),
       cmocka_unit_test(unknown_key_suggests_the_closest),
+      cmocka_unit_test(alert_keys_convert_per_target_with_defaults),
+      cmocka_unit_test(alert_values_are_checked),
       cmocka_unit_test(duplicate_keys_and_sections_are_errors),
       cmocka_unit_test(long_line_is_reported_not_cut),
       cmocka_unit_test(long_section_and_key_names_are_reported_not_cut),

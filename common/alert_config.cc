@@ -27,6 +27,23 @@ bool is_label_name(const std::string& name) {
   return true;
 }
 
+// A misspelt placeholder would go out as it is typed, in every alert.
+bool check_placeholders(const std::string& key, const RawValue& v, std::string* error) {
+  for (size_t open = v.text.find("{{"); open != std::string::npos; open = v.text.find("{{", open + 2)) {
+    size_t close = v.text.find("}}", open + 2);
+    std::string name = close == std::string::npos ? std::string() : v.text.substr(open + 2, close - open - 2);
+    bool known = false;
+    for (size_t i = 0; i < kWebhookPlaceholderCount && !known; ++i) known = name == kWebhookPlaceholders[i];
+    if (!known) {
+      *error = cite(key, v) + ": unknown placeholder \"" +
+               printable(v.text.substr(open, close == std::string::npos ? 12 : close + 2 - open)) +
+               "\" (known: {{target}} {{url}} {{state}} {{reason}} {{down_for}} {{time}})";
+      return false;
+    }
+  }
+  return true;
+}
+
 bool parse_alert_url(const std::string& key, const RawValue& v, const std::string& url, std::string* error) {
   std::string why = url_problem(url);
   if (why.empty()) return true;
@@ -66,19 +83,7 @@ bool convert_alert_value(const std::string& key, const RawValue& v, AlertSetting
                std::to_string(kMaxBodyTemplate);
       return false;
     }
-    // A misspelt placeholder would go out as it is typed, in every alert.
-    for (size_t open = v.text.find("{{"); open != std::string::npos; open = v.text.find("{{", open + 2)) {
-      size_t close = v.text.find("}}", open + 2);
-      std::string name = close == std::string::npos ? std::string() : v.text.substr(open + 2, close - open - 2);
-      bool known = false;
-      for (size_t i = 0; i < kWebhookPlaceholderCount && !known; ++i) known = name == kWebhookPlaceholders[i];
-      if (!known) {
-        *error = cite(key, v) + ": unknown placeholder \"" +
-                 printable(v.text.substr(open, close == std::string::npos ? 12 : close + 2 - open)) +
-                 "\" (known: {{target}} {{url}} {{state}} {{reason}} {{down_for}} {{time}})";
-        return false;
-      }
-    }
+    if (!check_placeholders(key, v, error)) return false;
     a->webhook_body = v.text;
   } else if (key == "alert_on_recovery") {
     return parse_bool(key, v, &a->on_recovery, error);
@@ -109,7 +114,8 @@ bool convert_alert_value(const std::string& key, const RawValue& v, AlertSetting
       start = comma + 1;
     }
   } else if (is_family(key, "webhook_header.")) {
-    return parse_request_header(key, v, key.substr(sizeof("webhook_header.") - 1), &a->webhook_headers, error);
+    return check_placeholders(key, v, error) &&
+           parse_request_header(key, v, key.substr(sizeof("webhook_header.") - 1), &a->webhook_headers, error);
   } else if (is_family(key, "alert_label.")) {
     std::string name = key.substr(sizeof("alert_label.") - 1);
     if (!is_label_name(name)) {

@@ -40,18 +40,23 @@ std::string webhook_content_type(const AlertSettings& s) {
 
 bool webhook_is_json(const AlertSettings& s) { return lower(webhook_content_type(s)).find("json") != std::string::npos; }
 
-std::string webhook_body(const AlertSettings& s, const AlertSubject& who, const WebhookAlert& a, int64_t now_ms) {
+namespace {
+
+constexpr size_t kPlaceholders = 6;  // as common/alert_config.h lists them
+
+struct Values {
+  std::string v[kPlaceholders];
+};
+
+Values values_of(const AlertSubject& who, const WebhookAlert& a, int64_t now_ms) {
   int64_t down_for = a.state == TargetHealth::Up ? a.down_for_ms : (now_ms > a.since_ms ? now_ms - a.since_ms : 0);
-  const std::string values[] = {who.name, who.url, state_word(a.state), a.reason, format_outage(down_for),
-                                iso_ms(a.since_ms)};
-  if (!s.webhook_body) {
-    json body = {{"target", values[0]}, {"url", values[1]}, {"state", values[2]}, {"reason", values[3]},
-                 {"down_for", values[4]}, {"time", values[5]}, {"repeat", a.repeat}};
-    return body.dump(-1, ' ', false, json::error_handler_t::replace);
-  }
-  static const char* const kNames[] = {"target", "url", "state", "reason", "down_for", "time"};
-  bool escape = webhook_is_json(s);
-  const std::string& t = *s.webhook_body;
+  return Values{{who.name, who.url, state_word(a.state), a.reason, format_outage(down_for), iso_ms(a.since_ms)}};
+}
+
+// `t` with each {{name}} replaced by `escape(value)`.
+template <class Escape>
+std::string render(const std::string& t, const Values& values, Escape escape) {
+  static const char* const kNames[kPlaceholders] = {"target", "url", "state", "reason", "down_for", "time"};
   std::string out;
   size_t at = 0;
   while (at < t.size()) {
@@ -62,9 +67,9 @@ std::string webhook_body(const AlertSettings& s, const AlertSubject& who, const 
     std::string name = t.substr(open + 2, close - open - 2);
     out.append(t, at, open - at);
     bool known = false;
-    for (size_t i = 0; i < sizeof(kNames) / sizeof(kNames[0]); ++i) {
+    for (size_t i = 0; i < kPlaceholders; ++i) {
       if (name != kNames[i]) continue;
-      out += escape ? json_escaped(values[i]) : values[i];
+      out += escape(values.v[i]);
       known = true;
     }
     if (!known) out.append(t, open, close + 2 - open);  // the config refuses these; kept as typed
@@ -72,6 +77,30 @@ std::string webhook_body(const AlertSettings& s, const AlertSubject& who, const 
   }
   out.append(t, at, std::string::npos);
   return out;
+}
+
+}  // namespace
+
+std::string webhook_body(const AlertSettings& s, const AlertSubject& who, const WebhookAlert& a, int64_t now_ms) {
+  Values values = values_of(who, a, now_ms);
+  if (!s.webhook_body) {
+    const std::string* v = values.v;
+    json body = {{"target", v[0]}, {"url", v[1]}, {"state", v[2]}, {"reason", v[3]},
+                 {"down_for", v[4]}, {"time", v[5]}, {"repeat", a.repeat}};
+    return body.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  if (webhook_is_json(s)) return render(*s.webhook_body, values, json_escaped);
+  return render(*s.webhook_body, values, [](const std::string& x) { return x; });
+}
+
+std::string webhook_header_value(const std::string& value, const AlertSubject& who, const WebhookAlert& a,
+                                 int64_t now_ms) {
+  return render(value, values_of(who, a, now_ms), [](const std::string& x) {
+    std::string out = x;
+    for (char& c : out)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    return out;
+  });
 }
 
 std::string url_instance(const std::string& url) {

@@ -35,6 +35,12 @@ std::string webhook_content_type(const AlertSettings& s);
 // outage's length; time: when it went DOWN or came UP.
 std::string webhook_body(const AlertSettings& s, const AlertSubject& who, const WebhookAlert& a, int64_t now_ms);
 
+// Webhook header `value` with its placeholders replaced; control
+// characters in what they stand for become spaces (a reason cannot add a
+// header line).
+std::string webhook_header_value(const std::string& value, const AlertSubject& who, const WebhookAlert& a,
+                                 int64_t now_ms);
+
 // Prometheus' `instance` of a probed URL: its host and port as the URL
 // gives them ("example.com", "example.com:8443", "[::1]:8080").
 std::string url_instance(const std::string& url);

@@ -178,14 +178,15 @@ void Alerter::send_webhook(size_t i, const WebhookAlert& a, int64_t now_ms) {
   req.url = s.webhook_url;
   req.method = s.webhook_method;
   bool has_type = false;
+  AlertSubject who{*subjects_[i].name, *subjects_[i].url};
   for (const auto& h : s.webhook_headers) {
-    req.headers.push_back(h);
+    req.headers.emplace_back(h.first, webhook_header_value(h.second, who, a, now_ms));
     std::string n = h.first;
     std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     has_type = has_type || n == "content-type";
   }
   if (!has_type) req.headers.emplace_back("Content-Type", webhook_content_type(s));
-  req.body = webhook_body(s, AlertSubject{*subjects_[i].name, *subjects_[i].url}, a, now_ms);
+  req.body = webhook_body(s, who, a, now_ms);
   std::string error;
   Track& t = tracks_[i];
   if (!sender_->send(std::move(req), [this, i, a](const AlertResponse& r) { webhook_done(i, a, r); }, &error)) {

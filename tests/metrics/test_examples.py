@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """examples/prometheus/ passes Prometheus's own checks: the scrape
-configuration and the alerting rules."""
+configuration and the alerting rules; examples/alerts/ passes observer's
+-check-config and Alertmanager's amtool."""
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ sys.path.insert(0, HERE)
 import metrics_support as ms  # noqa: E402
 
 EXAMPLES = os.path.join(HERE, "..", "..", "examples", "prometheus")
+ALERTS = os.path.join(HERE, "..", "..", "examples", "alerts")
 
 
 class Examples(unittest.TestCase):
@@ -26,6 +28,24 @@ class Examples(unittest.TestCase):
 
     def test_alerting_rules_are_valid(self):
         self.check("rules", os.path.join(EXAMPLES, "rules.yml"))
+
+    def test_alert_examples_load(self):
+        confs = sorted(f for f in os.listdir(ALERTS) if f.endswith(".conf"))
+        self.assertEqual(confs, ["alertmanager.conf", "discord.conf", "ntfy.conf", "slack.conf"])
+        for conf in confs:
+            r = subprocess.run([os.environ["OBS_TEST_WORKER"], "-check-config", "-config", os.path.join(ALERTS, conf)],
+                               capture_output=True, text=True, timeout=30, env={"PATH": os.environ.get("PATH", "")})
+            self.assertEqual(r.returncode, 0, conf + ": " + r.stderr)
+            self.assertIn("configuration OK", r.stdout + r.stderr, conf)
+            # The webhook URLs' secret paths are never shown.
+            self.assertNotIn("XXXXXXXX", r.stdout, conf)
+
+    def test_alertmanager_example_is_valid(self):
+        amtool = ms.need("amtool")
+        r = subprocess.run([amtool, "check-config", os.path.join(ALERTS, "alertmanager.yml")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("SUCCESS", r.stdout + r.stderr)
 
 
 if __name__ == "__main__":

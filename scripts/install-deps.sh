@@ -12,6 +12,8 @@ packages=(
   python3 openssl ca-certificates util-linux curl
   # /metrics: promtool and a real Prometheus in the tests
   prometheus
+  # alerts (tests/alerts/): real Alertmanagers, alone and as an HA pair
+  prometheus-alertmanager
   # the status page's browser test (tests/status/): a headless Chromium
   chromium
   # init/ verification: systemd-analyze, shellcheck, man

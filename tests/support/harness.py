@@ -11,6 +11,11 @@ ends, whatever happens; every wait is bounded. Traffic goes to 127.0.0.1 only.
   p = Proc(test, [SUPERVISOR, "-url=..."], env=...)  # stdout captured line by line
   p.wait_line(r"regex", timeout=5)  # -> the line; fails the test on timeout
   p.lines(); p.signal(signal.SIGHUP); p.wait_exit(timeout=5) -> returncode
+
+  end_process(popen)                # SIGTERM, SIGKILL after a bound, by PID
+  inet_sockets(pid)                 # its TCP/UDP sockets: who it listens on, talks to
+
+Alerts: webhook_receiver.WebhookReceiver, alertmanager.Alertmanager and ha_pair.
 """
 import os
 import queue
@@ -93,6 +98,66 @@ def closed_port():
     return port
 
 
+def end_process(proc, grace=5):
+    """Ends a subprocess.Popen by its PID: SIGTERM, then SIGKILL if it is
+    still there after `grace` seconds; reaps it either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def start_with_port_file(test, argv, directory, what):
+    """Starts a helper server `argv + ["--port-file", F]` (F in `directory`)
+    that writes the port it listens on to F; ends it by PID at cleanup.
+    Returns (Popen, port)."""
+    port_file = os.path.join(directory, "port")
+    proc = subprocess.Popen(argv + ["--port-file", port_file], stdin=subprocess.DEVNULL)
+    test.addCleanup(end_process, proc)
+    wait_for(lambda: os.path.exists(port_file) or proc.poll() is not None, 10, what=what + " to listen")
+    if not os.path.exists(port_file):
+        raise AssertionError("%s exited with %s before listening" % (what, proc.returncode))
+    with open(port_file) as f:
+        return proc, int(f.read())
+
+
+def inet_sockets(pid):
+    """[(proto, (local ip, port), (remote ip, port), state)] of the TCP and
+    UDP sockets process `pid` holds, read from /proc (Linux); state is the
+    kernel's hex code ("0A" is LISTEN, "07" an unconnected UDP socket)."""
+    import ipaddress
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+
+    def addr(text):
+        hexip, hexport = text.split(":")
+        raw = bytes.fromhex(hexip)
+        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # words in host order (little-endian)
+        return str(ipaddress.ip_address(raw)), int(hexport, 16)
+
+    out = []
+    for proto in ("tcp", "tcp6", "udp", "udp6"):
+        try:
+            with open("/proc/%d/net/%s" % (pid, proto)) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[9] in inodes:
+                out.append((proto, addr(fields[1]), addr(fields[2]), fields[3]))
+    return out
+
+
 def _process_table():
     """(pid, state, ppid, pgid) of every process, read from /proc (Linux)."""
     out = []
@@ -145,16 +210,10 @@ class HttpServer:
         d = tempdir(test)
         self.log_path = os.path.join(d, "requests.log")
         open(self.log_path, "w").close()
-        port_file = os.path.join(d, "port")
-        cmd = [sys.executable, os.path.join(SUPPORT, "http_server.py"), "--port-file", port_file,
-               "--log", self.log_path]
+        cmd = [sys.executable, os.path.join(SUPPORT, "http_server.py"), "--log", self.log_path]
         if tls_cert:
             cmd += ["--tls-cert", tls_cert, "--tls-key", tls_key]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
-        test.addCleanup(self.stop)
-        wait_for(lambda: os.path.exists(port_file), 10, what="test HTTP server to listen")
-        with open(port_file) as f:
-            self.port = int(f.read())
+        self.proc, self.port = start_with_port_file(test, cmd, d, "test HTTP server")
         self.scheme = "https" if tls_cert else "http"
 
     def url(self, path="/"):
@@ -183,13 +242,7 @@ class HttpServer:
         return sum(1 for r in self.requests() if path is None or r[2].split("?")[0] == path)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        end_process(self.proc)
 
 
 class Proc:

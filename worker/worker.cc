@@ -591,7 +591,7 @@ void Worker::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf
 void Worker::handle_control_message(const ControlMessage& msg) {
   switch (msg.type) {
     case MessageType::TargetState:
-      engine_->inherit(msg.state);
+      if (std::optional<size_t> i = engine_->inherit(msg.state)) alerter_->restore(*i, msg.state);
       return;
     case MessageType::StateEnd:
       engine_->end_handover();

@@ -15,6 +15,7 @@ const size_t kWebhookPlaceholderCount = sizeof(kWebhookPlaceholders) / sizeof(kW
 namespace {
 
 constexpr Nanos kMinAlertInterval = std::chrono::seconds(1);
+constexpr size_t kMaxAlertmanagers = 16;
 // Far past any real template; the body is built for every alert.
 constexpr size_t kMaxBodyTemplate = 64 * 1024;
 
@@ -109,6 +110,12 @@ bool convert_alert_value(const std::string& key, const RawValue& v, AlertSetting
       while (!one.empty() && one.back() == ' ') one.pop_back();
       if (!one.empty()) {
         if (!parse_alert_url(key, v, one, error)) return false;
+        // What each target's record carries for each (worker/alert_plan.h)
+        // is bounded; an HA pair is two.
+        if (a->alertmanager_urls.size() == kMaxAlertmanagers) {
+          *error = cite(key, v) + ": more than " + std::to_string(kMaxAlertmanagers) + " Alertmanagers";
+          return false;
+        }
         a->alertmanager_urls.push_back(alertmanager_endpoint(one));
       }
       start = comma + 1;

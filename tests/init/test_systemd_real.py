@@ -400,10 +400,21 @@ def one_worker(timeout=STEP):
                       "exactly one observer-worker in the unit's cgroup", timeout)
 
 
+STATE_FILE = "/var/lib/private/observer/state"  # StateDirectory= with DynamicUser=
+
+
+def forget_state():
+    """The unit's state file removed (the unit stopped): the next start is a
+    first one, whose outages are news."""
+    C.run(["rm", "-f", STATE_FILE])
+
+
 def start_clean(config=GOOD_CONFIG):
-    """The unit stopped, its failure state reset, config written, started."""
+    """The unit stopped, its failure state and state file reset, config
+    written, started."""
     C.run(["systemctl", "stop", UNIT], timeout=STEP + 20)
     C.run(["systemctl", "reset-failed", UNIT], check=False)
+    forget_state()
     C.write(CONFIG, config)
     C.run(["systemctl", "start", UNIT], timeout=STEP)
 
@@ -448,7 +459,10 @@ class ObserverUnderSystemd(unittest.TestCase):
     def test_02_journal_priorities(self):
         C.sh("mkdir -p %s && echo ok > %s/ok.txt && rm -f %s/flip.txt" % (WWW, WWW, WWW))
         c = cursor()
-        C.run(["systemctl", "restart", UNIT], timeout=STEP + 20)
+        # A restart remembers that [refused] is DOWN (test_07b): forget it.
+        C.run(["systemctl", "stop", UNIT], timeout=STEP + 20)
+        forget_state()
+        C.run(["systemctl", "start", UNIT], timeout=STEP)
         down = wait_journal(c, r"\[refused\] DOWN: ")
         self.assertEqual(down[0][0], 3, "DOWN is <3> (err)")
         failed = wait_journal(c, r"\[refused\] Probe failed: .*Connection refused")
@@ -561,6 +575,24 @@ class ObserverUnderSystemd(unittest.TestCase):
         wait_journal(c, r"Main process exited, code=killed, status=9/KILL", source="systemd")
         one_worker()
 
+    def test_07b_the_state_directory_keeps_an_outage_across_a_restart(self):
+        start_clean()
+        c = cursor()
+        wait_journal(c, r"\[refused\] DOWN: ")
+        # systemd made the StateDirectory for the dynamic user; the worker
+        # writes its state there within a second of a change.
+        wait_until(lambda: C.run(["test", "-f", STATE_FILE], check=False).returncode == 0,
+                   "the state file in the unit's StateDirectory")
+        mode = C.run(["stat", "-c", "%a", os.path.dirname(STATE_FILE), STATE_FILE]).stdout.split()
+        self.assertEqual(mode, ["700", "600"])
+        time.sleep(1.5)
+        c = cursor()
+        C.run(["systemctl", "restart", UNIT], timeout=STEP + 20)
+        wait_journal(c, r"State restored from /var/lib/observer/state: 3 of 3 targets, [1-3] DOWN")
+        wait_journal(c, r"\[refused\] Probe failed: .*Connection refused", count=2)
+        self.assertFalse([m for _, m, _, s in journal(c) if s == "unit" and "[refused] DOWN:" in m],
+                         "a restart announced an outage it already knew")
+
     def test_08_broken_file_at_start_fails_with_78_and_is_not_restarted(self):
         s = show("RestartPreventExitStatus", "SuccessExitStatus", "Restart", "RestartUSec")
         self.assertIn("78", s["RestartPreventExitStatus"].split())
@@ -612,6 +644,8 @@ class ObserverUnderSystemd(unittest.TestCase):
         self.assertEqual(C.run(["test", "-e", CONFIG], check=False).returncode, 0, "remove keeps the conffile")
         C.run(["env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "-P", "observer"], timeout=60)
         self.assertNotEqual(C.run(["test", "-e", CONFIG], check=False).returncode, 0, "purge removes it")
+        for d in ("/var/lib/private/observer", "/var/lib/observer"):
+            self.assertNotEqual(C.run(["test", "-e", d], check=False).returncode, 0, "purge removes " + d)
 
 
 def stage_payload(payload):

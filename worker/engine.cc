@@ -14,10 +14,6 @@
 namespace observer {
 namespace {
 
-// Probes that share one wake-up of the loop (see wakeup_grid()), once at
-// least kTargetsToShare targets share a tick.
-constexpr size_t kTargetsPerWakeup = 20;
-constexpr size_t kTargetsToShare = 100;
 // How long a slot may wait for room under max_in_flight (never more than a
 // quarter of its tick) before it is skipped.
 constexpr Nanos kWaitForRoom = std::chrono::milliseconds(250);
@@ -162,19 +158,17 @@ bool Engine::start(std::string* error, Nanos hold) {
   if (retiring_) return true;  // stopped before it started: nothing to schedule
   ClockPair clocks = read_clocks();
   origin_ns_ = clocks.mono_ns;
-  std::map<int64_t, size_t> per_tick;  // targets sharing a tick share a grid
-  for (const Target& t : targets_) ++per_tick[t.settings().tick.count()];
+  SchedulePlan plan;
+  for (const Target& t : targets_) plan.count(t.settings().tick);
   // Targets whose tick and phase are the same wake up together.
   std::map<std::pair<int64_t, int64_t>, size_t> wakeup_of;
   std::vector<size_t> wakeup_index(targets_.size());
   for (size_t i = 0; i < targets_.size(); ++i) {
     Target& t = targets_[i];
     const Nanos tick = t.settings().tick;
-    Nanos grid = wakeup_grid(tick, per_tick[tick.count()], kTargetsPerWakeup, kTargetsToShare);
-    Nanos own = schedule_phase(t.name, t.url, tick);
-    Nanos snapped = snap_phase(own, grid, tick);
-    t.snapped_by = own - snapped;
-    t.phase = phase_after_origin(snapped, tick, clocks.wall_ns);
+    TargetPhase p = plan.phase_of(t.name, t.url, tick);
+    t.snapped_by = p.own - p.starts;
+    t.phase = phase_after_origin(p.starts, tick, clocks.wall_ns);
     wakeup_index[i] = wakeup_of.emplace(std::make_pair(tick.count(), t.phase.count()), wakeup_of.size()).first->second;
     if (t.settings().cert_min_days && !url_has_scheme(t.url, "https://"))
       log_->log(Level::Warning, t.name,

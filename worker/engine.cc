@@ -145,7 +145,7 @@ Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, size_t max_in
     *error = std::string("uv_timer_init: ") + uv_strerror(rc);
     return LoadStatus::Failed;
   }
-  multi_ = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, CURLcode code) { on_probe_done(easy, code); });
+  multi_ = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, int curl_code) { on_probe_done(easy, curl_code); });
   multi_->on_socket_error([](CURL* easy, int err) {
     if (Probe* p = Probe::from_easy(easy)) p->note_socket_error(err);
   });
@@ -399,7 +399,7 @@ void Engine::start_waiting() {
   }
 }
 
-void Engine::on_probe_done(CURL* easy, CURLcode code) {
+void Engine::on_probe_done(CURL* easy, int curl_code) {
   Probe* p = Probe::from_easy(easy);
   assert(p != nullptr && p->target < targets_.size());
   Target* t = &targets_[p->target];
@@ -407,7 +407,7 @@ void Engine::on_probe_done(CURL* easy, CURLcode code) {
   multi_->remove(easy);
   std::unique_ptr<Probe> done = std::move(t->probe);
   --in_flight_;
-  report(t, done->finish(code));
+  report(t, done->finish(curl_code));
   pool_.give_back(std::move(done));
   start_waiting();
   maybe_idle();

@@ -287,34 +287,6 @@ http {{
 
 # ---- observer ------------------------------------------------------------------------
 
-def schedule_phase_ns(name, url, tick_ns, targets=1):
-    """worker/schedule.cc schedule_phase(), bit for bit (slot starts are
-    phase + k*tick since the Unix epoch), snapped to the wake-up grid."""
-    h = 1469598103934665603
-    mask = (1 << 64) - 1
-    for c in name.encode() + b"\n" + url.encode():
-        h ^= c
-        h = (h * 1099511628211) & mask
-    h ^= h >> 29
-    phase = h % tick_ns
-    grid = wakeup_grid_ns(tick_ns, targets)
-    if grid and grid < tick_ns:
-        phase -= phase % grid
-    return phase
-
-
-def wakeup_grid_ns(tick_ns, targets, per_wakeup=20, min_targets=100):
-    """worker/schedule.cc's wakeup_grid() with worker/engine.cc's constants:
-    0 below min_targets targets per tick, else about per_wakeup targets per
-    grid point, within [1 ms, tick/10]."""
-    if targets < min_targets or tick_ns // 10 < 1_000_000:
-        return 0
-    g = int(tick_ns * per_wakeup / targets)
-    g = min(g, tick_ns // 10)
-    g = max(g, 1_000_000)
-    return g - g % 1_000_000
-
-
 class Notify:
     """A datagram socket standing in for systemd's NOTIFY_SOCKET."""
 
@@ -396,6 +368,19 @@ class Observer:
         ms = (time.monotonic() - t0) * 1000
         return ms, wall
 
+    def phases(self):
+        """{url: phase (s)} of every target: its slot k starts at phase + k *
+        tick since the epoch. observer-worker -check-config prints each
+        target's phase as the engine computes it (snapped to the wake-up
+        grid of its tick), for this very config and environment."""
+        if not hasattr(self, "_phases"):
+            out = subprocess.run([self.bins + "/observer-worker", "-check-config", "-config", self.ini],
+                                 env=dict(os.environ, **Observer.extra_env), capture_output=True, text=True,
+                                 check=True).stdout
+            by_name = dict(re.findall(r"^target \[(.*)\]:\n(?:  .*\n)*?  schedule +phase_ns=(\d+) ", out, re.M))
+            self._phases = {url: int(by_name[name]) / 1e9 for url, name in self.urls.items()}
+        return self._phases
+
     def terminate(self):
         self.term_wall = time.time()
         t0 = time.monotonic()
@@ -476,12 +461,11 @@ def failures(lines):
     return sum(kinds.values()), kinds
 
 
-def slots_in(urls, tick_s, t_from, t_to):
-    """How many slots of every target's schedule start in [t_from, t_to)."""
-    tick_ns = int(tick_s * 1e9)
+def slots_in(phases, tick_s, t_from, t_to):
+    """How many slots of every target's schedule (Observer.phases()) start
+    in [t_from, t_to)."""
     n = 0
-    for url, name in urls.items():
-        phase = schedule_phase_ns(name, url, tick_ns, len(urls)) / 1e9
+    for phase in phases.values():
         first = int((t_from - phase) // tick_s) + 1
         if phase + (first - 1) * tick_s >= t_from:
             first -= 1
@@ -492,16 +476,14 @@ def slots_in(urls, tick_s, t_from, t_to):
     return n
 
 
-def missed_ticks(arrivals, urls, tick_s, t_from, t_to):
-    """Per target, the slots of its schedule (replicated from
-    worker/schedule.cc) that start in [t_from, t_to - tick]: a slot with no
-    arrival in [slot - 10 % tick, next slot - 10 % tick) is missed, one with
-    two or more was probed twice. Also the latest arrival after its slot.
-    Returns (targets with a missed slot, targets probed twice, max late ms)."""
-    tick_ns = int(tick_s * 1e9)
+def missed_ticks(arrivals, phases, tick_s, t_from, t_to):
+    """Per target, the slots of its schedule (Observer.phases()) that start
+    in [t_from, t_to - tick]: a slot with no arrival in [slot - 10 % tick,
+    next slot - 10 % tick) is missed, one with two or more was probed twice.
+    Also the latest arrival after its slot. Returns (targets with a missed
+    slot, targets probed twice, max late ms)."""
     missed, doubled, late = 0, 0, 0.0
-    for url, name in urls.items():
-        phase = schedule_phase_ns(name, url, tick_ns, len(urls)) / 1e9
+    for url, phase in phases.items():
         path = "/" + url.split("/", 3)[3]
         ts = sorted(arrivals.get(path, []))
         k = int((t_from - phase) // tick_s) + 1
@@ -521,13 +503,12 @@ def missed_ticks(arrivals, urls, tick_s, t_from, t_to):
     return missed, doubled, late
 
 
-def nginx_side_lag_ms(arrivals, urls, tick_s, t_from, t_to):
+def nginx_side_lag_ms(arrivals, phases, tick_s, t_from, t_to):
     """Arrival (nginx $msec, ms resolution, logged after the answer) minus the
-    probe's ideal start on the wall-clock-aligned schedule, per probe."""
-    tick_ns = int(tick_s * 1e9)
+    probe's ideal start on the wall-clock-aligned schedule (Observer.phases()),
+    per probe."""
     lags = []
-    for url, name in urls.items():
-        phase_s = schedule_phase_ns(name, url, tick_ns, len(urls)) / 1e9
+    for url, phase_s in phases.items():
         path = "/" + url.split("/", 3)[3]
         for t in arrivals.get(path, []):
             if t_from <= t <= t_to:
@@ -675,7 +656,7 @@ def scenario_big(a, bins, work, nginx, run):
     term_ms, code = obs.terminate()
     m.update(term_ms=term_ms, exit=code)
     arr = nginx.arrivals(tag)
-    m["missed"], m["doubled"], m["late_ms"] = missed_ticks(arr, obs.urls, 1, hup_wall - 2, hup_wall + 3)
+    m["missed"], m["doubled"], m["late_ms"] = missed_ticks(arr, obs.phases(), 1, hup_wall - 2, hup_wall + 3)
     m["failures"], m["failure_kinds"] = failures(obs.lines())
     return m
 
@@ -760,7 +741,7 @@ def scenario_lag(a, bins, work, nginx, run):
                 pass
     m["lag_p50"], m["lag_p99"], m["lag_max"] = pct(lags, 50), pct(lags, 99), max(lags or [float("nan")])
     m["lag_n"] = len(lags)
-    ng = nginx_side_lag_ms(nginx.arrivals(tag), obs.urls, 1, w0, w1)
+    ng = nginx_side_lag_ms(nginx.arrivals(tag), obs.phases(), 1, w0, w1)
     m["ng_p50"], m["ng_p99"], m["ng_n"] = pct(ng, 50), pct(ng, 99), len(ng)
     return m
 
@@ -838,7 +819,7 @@ def tls_step(a, bins, work, tnginx, tag, n, window):
     o = outcomes(obs.lines())
     m.update(completed=o["completed"], failed=o["failed"], kinds=o["kinds"], skipped=o["skipped"],
              skip_reasons=o["skip_reasons"], tick_skipped=o["tick_skipped"], bound_skipped=o["bound_skipped"])
-    m["offered"] = slots_in(obs.urls, 1, obs.ready_wall, obs.term_wall)
+    m["offered"] = slots_in(obs.phases(), 1, obs.ready_wall, obs.term_wall)
     m["landed"] = tnginx.count(tag)
     m["unaccounted"] = m["offered"] - m["completed"] - m["skipped"] - m["failed"]
     m["life_s"] = obs.term_wall - obs.ready_wall

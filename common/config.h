@@ -206,10 +206,20 @@ Action requested_action(const std::vector<std::string>& args);
 bool load_process_settings(const std::vector<std::string>& args, const Environment& env, Action* action,
                            GlobalConfig* out, std::string* error);
 
+// One more line in each target's block of -check-config, after its keys and
+// aligned with them: `label` and what `text` says of the target (the
+// worker's schedule: worker/check_config.h). common/ cannot compute it.
+struct TargetNote {
+  std::string label;
+  std::function<std::string(const TargetConfig&)> text;
+};
+
 // What -check-config prints: every target's effective values and origins,
-// secrets masked. write_ hands it to `sink` in pieces of about 64 KiB.
-std::string render_effective_config(const Config& config);
-void write_effective_config(const Config& config, const std::function<void(const std::string&)>& sink);
+// secrets masked, and the `note` line when there is one. write_ hands it to
+// `sink` in pieces of about 64 KiB.
+std::string render_effective_config(const Config& config, const TargetNote* note = nullptr);
+void write_effective_config(const Config& config, const std::function<void(const std::string&)>& sink,
+                           const TargetNote* note = nullptr);
 
 // What -help prints.
 std::string usage_text(const std::string& program);

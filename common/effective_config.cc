@@ -161,9 +161,10 @@ class TargetKeys {
       if (k.scope == KeyScope::Target && std::string_view(k.name).back() != '.') plain_width_ = std::max(plain_width_, std::string_view(k.name).size());
   }
 
-  void render(const TargetConfig& t, std::string* out) {
+  void render(const TargetConfig& t, const TargetNote* note, std::string* out) {
     keys_.clear();
     size_t width = plain_width_;
+    if (note != nullptr) width = std::max(width, note->label.size());
     for (const KeyInfo& k : known_keys()) {
       if (k.scope != KeyScope::Target) continue;
       std::string_view name = k.name;
@@ -182,6 +183,13 @@ class TargetKeys {
     for (const auto& [family_key, info] : keys_) {
       std::string_view key = family_key.empty() ? std::string_view(info->name) : std::string_view(family_key);
       append_line(key, width, find_value(t, key, info), t.origins.shared->path, out);
+    }
+    if (note != nullptr) {
+      *out += "  ";
+      *out += note->label;
+      out->append(width - note->label.size() + 2, ' ');
+      *out += note->text(t);
+      *out += '\n';
     }
   }
 
@@ -230,14 +238,15 @@ std::optional<RawValue> TargetConfig::value(std::string_view key) const {
   return v;
 }
 
-void write_effective_config(const Config& config, const std::function<void(const std::string&)>& sink) {
+void write_effective_config(const Config& config, const std::function<void(const std::string&)>& sink,
+                           const TargetNote* note) {
   constexpr size_t kChunk = 64 * 1024;
   std::string out = "config file: " + (config.config_path.empty() ? "(none)" : config.config_path) + "\n";
   out += "global:\n";
   render_global(config.global, &out);
   TargetKeys keys;
   for (const TargetConfig& t : config.targets) {
-    keys.render(t, &out);
+    keys.render(t, note, &out);
     if (out.size() >= kChunk) {
       sink(out);
       out.clear();
@@ -248,9 +257,9 @@ void write_effective_config(const Config& config, const std::function<void(const
   sink(out);
 }
 
-std::string render_effective_config(const Config& config) {
+std::string render_effective_config(const Config& config, const TargetNote* note) {
   std::string all;
-  write_effective_config(config, [&all](const std::string& chunk) { all += chunk; });
+  write_effective_config(config, [&all](const std::string& chunk) { all += chunk; }, note);
   return all;
 }
 

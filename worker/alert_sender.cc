@@ -35,7 +35,7 @@ AlertSender::AlertSender(uv_loop_t* loop) : loop_(loop) {}
 AlertSender::~AlertSender() { close(); }
 
 bool AlertSender::init(std::string* error) {
-  multi_ = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, CURLcode code) { on_done(easy, code); });
+  multi_ = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, int code) { on_done(easy, code); });
   return multi_->init(error);
 }
 

@@ -1,10 +1,19 @@
 #include "worker/curl_multi_uv.h"
 
+#include <curl/curl.h>
 #include <sys/socket.h>
 
 #include <cassert>
+#include <type_traits>
 
 namespace observer {
+
+static_assert(std::is_same_v<curl_socket_t, uv_os_sock_t>, "curl and libuv name a socket alike");
+
+struct CurlMultiUv::CurlCallbacks {
+  static int cb_curl_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp) noexcept;
+  static int cb_curl_timer(CURLM* multi, long timeout_ms, void* userp) noexcept;
+};
 
 // The poll of one socket number; `easy` is the transfer that asked last.
 struct CurlMultiUv::SocketWatch {
@@ -34,9 +43,9 @@ bool CurlMultiUv::init(std::string* error) {
   }
   CURLM* m = multi_.get();
   CURLMcode mc = CURLM_OK;
-  if ((mc = curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &CurlMultiUv::cb_curl_socket)) != CURLM_OK ||
+  if ((mc = curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &CurlCallbacks::cb_curl_socket)) != CURLM_OK ||
       (mc = curl_multi_setopt(m, CURLMOPT_SOCKETDATA, this)) != CURLM_OK ||
-      (mc = curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &CurlMultiUv::cb_curl_timer)) != CURLM_OK ||
+      (mc = curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &CurlCallbacks::cb_curl_timer)) != CURLM_OK ||
       (mc = curl_multi_setopt(m, CURLMOPT_TIMERDATA, this)) != CURLM_OK) {
     *error = std::string("curl_multi_setopt: ") + curl_multi_strerror(mc);
     return false;
@@ -64,7 +73,7 @@ void CurlMultiUv::close() {
   watches_.clear();  // each UvHandle closes its poll
 }
 
-CurlMultiUv::SocketWatch* CurlMultiUv::watch_for(curl_socket_t fd) {
+CurlMultiUv::SocketWatch* CurlMultiUv::watch_for(uv_os_sock_t fd) {
   size_t i = static_cast<size_t>(fd);
   if (i >= watches_.size()) watches_.resize(i + 1);
   std::unique_ptr<SocketWatch>& w = watches_[i];
@@ -77,7 +86,7 @@ CurlMultiUv::SocketWatch* CurlMultiUv::watch_for(curl_socket_t fd) {
   return w.get();
 }
 
-int CurlMultiUv::cb_curl_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void*) noexcept {
+int CurlMultiUv::CurlCallbacks::cb_curl_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void*) noexcept {
   auto* self = static_cast<CurlMultiUv*>(userp);
   if (fd < 0) return -1;
   if (what == CURL_POLL_REMOVE) {
@@ -104,7 +113,7 @@ int CurlMultiUv::cb_curl_socket(CURL* easy, curl_socket_t fd, int what, void* us
   return uv_poll_start(w->poll.get(), events, &CurlMultiUv::on_uv_poll) == 0 ? 0 : -1;
 }
 
-int CurlMultiUv::cb_curl_timer(CURLM*, long timeout_ms, void* userp) noexcept {
+int CurlMultiUv::CurlCallbacks::cb_curl_timer(CURLM*, long timeout_ms, void* userp) noexcept {
   auto* self = static_cast<CurlMultiUv*>(userp);
   if (!self->timer_) return 0;  // closing: nothing to drive any more
   if (timeout_ms < 0) {
@@ -140,7 +149,7 @@ void CurlMultiUv::on_uv_timeout(uv_timer_t* handle) noexcept {
   self->socket_action(CURL_SOCKET_TIMEOUT, 0);
 }
 
-void CurlMultiUv::socket_action(curl_socket_t fd, int flags) {
+void CurlMultiUv::socket_action(uv_os_sock_t fd, int flags) {
   int running = 0;
   curl_multi_socket_action(multi_.get(), fd, flags, &running);
   drain_finished();
@@ -152,7 +161,7 @@ void CurlMultiUv::drain_finished() {
     if (m->msg != CURLMSG_DONE) continue;
     CURL* easy = m->easy_handle;
     CURLcode result = m->data.result;
-    done_(easy, result);  // removes `easy` from the multi handle; `m` is invalid after
+    done_(easy, static_cast<int>(result));  // removes `easy` from the multi handle; `m` is invalid after
   }
 }
 

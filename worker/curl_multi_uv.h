@@ -26,7 +26,6 @@
 // freed in close callbacks, so the loop must run once more afterwards).
 #pragma once
 
-#include <curl/curl.h>
 #include <uv.h>
 
 #include <functional>
@@ -41,9 +40,9 @@ namespace observer {
 
 class CurlMultiUv {
  public:
-  // Called for each finished transfer, from the loop (never from inside a
-  // curl call that the owner made).
-  using DoneFn = std::function<void(CURL* easy, CURLcode result)>;
+  // Called for each finished transfer with its CURLcode, from the loop
+  // (never from inside a curl call that the owner made).
+  using DoneFn = std::function<void(CURL* easy, int curl_code)>;
   // Told the socket's pending error (SO_ERROR, an errno) when its poll fails,
   // before curl hears CURL_CSELECT_ERR: curl itself only says "select/poll
   // returned error", so this is how a log line can say "Connection reset".
@@ -63,14 +62,16 @@ class CurlMultiUv {
 
  private:
   struct SocketWatch;
+  // cb_curl_socket and cb_curl_timer, with curl's own signatures: defined
+  // in the .cc, the one place that includes curl.h.
+  struct CurlCallbacks;
 
-  static int cb_curl_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp) noexcept;
-  static int cb_curl_timer(CURLM* multi, long timeout_ms, void* userp) noexcept;
   static void on_uv_poll(uv_poll_t* handle, int status, int events) noexcept;
   static void on_uv_timeout(uv_timer_t* handle) noexcept;
 
-  SocketWatch* watch_for(curl_socket_t fd);
-  void socket_action(curl_socket_t fd, int flags);
+  // A socket as libuv knows it is curl's curl_socket_t (int, or SOCKET on Windows).
+  SocketWatch* watch_for(uv_os_sock_t fd);
+  void socket_action(uv_os_sock_t fd, int flags);
   void drain_finished();
 
   uv_loop_t* loop_;

@@ -14,10 +14,6 @@
 namespace observer {
 namespace {
 
-// Probes that share one wake-up of the loop (see wakeup_grid()), once at
-// least kTargetsToShare targets share a tick.
-constexpr size_t kTargetsPerWakeup = 20;
-constexpr size_t kTargetsToShare = 100;
 // How long a slot may wait for room under max_in_flight (never more than a
 // quarter of its tick) before it is skipped.
 constexpr Nanos kWaitForRoom = std::chrono::milliseconds(250);
@@ -149,7 +145,7 @@ Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, size_t max_in
     *error = std::string("uv_timer_init: ") + uv_strerror(rc);
     return LoadStatus::Failed;
   }
-  multi_ = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, CURLcode code) { on_probe_done(easy, code); });
+  multi_ = std::make_unique<CurlMultiUv>(loop_, [this](CURL* easy, int curl_code) { on_probe_done(easy, curl_code); });
   multi_->on_socket_error([](CURL* easy, int err) {
     if (Probe* p = Probe::from_easy(easy)) p->note_socket_error(err);
   });
@@ -162,19 +158,17 @@ bool Engine::start(std::string* error, Nanos hold) {
   if (retiring_) return true;  // stopped before it started: nothing to schedule
   ClockPair clocks = read_clocks();
   origin_ns_ = clocks.mono_ns;
-  std::map<int64_t, size_t> per_tick;  // targets sharing a tick share a grid
-  for (const Target& t : targets_) ++per_tick[t.settings().tick.count()];
+  SchedulePlan plan;
+  for (const Target& t : targets_) plan.count(t.settings().tick);
   // Targets whose tick and phase are the same wake up together.
   std::map<std::pair<int64_t, int64_t>, size_t> wakeup_of;
   std::vector<size_t> wakeup_index(targets_.size());
   for (size_t i = 0; i < targets_.size(); ++i) {
     Target& t = targets_[i];
     const Nanos tick = t.settings().tick;
-    Nanos grid = wakeup_grid(tick, per_tick[tick.count()], kTargetsPerWakeup, kTargetsToShare);
-    Nanos own = schedule_phase(t.name, t.url, tick);
-    Nanos snapped = snap_phase(own, grid, tick);
-    t.snapped_by = own - snapped;
-    t.phase = phase_after_origin(snapped, tick, clocks.wall_ns);
+    TargetPhase p = plan.phase_of(t.name, t.url, tick);
+    t.snapped_by = p.own - p.starts;
+    t.phase = phase_after_origin(p.starts, tick, clocks.wall_ns);
     wakeup_index[i] = wakeup_of.emplace(std::make_pair(tick.count(), t.phase.count()), wakeup_of.size()).first->second;
     if (t.settings().cert_min_days && !url_has_scheme(t.url, "https://"))
       log_->log(Level::Warning, t.name,
@@ -405,7 +399,7 @@ void Engine::start_waiting() {
   }
 }
 
-void Engine::on_probe_done(CURL* easy, CURLcode code) {
+void Engine::on_probe_done(CURL* easy, int curl_code) {
   Probe* p = Probe::from_easy(easy);
   assert(p != nullptr && p->target < targets_.size());
   Target* t = &targets_[p->target];
@@ -413,7 +407,7 @@ void Engine::on_probe_done(CURL* easy, CURLcode code) {
   multi_->remove(easy);
   std::unique_ptr<Probe> done = std::move(t->probe);
   --in_flight_;
-  report(t, done->finish(code));
+  report(t, done->finish(curl_code));
   pool_.give_back(std::move(done));
   start_waiting();
   maybe_idle();

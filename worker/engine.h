@@ -174,7 +174,7 @@ class Engine {
   void start_waiting();
   void report_skips(bool final);
   std::string in_flight_limit_words() const;  // "240 probes in flight"
-  void on_probe_done(CURL* easy, CURLcode code);
+  void on_probe_done(CURL* easy, int curl_code);
   void report(Target* t, const ProbeResult& r);
   void record_outcome(Target* t, ProbeOutcome outcome);
   void log_change(Target& t, const StateChange& c);

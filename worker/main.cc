@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "worker/check_config.h"
 #include "worker/checks.h"
 #include "common/config.h"
 #include <curl/curl.h>
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "observer: %s\n", error.c_str());
         return kExitConfig;
       }
-      write_effective_config(inv.config, [](const std::string& chunk) { std::fwrite(chunk.data(), 1, chunk.size(), stdout); });
+      write_check_config(inv.config, [](const std::string& chunk) { std::fwrite(chunk.data(), 1, chunk.size(), stdout); });
       return kExitOk;
     case Action::Run:
       break;

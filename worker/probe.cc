@@ -1,5 +1,6 @@
 #include "worker/probe.h"
 
+#include <curl/curl.h>
 #include <strings.h>
 
 #include <chrono>
@@ -77,6 +78,7 @@ bool Probe::prepare(const std::string& url, const ProbeSpec& spec, std::string* 
   // runs would join that thread on the loop thread, stalling every target
   // until getaddrinfo returns; with QUICK_EXIT curl detaches it instead.
   OBS_SETOPT(CURLOPT_QUICK_EXIT, 1L);
+  static_assert(sizeof error_buffer_ >= CURL_ERROR_SIZE, "CURLOPT_ERRORBUFFER needs CURL_ERROR_SIZE bytes");
   OBS_SETOPT(CURLOPT_ERRORBUFFER, error_buffer_);
   OBS_SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
   OBS_SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -152,8 +154,9 @@ size_t Probe::cb_curl_header(char* data, size_t size, size_t nmemb, void* userp)
   return n;
 }
 
-const ProbeResult& Probe::finish(CURLcode code) {
+const ProbeResult& Probe::finish(int curl_code) {
   ProbeResult& r = result_;
+  CURLcode code = static_cast<CURLcode>(curl_code);
   CURL* e = easy_.get();
   if (code == CURLE_WRITE_ERROR && r.body_truncated) code = CURLE_OK;
   r.transport_ok = code == CURLE_OK;

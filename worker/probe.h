@@ -16,8 +16,7 @@
 // TLS handshake (no session resumption), as a first visitor would.
 #pragma once
 
-#include <curl/curl.h>
-
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -59,9 +58,9 @@ class Probe {
   // What the socket said when its poll failed (its SO_ERROR, an errno).
   void note_socket_error(int error) { socket_errno_ = error; }
 
-  // Collects the result once curl reported the transfer done with `code`.
-  // Valid until the probe is prepared again.
-  const ProbeResult& finish(CURLcode code);
+  // Collects the result once curl reported the transfer done with
+  // `curl_code` (a CURLcode). Valid until the probe is prepared again.
+  const ProbeResult& finish(int curl_code);
 
   uint32_t target = 0;  // free for the owner: which target probes
 
@@ -76,7 +75,8 @@ class Probe {
 
   CurlEasy easy_;
   const ProbeSpec* spec_ = nullptr;
-  char error_buffer_[CURL_ERROR_SIZE] = {};
+  static constexpr size_t kErrorBufferSize = 256;  // CURL_ERROR_SIZE (checked in probe.cc)
+  char error_buffer_[kErrorBufferSize] = {};
   uint64_t body_room_ = 0;           // bytes still read before the cap cuts the transfer
   int socket_errno_ = 0;
   bool header_block_ended_ = false;  // the blank line after the last response's headers came

@@ -1,6 +1,14 @@
 #include "worker/schedule.h"
 
 namespace observer {
+namespace {
+
+// Probes that share one wake-up of the loop (see wakeup_grid()), once at
+// least kTargetsToShare targets share a tick.
+constexpr size_t kTargetsPerWakeup = 20;
+constexpr size_t kTargetsToShare = 100;
+
+}  // namespace
 
 Nanos schedule_phase(const std::string& name, const std::string& url, Nanos tick) {
   uint64_t h = 1469598103934665603ull;
@@ -36,6 +44,16 @@ Nanos wakeup_grid(Nanos tick, size_t targets, size_t per_wakeup, size_t min_targ
   // that counts the same targets.
   g -= g % 1000000;
   return Nanos{g};
+}
+
+TargetPhase SchedulePlan::phase_of(const std::string& name, const std::string& url, Nanos tick) const {
+  auto counted = targets_per_tick_.find(tick.count());
+  size_t sharing = counted == targets_per_tick_.end() ? 0 : counted->second;
+  TargetPhase p;
+  p.own = schedule_phase(name, url, tick);
+  p.grid = wakeup_grid(tick, sharing, kTargetsPerWakeup, kTargetsToShare);
+  p.starts = snap_phase(p.own, p.grid, tick);
+  return p;
 }
 
 Nanos phase_after_origin(Nanos phase, Nanos tick, int64_t wall_at_origin_ns) {

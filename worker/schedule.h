@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "common/duration.h"
@@ -32,6 +33,29 @@ Nanos snap_phase(Nanos phase, Nanos grid, Nanos tick);
 // sharing them matters at high rates. A grid point's burst is `per_wakeup`
 // probes, which bounds the lag it adds.
 Nanos wakeup_grid(Nanos tick, size_t targets, size_t per_wakeup, size_t min_targets);
+
+// A target's place in its tick, as the engine schedules it: slot k starts at
+// `starts` + k*tick and has its boundary (slot_boundary()) at `own` + k*tick,
+// both in ns since the Unix epoch.
+struct TargetPhase {
+  Nanos own{};     // schedule_phase() of its identity
+  Nanos starts{};  // `own` snapped down to its tick's wake-up grid (snap_phase())
+  Nanos grid{};    // that grid (wakeup_grid()); 0: the target keeps its own instant
+};
+
+// The phases of one configuration's targets. A tick's wake-up grid depends
+// on how many targets share that tick, so every target is counted before any
+// phase is asked for. The engine schedules by it and -check-config prints it
+// (worker/check_config.h): no phase is computed anywhere else.
+class SchedulePlan {
+ public:
+  void count(Nanos tick) { ++targets_per_tick_[tick.count()]; }
+  // Only after every target was counted.
+  TargetPhase phase_of(const std::string& name, const std::string& url, Nanos tick) const;
+
+ private:
+  std::map<int64_t, size_t> targets_per_tick_;
+};
 
 // Where the wall-clock-aligned phase falls after an origin whose wall time
 // is `wall_at_origin` (ns since the epoch): the offset of slot 0, in [0, tick).

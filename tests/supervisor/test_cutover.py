@@ -5,9 +5,9 @@ And the old worker is still retired with SIGTERM (DESIGN.md), sent once the
 cut-over has passed, or at once when the supervisor is stopped before it.
 
 Every request is recorded by the test server with its arrival time and path;
-each target's slots are computed as worker/schedule.cc does (a slot's
-boundary is the FNV phase of name + url, plus k * tick since the epoch), and
-each slot must have exactly one arrival, across every reload."""
+each target's slots come from observer-worker -check-config (a slot's boundary
+is the target's boundary_phase_ns plus k * tick since the epoch), and each
+slot must have exactly one arrival, across every reload."""
 import os
 import re
 import signal
@@ -19,25 +19,13 @@ from supervisor_support import FakeInstall, harness, pid_of, supervisor_env, wai
 SUPERVISOR = harness.SUPERVISOR
 
 
-def schedule_phase_ns(name, url, tick_ns):
-    """worker/schedule.cc schedule_phase(), bit for bit: the identity's own
-    phase, before any wake-up grid snaps it down (the slot's boundary)."""
-    h = 1469598103934665603
-    mask = (1 << 64) - 1
-    for c in name.encode() + b"\n" + url.encode():
-        h ^= c
-        h = (h * 1099511628211) & mask
-    h ^= h >> 29
-    return h % tick_ns
-
-
-def slot_counts(arrivals, name, url, tick_s, t_from, t_to):
-    """For each slot of the target whose boundary lies in [t_from, t_to], the
-    arrivals within [boundary - tick/4, boundary + 3 tick/4): a probe starts
-    at its slot, at most a wake-up grid (tick/10) before the boundary, and
-    arrives a little after. Returns [(boundary, count)]."""
-    tick_ns = int(round(tick_s * 1e9))
-    phase = schedule_phase_ns(name, url, tick_ns) / 1e9
+def slot_counts(arrivals, schedule, tick_s, t_from, t_to):
+    """For each slot of the target (its harness.Schedule) whose boundary lies
+    in [t_from, t_to], the arrivals within [boundary - tick/4, boundary +
+    3 tick/4): a probe starts at its slot, at most a wake-up grid (tick/10)
+    before the boundary, and arrives a little after. Returns [(boundary,
+    count)]."""
+    phase = schedule.boundary_phase_ns / 1e9
     k = int((t_from - phase) // tick_s) + 1
     out = []
     while phase + k * tick_s <= t_to:
@@ -66,6 +54,8 @@ class CutOver(unittest.TestCase):
         srv = harness.HttpServer(self)
         d = harness.tempdir(self)
         conf = harness.write_file(d, "observer.conf", config(srv, names_per_config[0], tick))
+        # A slot's boundary is the target's own: the same in every config.
+        schedules = harness.schedules(["-config", conf])
         p = harness.Proc(self, [SUPERVISOR, "-config", conf], env=supervisor_env())
         p.wait_line(r"Worker \(pid \d+\) is ready\.", 15)
         # A full tick of probing before the first reload.
@@ -94,7 +84,7 @@ class CutOver(unittest.TestCase):
         bad = []
         slots = 0
         for name in sorted(common):
-            counts = slot_counts(arrivals.get(name, []), name, srv.url("/" + name), tick_s, t_from, t_to)
+            counts = slot_counts(arrivals.get(name, []), schedules[name], tick_s, t_from, t_to)
             slots += len(counts)
             bad += ["%s slot %.3f: %d probes" % (name, b, c) for b, c in counts if c != 1]
         self.assertGreaterEqual(slots, len(common) * int((t_to - t_from) / tick_s))
@@ -128,6 +118,7 @@ class CutOver(unittest.TestCase):
         names = ["t%d" % i for i in range(19)] + ["down"]
         d = harness.tempdir(self)
         conf = harness.write_file(d, "observer.conf", "status=200\n" + config(srv, names, "300ms"))
+        schedules = harness.schedules(["-config", conf])
         p = harness.Proc(self, [SUPERVISOR, "-config", conf],
                          env=supervisor_env(OBS_TEST_CUT_OVER_MARGIN_MS="3000"))
         p.wait_line(r"Worker \(pid \d+\) is ready\.", 15)
@@ -169,7 +160,7 @@ class CutOver(unittest.TestCase):
             arrivals.setdefault(path.lstrip("/"), []).append(t)
         bad = []
         for name in names:
-            counts = slot_counts(arrivals.get(name, []), name, srv.url("/" + name), 0.3, t_from, t_to)
+            counts = slot_counts(arrivals.get(name, []), schedules[name], 0.3, t_from, t_to)
             bad += ["%s slot %.3f: %d probes" % (name, b, c) for b, c in counts if c != 1]
         self.assertEqual(bad, [], "slots not probed exactly once around the failed reload:\n%s\n%s" % (
             "\n".join(bad[:30]), text[-3000:]))
@@ -186,6 +177,8 @@ class CutOver(unittest.TestCase):
         names = ["m%d" % i for i in range(3000)]
         d = harness.tempdir(self)
         conf = harness.write_file(d, "observer.conf", "log_format=logfmt\n" + config(srv, names, "10m"))
+        schedules = harness.schedules(["-config", conf])
+        self.assertEqual({s.grid_ns for s in schedules.values()}, {int(grid_s * 1e9)})
         p = harness.Proc(self, [SUPERVISOR, "-config", conf], env=supervisor_env())
         p.wait_line(r"Worker \(pid \d+\) is ready\.", 30)
         t_from = time.time() + grid_s + 0.5  # the first worker fires no slot that started before it
@@ -218,7 +211,7 @@ class CutOver(unittest.TestCase):
         # run was probed.
         missed = []
         for name in names:
-            phase = schedule_phase_ns(name, srv.url("/" + name), int(tick_s * 1e9)) / 1e9
+            phase = schedules[name].boundary_phase_ns / 1e9
             b = phase + ((t_from - phase) // tick_s + 1) * tick_s
             if b <= t_to and hits.get("/" + name, 0) != 1:
                 missed.append("%s boundary %.3f" % (name, b))

@@ -17,6 +17,7 @@ ends, whatever happens; every wait is bounded. Traffic goes to 127.0.0.1 only.
 
 Alerts: webhook_receiver.WebhookReceiver, alertmanager.Alertmanager and ha_pair.
 """
+import collections
 import os
 import queue
 import re
@@ -71,6 +72,32 @@ def wait_for(predicate, timeout, interval=0.02, what="condition"):
             return v
         time.sleep(interval)
     raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+
+
+# A target's schedule as -check-config prints it (worker/check_config.h):
+# slot k starts at phase_ns + k * tick ns since the Unix epoch, and its
+# boundary (by which a reload's cut-over splits slots) is at
+# boundary_phase_ns + k * tick.
+Schedule = collections.namedtuple("Schedule", "phase_ns boundary_phase_ns grid_ns")
+SCHEDULE_LINE = re.compile(r"^  schedule +phase_ns=(\d+) boundary_phase_ns=(\d+) grid_ns=(\d+)$")
+
+
+def schedules(args, env=None):
+    """{target name: Schedule} of every target of `args` (the flags a run
+    gets, -config included), from observer-worker -check-config: the phases
+    the engine computes and fires at, never a copy of that computation."""
+    r = subprocess.run([WORKER, "-check-config"] + list(args), capture_output=True, text=True,
+                       env=env if env is not None else clean_env(), timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("-check-config exited %d: %s" % (r.returncode, r.stderr))
+    out, name = {}, None
+    for line in r.stdout.splitlines():
+        if line.startswith("target [") and line.endswith("]:"):
+            name = line[len("target ["):-len("]:")]
+        m = SCHEDULE_LINE.match(line)
+        if m:
+            out[name] = Schedule(*(int(g) for g in m.groups()))
+    return out
 
 
 def pid_alive(pid):

@@ -12,20 +12,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.environ.get("OBS_TEST_SUPPORT", os.path.join(HERE, "..", "support")))
 sys.path.insert(0, HERE)
 
-from harness import WORKER, HttpServer, pid_alive, tempdir, wait_for, write_file  # noqa: E402
+from harness import WORKER, HttpServer, pid_alive, schedules, tempdir, wait_for, write_file  # noqa: E402
 from control_peer import (CONFIG_ERROR, CUT_OVER_READY, DOWN, READY, STATE_END, TARGET_STATE, UP,  # noqa: E402
                           ControlPeer)
 
 
-def phase_s(name, url, tick_s):
-    """worker/schedule.cc schedule_phase() of a lone target (no wake-up grid),
-    in seconds: its slots start at phase + k * tick since the epoch."""
-    h = 1469598103934665603
-    for c in name.encode() + b"\n" + url.encode():
-        h = ((h ^ c) * 1099511628211) & ((1 << 64) - 1)
-    h ^= h >> 29
-    tick_ns = int(round(tick_s * 1e9))
-    return (h % tick_ns) / 1e9
+def phase_s(*args):
+    """The phase (s) of the lone target of a worker run with `args`, as
+    -check-config prints it: its slots start at phase + k * tick since the
+    epoch."""
+    return schedules(args)["default"].phase_ns / 1e9
 
 
 def slot_of(arrival, phase, tick_s):
@@ -229,11 +225,12 @@ class Supervised(unittest.TestCase):
         srv = HttpServer(self)
         url = srv.url("/c")
         self.peer = ControlPeer(self)
-        self.peer.spawn(self, [WORKER, "-url=" + url, "-tick=100ms"], cut_over=True)
+        args = ["-url=" + url, "-tick=100ms"]
+        self.peer.spawn(self, [WORKER] + args, cut_over=True)
         t = mono_to_wall(self.peer.expect(CUT_OVER_READY, timeout=5)["value"])
         self.peer.send_end()
         wait_for(lambda: srv.hits("/c") >= 3, 5, what="probes after the cut-over")
-        phase = phase_s("default", url, 0.1)
+        phase = phase_s(*args)
         slots = [slot_of(r[0], phase, 0.1) for r in srv.requests()]
         # Every slot it probed starts at or after the cut-over (to the clocks'
         # conversion, well under the ms a probe may start early).
@@ -241,8 +238,8 @@ class Supervised(unittest.TestCase):
 
     def test_retire_fires_the_slots_before_the_cut_over_then_hands_over(self):
         srv = HttpServer(self)
-        url = srv.url("/r")
-        p = self.start("-url=" + url, "-tick=100ms")
+        args = ["-url=" + srv.url("/r"), "-tick=100ms"]
+        p = self.start(*args)
         self.peer.expect(READY)
         self.peer.send_end()
         wait_for(lambda: srv.hits("/r") >= 2, 5, what="probes")
@@ -253,7 +250,7 @@ class Supervised(unittest.TestCase):
         self.assertEqual(len(recs), 1)
         self.assertIsNone(self.peer.late_probes)
         t = mono_to_wall(cut_over)
-        phase = phase_s("default", url, 0.1)
+        phase = phase_s(*args)
         slots = sorted({slot_of(r[0], phase, 0.1) for r in srv.requests()})
         # It went on probing after the Retire, up to the cut-over, not past it.
         self.assertTrue([s for s in slots if s > sent + 0.1], "no probe between the Retire and the cut-over")
@@ -314,8 +311,8 @@ class Supervised(unittest.TestCase):
         # and a later retirement hands the state over as usual.
         srv = HttpServer(self)
         srv.set("/s", status=500)
-        url = srv.url("/s")
-        p = self.start("-url=" + url, "-status=200", "-tick=100ms")
+        args = ["-url=" + srv.url("/s"), "-status=200", "-tick=100ms"]
+        p = self.start(*args)
         self.peer.expect(READY)
         self.peer.send_end()
         p.wait_line(r"DOWN: ", 10)
@@ -325,7 +322,7 @@ class Supervised(unittest.TestCase):
         self.peer.send_resume()
         time.sleep(max(0, cut_over - time.monotonic_ns()) / 1e9 + 0.5)
         t = mono_to_wall(cut_over)
-        phase = phase_s("default", url, 0.1)
+        phase = phase_s(*args)
         slots = sorted({slot_of(r[0], phase, 0.1) for r in srv.requests()})
         self.assertGreaterEqual(len([s for s in slots if s >= t]), 2, "no probe after the called-off cut-over")
         self.read_heartbeats()  # no state: nothing was handed over

@@ -3,6 +3,7 @@
 // target; -check-config's rendering of them; -help.
 #include <algorithm>
 
+#include "common/alert_config.h"
 #include "common/config.h"
 #include "common/keys.h"
 #include "common/version.h"
@@ -142,7 +143,8 @@ void append_line(std::string_view key, size_t width, const ValueRef& r, const st
   *out += printable(key);
   out->append(width - key.size() + 2, ' ');
   if (!r.set) {
-    *out += "(unset, not checked)\n";
+    // An unset expectation is not checked; an unset alert key sends nothing.
+    *out += is_alert_key(std::string(key)) ? "(unset)\n" : "(unset, not checked)\n";
     return;
   }
   append_display_value(key, r.value(), out);

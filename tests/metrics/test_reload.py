@@ -108,9 +108,11 @@ class MetricsAcrossReloads(unittest.TestCase):
         write_file(d, "observer.conf", conf_text(squatter.getsockname()[1], srv, ["a"]))
         p.signal(signal.SIGHUP)
         p.wait_line(r"Reload failed: .*listen 127\.0\.0\.1:\d+: Address already in use", timeout=10)
-        text = ms.scrape(second)
-        self.assertEqual(ms.value(text, "observer_config_last_reload_successful"), 0)
-        self.assertEqual(ms.value(text, "probe_success", target="a"), 1)
+        # The supervisor tells the worker after it logs the line: the gauge
+        # follows within a moment.
+        wait_for(lambda: ms.value(ms.scrape(second), "observer_config_last_reload_successful") == 0, 10,
+                 what="the failed reload in /metrics")
+        self.assertEqual(ms.value(ms.scrape(second), "probe_success", target="a"), 1)
         p.signal(signal.SIGTERM)
         self.assertEqual(p.wait_exit(15), 0)
 

@@ -48,9 +48,11 @@ def ownership(conf, shard, *flags):
 
 
 def start_instance(test, conf, shard, *flags, listen=True):
-    """A supervisor running `conf` as `shard`; returns (Proc, metrics port or None)."""
+    """A supervisor running `conf` as `shard` (None: as the file says);
+    returns (Proc, metrics port or None)."""
     port = closed_port() if listen else None
-    argv = [SUPERVISOR, "-config", conf, "-shard=" + shard] + (["-listen=127.0.0.1:%d" % port] if listen else [])
+    argv = [SUPERVISOR, "-config", conf] + (["-shard=" + shard] if shard else []) + (
+        ["-listen=127.0.0.1:%d" % port] if listen else [])
     p = Proc(test, argv + list(flags))
     p.wait_line(r"is ready\.", timeout=30)
     return p, port

@@ -463,6 +463,12 @@ bool convert_global(const RawValues& raw, GlobalConfig* g, std::string* error) {
     }
   }
   g->state_file = get(raw, "state_file")->text;
+  const RawValue* shard = get(raw, "shard");
+  std::string shard_problem;
+  if (!parse_shard(shard->text, &g->shard, &shard_problem)) {
+    *error = cite("shard", *shard) + ": " + shard_problem;
+    return false;
+  }
   const RawValue* mif = get(raw, "max_in_flight");
   g->open_file_limit = 0;
   if (mif->text == "auto") {
@@ -630,6 +636,17 @@ bool make_top_level_target(const std::shared_ptr<SharedLayers>& shared, bool has
   return finish_target([&url_origin] { return url_origin; }, cache, t, error);
 }
 
+// Moves the other shards' targets (every target checked already) out of
+// `targets`, keeping the file order of both lists.
+void keep_own_shard(Config* config) {
+  const Shard& shard = config->global.shard;
+  if (shard.count == 1) return;
+  std::vector<TargetConfig> own;
+  for (TargetConfig& t : config->targets) (owns(shard, t.name) ? own : config->elsewhere).push_back(std::move(t));
+  config->targets = std::move(own);
+  config->elsewhere_count = config->elsewhere.size();
+}
+
 }  // namespace
 
 std::string printable(std::string_view text) {
@@ -766,6 +783,7 @@ bool load_invocation(const std::vector<std::string>& args, const Environment& en
   }
   config.targets = std::move(file.sections);  // reserved with room for one more in front
   if (has_top) config.targets.insert(config.targets.begin(), std::move(top));
+  keep_own_shard(&config);
   out->config = std::move(config);
   return true;
 }

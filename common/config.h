@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/duration.h"
+#include "common/shard.h"
 #include "common/status_spec.h"
 
 namespace observer {
@@ -155,6 +156,7 @@ struct GlobalConfig {
   std::string listen;             // "" serves nothing; else checked by parse_listen_address()
   uint64_t open_file_limit = 0;   // the soft RLIMIT_NOFILE that `auto` was derived from; 0 when set
   std::string state_file;         // resolved: "" keeps no state across restarts
+  Shard shard;                    // which targets are this instance's (shard.h)
   RawValues raw;
 };
 
@@ -170,7 +172,19 @@ uint64_t open_files_for_max_in_flight(size_t max_in_flight);
 struct Config {
   std::string config_path;  // "" when no file was given
   GlobalConfig global;
-  std::vector<TargetConfig> targets;  // at least one
+  // This shard's targets, in file order. At least one when there is one
+  // shard; with several, a shard may own none.
+  std::vector<TargetConfig> targets;
+  // The other shards' targets, in file order: loaded and checked exactly
+  // like this shard's (an error in any section is an error on every shard),
+  // kept for -check-config and for the worker to compile their patterns,
+  // then dropped (drop_elsewhere()); never probed, logged or exported here.
+  std::vector<TargetConfig> elsewhere;
+  size_t elsewhere_count = 0;  // survives drop_elsewhere()
+
+  // Every target in the file, this shard's and the others'.
+  size_t configured_targets() const { return targets.size() + elsewhere_count; }
+  void drop_elsewhere() { std::vector<TargetConfig>().swap(elsewhere); }
 };
 
 enum class Action { Run, Help, Version, CheckConfig };

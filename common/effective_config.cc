@@ -226,6 +226,20 @@ void render_global(const GlobalConfig& g, std::string* out) {
   }
 }
 
+// Sharded: one line per target of another shard, saying which one (a
+// script joins these with the "target [NAME]:" lines of every shard), then
+// the counts.
+void append_shard_summary(const Config& config, std::string* out) {
+  const Shard& shard = config.global.shard;
+  if (shard.count == 1) return;
+  if (!config.elsewhere.empty()) *out += "on other shards:\n";
+  for (const TargetConfig& t : config.elsewhere)
+    *out += "  [" + printable(t.name) + "] shard " + std::to_string(owner_shard(t.name, shard.count)) + "\n";
+  *out += "shard " + shard.text() + ": " + std::to_string(config.targets.size()) + " of " +
+          std::to_string(config.configured_targets()) + " targets here, " + std::to_string(config.elsewhere_count) +
+          " on other shards\n";
+}
+
 }  // namespace
 
 std::optional<RawValue> TargetConfig::value(std::string_view key) const {
@@ -254,8 +268,9 @@ void write_effective_config(const Config& config, const std::function<void(const
       out.clear();
     }
   }
-  out += std::to_string(config.targets.size()) + (config.targets.size() == 1 ? " target" : " targets") +
-         ", configuration OK\n";
+  append_shard_summary(config, &out);
+  size_t all = config.configured_targets();
+  out += std::to_string(all) + (all == 1 ? " target" : " targets") + ", configuration OK\n";
   sink(out);
 }
 

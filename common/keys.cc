@@ -46,6 +46,7 @@ const std::vector<KeyInfo>& known_keys() {
       {"listen", KeyScope::Global, "", "address for /metrics and the status page: HOST:PORT, [IPv6]:PORT or :PORT; empty serves nothing", false},
       {"state_file", KeyScope::Global, "auto", "file that keeps targets' states and alerts across restarts; auto: $STATE_DIRECTORY/state under systemd, else none; \"\": none", false},
       {"max_in_flight", KeyScope::Global, "auto", "most probes at once; a slot past it is skipped (auto: from the open-file limit)", false},
+      {"shard", KeyScope::Global, "0/1", "this instance is shard I of N (I/N): it probes only the targets that hashing their names gives to it", false},
   };
   return keys;
 }

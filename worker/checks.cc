@@ -132,9 +132,16 @@ std::shared_ptr<const TargetChecks> ChecksCache::get(const TargetConfig& config,
 }
 
 bool validate_patterns(const Config& config, std::string* error) {
+  // In file order across both lists (a section's line orders it; the
+  // top-level target's is 0), so that every shard reports the same first error.
   ChecksCache cache;
-  for (const TargetConfig& t : config.targets)
-    if (!cache.get(t, error)) return false;
+  const std::vector<TargetConfig>& own = config.targets;
+  const std::vector<TargetConfig>& other = config.elsewhere;
+  for (size_t i = 0, j = 0; i < own.size() || j < other.size();) {
+    bool take_own = j == other.size() ||
+                    (i < own.size() && own[i].origins.section_line < other[j].origins.section_line);
+    if (!cache.get(take_own ? own[i++] : other[j++], error)) return false;
+  }
   return true;
 }
 

@@ -46,7 +46,8 @@ class ChecksCache {
   std::unordered_map<const TargetSettings*, std::shared_ptr<const TargetChecks>> compiled_;
 };
 
-// Compiles every target's patterns (for -check-config).
+// Compiles every target's patterns, other shards' included (for
+// -check-config, and before a sharded worker drops the others' targets).
 bool validate_patterns(const Config& config, std::string* error);
 
 struct Finding {

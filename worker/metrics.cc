@@ -147,6 +147,20 @@ void Histogram::write(const char* name, const char* help, std::string* out) cons
   *out += '\n';
 }
 
+void append_shard_metrics(std::string* out, const Shard& shard, size_t own_targets, size_t configured_targets) {
+  append_family(out, "observer_shard_info", "gauge", "Which shard of how many this instance is (shard=I/N)");
+  *out += "observer_shard_info{shard=\"" + std::to_string(shard.index) + "\",shards=\"" +
+          std::to_string(shard.count) + "\"} 1\n";
+  append_family(out, "observer_targets", "gauge",
+                "Targets: scope=\"shard\" those this instance probes, scope=\"config\" every one in the "
+                "configuration, on any shard");
+  *out += "observer_targets{scope=\"shard\"} ";
+  append_number(out, static_cast<uint64_t>(own_targets));
+  *out += "\nobserver_targets{scope=\"config\"} ";
+  append_number(out, static_cast<uint64_t>(configured_targets));
+  *out += '\n';
+}
+
 void append_family(std::string* out, const char* name, const char* type, const char* help) {
   *out += "# HELP ";
   *out += name;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/shard.h"
 #include "worker/history.h"
 
 namespace observer {
@@ -71,6 +72,12 @@ class Histogram {
   std::vector<uint64_t> counts_;  // per bucket, not cumulative; last is +Inf
   double sum_ = 0;
 };
+
+// observer_shard_info{shard="I",shards="N"} 1 and observer_targets{scope=
+// "shard"} (the targets this instance probes) / {scope="config"} (every
+// target in the file, whichever shard probes it): summed over the shards,
+// the first must equal the second (examples/prometheus/rules.yml).
+void append_shard_metrics(std::string* out, const Shard& shard, size_t own_targets, size_t configured_targets);
 
 // Text-format helpers.
 void append_family(std::string* out, const char* name, const char* type, const char* help);

@@ -39,6 +39,11 @@ void ScheduleHealth::pulse(uint64_t now_ns) {
 
 std::string ScheduleHealth::check(uint64_t now_ns, uint64_t last_on_time_probe_ns) {
   if (!started_) return "the engine has not started";
+  if (cycle_ns_ == 0) {
+    uint64_t gap = now_ns > last_pulse_ns_ ? now_ns - last_pulse_ns_ : 0;
+    if (gap > ns(kStallLimit)) return "the loop stalled for " + seconds(gap) + " (no target to probe)";
+    return "";
+  }
   note_gap(now_ns);
   if (stall_ns_ != 0 && last_on_time_probe_ns <= stall_ns_)
     return "the loop stalled for " + seconds(stall_length_ns_) + " (" + seconds(now_ns - stall_ns_) +

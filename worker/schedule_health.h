@@ -10,6 +10,8 @@
 //     timeout of any target (plus kSlack) from the later of the engine's
 //     start and that probe: a worker that no longer fires its probes, or
 //     whose every slot is skipped, goes unhealthy.
+// A worker with no target at all (a shard that owns none: shard.h) has no
+// probe to wait for: it is healthy while its loop is not stalled.
 // The caller (Worker) adds what is not about timing: a retiring worker is
 // not healthy. A stopped process answers nothing at all; the check that runs
 // first after SIGCONT (before any timer) sees the gap itself and says so.
@@ -29,7 +31,8 @@ class ScheduleHealth {
   static constexpr std::chrono::milliseconds kStallLimit{3000};
   static constexpr std::chrono::milliseconds kSlack{2000};
 
-  // The engine started at `now_ns`; its longest tick + timeout is `cycle_ns`.
+  // The engine started at `now_ns`; its longest tick + timeout is `cycle_ns`
+  // (0: it has no target).
   void start(uint64_t now_ns, uint64_t cycle_ns);
   // From the pulse timer.
   void pulse(uint64_t now_ns);

@@ -97,7 +97,16 @@ json process_object(const ProcessView& p) {
   j["healthy"] = p.healthy;
   j["health_reason"] = p.healthy ? json(nullptr) : json(p.health_reason);
   j["now_unix_ms"] = p.now_ms;
+  j["shard"] = {{"index", p.shard.index}, {"count", p.shard.count}};
+  j["targets_configured"] = p.targets_configured;
   return j;
+}
+
+// "shard 1/3: 334 of 1000 targets"; "" when there is one shard.
+std::string shard_words(const ProcessView& p, size_t shown) {
+  if (p.shard.count == 1) return "";
+  return "shard " + p.shard.text() + ": " + std::to_string(shown) + " of " + std::to_string(p.targets_configured) +
+         " targets";
 }
 
 // ---- HTML ----
@@ -295,12 +304,19 @@ std::string render_status_html(const std::vector<TargetView>& targets, const Pro
   out += down != 0 ? std::to_string(down) + " DOWN" : std::string("no target DOWN");
   out += "</title><style>";
   out += kStyle;
-  out += "</style></head><body>\n<header><h1>observer</h1><p id=\"summary\">";
+  std::string shard = shard_words(p, targets.size());
+  out += "</style></head><body>\n<header><h1>observer";
+  if (!shard.empty()) out += " <span id=\"shard\">" + html_escape(shard) + "</span>";
+  out += "</h1><p id=\"summary\">";
   out += summary;
   out += "</p></header>\n<section id=\"process\" aria-label=\"Process\"><dl>";
   out += "<dt>Version</dt><dd>" + html_escape(OBSERVER_VERSION) + "</dd>";
   out += "<dt>Worker pid</dt><dd>" + std::to_string(p.worker_pid) + "</dd>";
   out += "<dt>Configuration loaded</dt><dd>" + utc_time(p.config_loaded_unix, false) + "</dd>";
+  out += "<dt>Shard</dt><dd>" +
+         (shard.empty() ? std::string("0/1: every target of the configuration")
+                        : html_escape(shard) + " of the configuration; the others are on other shards") +
+         "</dd>";
   out += "<dt>Last reload</dt><dd>";
   if (p.last_reload_ok) {
     out += "successful";

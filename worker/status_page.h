@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/control.h"
+#include "common/shard.h"
 #include "worker/history.h"
 #include "worker/metrics.h"
 
@@ -46,6 +47,8 @@ struct ProcessView {
   bool healthy = false;
   std::string health_reason;  // why not healthy
   int64_t now_ms = 0;
+  Shard shard;                  // the share of the file's targets shown
+  size_t targets_configured = 0;  // every shard's targets
 };
 
 // DOWN first, then unknown, then UP; by name within each.

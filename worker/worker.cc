@@ -124,7 +124,9 @@ LineOptions line_options_for(const Config& config, const WorkerOptions& options)
   } else {
     o.style = choose_line_style(config.global.log_format, STDOUT_FILENO, std::getenv("JOURNAL_STREAM"));
   }
-  o.name_target = config.targets.size() > 1;
+  // By the file, not by this shard's share: a target's lines read the same
+  // whichever shard probes it.
+  o.name_target = config.configured_targets() > 1;
   return o;
 }
 
@@ -203,6 +205,12 @@ int Worker::configure(Config config, std::string* error) {
     *error = std::string("uv_loop_init: ") + uv_strerror(loop_init_error_);
     return kExitSoftware;
   }
+  // Another shard's target with a pattern that does not compile is an
+  // error here too: every shard runs the same file.
+  if (!config.elsewhere.empty() && !validate_patterns(config, error)) return kExitConfig;
+  config.drop_elsewhere();
+  shard_ = config.global.shard;
+  configured_targets_ = config.configured_targets();
   LineOptions lo = line_options_for(config, options_);
   writer_ = std::make_unique<LineWriter>(STDOUT_FILENO, kMaxQueuedLogBytes, drop_notice_for(lo));
   log_ = std::make_unique<Logger>(writer_.get(), lo);
@@ -729,6 +737,7 @@ std::string Worker::render_metrics() {
     out += "observer_config_last_reload_success_timestamp_seconds ";
     append_number(&out, static_cast<uint64_t>(loaded_unix_));
     out += '\n';
+    append_shard_metrics(&out, shard_, engine_->target_refs().size(), configured_targets_);
     append_family(&out, "observer_log_lines_dropped_total", "counter",
                   "Log lines dropped by this worker because standard output did not keep up");
     out += "observer_log_lines_dropped_total ";
@@ -788,6 +797,8 @@ ProcessView Worker::process_view() {
   p.health_reason = health_problem();
   p.healthy = p.health_reason.empty();
   p.now_ms = unix_ms_now();
+  p.shard = shard_;
+  p.targets_configured = configured_targets_;
   return p;
 }
 

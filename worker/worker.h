@@ -166,6 +166,8 @@ class Worker {
     uint64_t made_ms = 0;                    // uv_now() when rendered
   };
   std::map<std::string, SharedBody> shared_bodies_;  // by path
+  Shard shard_;                      // which share of the file's targets this worker probes
+  size_t configured_targets_ = 0;    // every target in the file, every shard's
   int64_t loaded_unix_ = 0;          // when this worker's configuration was loaded
   bool last_reload_ok_ = true;       // false once the supervisor says a reload failed
   int64_t last_reload_failed_unix_ = 0;

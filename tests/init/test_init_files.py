@@ -74,6 +74,7 @@ class InstallTree(unittest.TestCase):
         self.assert_installed(os.path.join(L["libexecdir"], "observer", "observer-worker"), executable=True)
         if L["install_systemd"]:
             self.assert_installed(os.path.join(L["unit_dir"], "observer.service"))
+            self.assert_installed(os.path.join(L["unit_dir"], "observer@.service"))
             self.assert_installed(os.path.join(L["systemd_extras_dir"], "notify-reload.conf"))
         label = L["launchd_label"]
         self.assert_installed(os.path.join(L["launchd_dir"], "LaunchAgents", label + ".plist"))
@@ -137,6 +138,18 @@ class InstallTree(unittest.TestCase):
         r, _, _, _ = self.verify(unit_path)
         # verify exits 0 on warnings ("Unknown key ..., ignoring"): any
         # output at all is a failure.
+        self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
+
+    def test_systemd_analyze_verify_accepts_an_instance_of_the_shard_template(self):
+        # observer@0-3.service, as `systemctl enable observer@0-3` links it
+        # to the installed template: shard 0/3.
+        if not LAYOUT["install_systemd"]:
+            self.skipTest("configured with OBSERVER_INSTALL_SYSTEMD=OFF")
+        self.assert_installed(os.path.join(LAYOUT["unit_dir"], "observer@.service"))
+        instance = os.path.join(LAYOUT["unit_dir"], "observer@0-3.service")
+        os.symlink("observer@.service", self.staged(instance))
+        self.addCleanup(os.unlink, self.staged(instance))
+        r, _, _, _ = self.verify(instance)
         self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
 
     def test_systemd_analyze_verify_catches_a_broken_unit(self):
@@ -243,6 +256,47 @@ class SystemdUnit(unittest.TestCase):
             f.write(text)
         r = run(["systemd-analyze", "security", "--offline=true", "--threshold=20", "--no-pager", weak])
         self.assertNotEqual(r.returncode, 0, r.stdout[-500:])
+
+
+class SystemdShardTemplate(unittest.TestCase):
+    """observer@.service is observer.service with the instance as the shard:
+    the same life cycle and hardening, OBSERVER_SHARD from %I, a state
+    directory and a journal identifier of its own."""
+
+    INSTANCE_KEYS = {"Description", "Environment", "SyslogIdentifier", "StateDirectory"}
+
+    def setUp(self):
+        self.template = S.parse_unit(os.path.join(GEN, "systemd", "observer@.service"))
+        self.plain = S.parse_unit(UNIT)
+
+    def test_instance_is_the_shard_and_has_its_own_state_and_journal_name(self):
+        svc = self.template["Service"]
+        self.assertEqual(svc["Environment"], ["OBSERVER_SHARD=%I"])
+        self.assertEqual(svc["StateDirectory"], ["observer/%i"])
+        self.assertEqual(svc["SyslogIdentifier"], ["observer@%i"])
+        self.assertIn("%I", self.template["Unit"]["Description"][-1])
+        # systemd escapes "/" as "-": observer@0-3 is shard 0/3.
+        if shutil.which("systemd-escape"):
+            self.assertEqual(run(["systemd-escape", "0/3"]).stdout.strip(), "0-3")
+            self.assertEqual(run(["systemd-escape", "-u", "0-3"]).stdout.strip(), "0/3")
+
+    def test_every_other_setting_is_observer_services(self):
+        for section in ("Unit", "Service", "Install"):
+            want = {k: v for k, v in self.plain.get(section, {}).items() if k not in self.INSTANCE_KEYS}
+            got = {k: v for k, v in self.template.get(section, {}).items() if k not in self.INSTANCE_KEYS}
+            self.assertEqual(got, want, section)
+
+    def test_security_exposure_is_at_most_2_0(self):
+        need("systemd-analyze", "systemd")
+        d = tempfile.mkdtemp(prefix="observer-template-")
+        self.addCleanup(shutil.rmtree, d, True)
+        instance = os.path.join(d, "observer@0-3.service")
+        shutil.copy2(os.path.join(GEN, "systemd", "observer@.service"), instance)
+        r = run(["systemd-analyze", "security", "--offline=true", "--threshold=20", "--no-pager", instance])
+        m = re.search(r"Overall exposure level for observer@0-3\.service: (\d+\.\d)", r.stdout)
+        self.assertIsNotNone(m, r.stdout[-2000:] + r.stderr)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertLessEqual(float(m.group(1)), 2.0)
 
 
 class LaunchdPlists(unittest.TestCase):

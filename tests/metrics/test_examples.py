@@ -26,6 +26,9 @@ class Examples(unittest.TestCase):
     def test_scrape_config_is_valid(self):
         self.check("config", os.path.join(EXAMPLES, "prometheus.yml"))
 
+    def test_shards_scrape_config_is_valid(self):
+        self.check("config", os.path.join(EXAMPLES, "prometheus-shards.yml"))
+
     def test_alerting_rules_are_valid(self):
         self.check("rules", os.path.join(EXAMPLES, "rules.yml"))
 

@@ -85,7 +85,7 @@ def check_target(test, t):
 
 def check_process(test, o):
     test.assertEqual(set(o), {"version", "worker_pid", "config_loaded_unix", "last_reload", "healthy",
-                              "health_reason", "now_unix_ms"})
+                              "health_reason", "now_unix_ms", "shard", "targets_configured"})
     check_type(test, "version", o["version"], str)
     check_type(test, "worker_pid", o["worker_pid"], INT)
     test.assertGreater(o["worker_pid"], 1)
@@ -97,6 +97,9 @@ def check_process(test, o):
     check_type(test, "healthy", o["healthy"], bool)
     check_type(test, "health_reason", o["health_reason"], str, nullable=o["healthy"])
     check_type(test, "now_unix_ms", o["now_unix_ms"], INT)
+    # Unsharded: shard 0 of 1, every target of the file shown.
+    test.assertEqual(o["shard"], {"index": 0, "count": 1})
+    check_type(test, "targets_configured", o["targets_configured"], INT)
 
 
 class StatusApi(unittest.TestCase):

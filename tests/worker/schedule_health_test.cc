@@ -50,11 +50,25 @@ static void short_gaps_are_not_stalls(void**) {
   assert_true(h.check(3000 * kMs, 2500 * kMs).empty());
 }
 
+// A shard that owns no target has nothing to probe: healthy while its
+// loop runs, unhealthy only while it is stalled.
+static void a_worker_without_targets_is_healthy_while_its_loop_runs(void**) {
+  ScheduleHealth h;
+  h.start(0, 0);
+  for (uint64_t t = 500; t <= 60000; t += 500) h.pulse(t * kMs);
+  assert_true(h.check(60100 * kMs, 0).empty());
+  std::string why = h.check(64000 * kMs, 0);
+  assert_non_null(strstr(why.c_str(), "stalled"));
+  h.pulse(64001 * kMs);
+  assert_true(h.check(64100 * kMs, 0).empty());
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(healthy_while_probes_begin_on_schedule),
       cmocka_unit_test(a_stall_is_unhealthy_until_a_probe_begins_on_schedule_after_it),
       cmocka_unit_test(short_gaps_are_not_stalls),
+      cmocka_unit_test(a_worker_without_targets_is_healthy_while_its_loop_runs),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

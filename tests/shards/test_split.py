@@ -81,6 +81,13 @@ class Split(unittest.TestCase):
             mine = {l["target"] for n, l, _ in ms.samples(text) if n == "probe_success"}
             self.assertEqual(mine, {n for n, o in owner.items() if o == "shard-%d" % i})
 
+        # Every target probed at least three times (three ticks) before
+        # anything stops, however fast Prometheus got there.
+        def fewest_hits():
+            seen = collections.Counter(path for _, _, path, _ in srv.requests() if path.startswith("/t/"))
+            return min(seen["/t/" + n] for n in S.names(TARGETS)) if seen else 0
+        wait_for(lambda: fewest_hits() >= 3, 30, interval=0.5, what="three probes of every target")
+
         # Shard 2 stops: both shard alerts' expressions fire.
         stopped, _ = instances[2]
         stopped.signal(signal.SIGTERM)

@@ -62,10 +62,16 @@ bool is_alert_key(const std::string& key) {
 
 std::string alertmanager_endpoint(const std::string& url) {
   constexpr std::string_view kPath = "/api/v2/alerts";
-  std::string out = url;
-  if (out.size() >= kPath.size() && out.compare(out.size() - kPath.size(), kPath.size(), kPath) == 0) return out;
+  // The path goes before a query (a proxy's ?token=...); a fragment is
+  // never sent.
+  size_t scheme = url.find("://");
+  size_t tail_at = url.find_first_of("?#", scheme == std::string::npos ? 0 : scheme + 3);
+  std::string out = url.substr(0, tail_at);
+  std::string query;
+  if (tail_at != std::string::npos && url[tail_at] == '?') query = url.substr(tail_at, url.find('#', tail_at) - tail_at);
   while (!out.empty() && out.back() == '/') out.pop_back();
-  return out + std::string(kPath);
+  if (out.size() < kPath.size() || out.compare(out.size() - kPath.size(), kPath.size(), kPath) != 0) out += kPath;
+  return out + query;
 }
 
 bool convert_alert_value(const std::string& key, const RawValue& v, AlertSettings* a, std::string* error) {

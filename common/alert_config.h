@@ -20,7 +20,8 @@ extern const char* const kWebhookPlaceholders[];
 extern const size_t kWebhookPlaceholderCount;
 // An Alertmanager base URL as its alerts endpoint: "http://am:9093" and
 // "http://am:9093/" -> "http://am:9093/api/v2/alerts"; a path prefix (a
-// reverse proxy's) is kept; a URL already ending in /api/v2/alerts is as is.
+// reverse proxy's) is kept; a URL already ending in /api/v2/alerts (or
+// /api/v2/alerts/) is not given it twice; a query string stays last.
 std::string alertmanager_endpoint(const std::string& url);
 
 }  // namespace observer

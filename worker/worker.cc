@@ -483,9 +483,14 @@ void Worker::on_engine_idle() {
   // Alerts in flight end (delivered and marked, or owed to whoever comes
   // next), then the state is written, then handed over.
   leaving_ = Leaving::Alerts;
-  alerter_->quiesce(std::min<uint64_t>(kAlertQuiesceLimitMs, left_ms), [this] {
+  // Only a worker whose hand-over had ended holds the real state: one that
+  // never got it (a reload's candidate superseded or stopped before its
+  // StateEnd) would replace the file with every target unknown and
+  // nothing alerted, and the next start would alert every DOWN again.
+  bool state_is_ours = handover_ended_;
+  alerter_->quiesce(std::min<uint64_t>(kAlertQuiesceLimitMs, left_ms), [this, state_is_ours] {
     leaving_ = Leaving::State;
-    if (!state_) return hand_over();
+    if (!state_ || !state_is_ours) return hand_over();
     state_->write_final([this] { hand_over(); });
   });
 }

@@ -193,6 +193,44 @@ class Webhook(unittest.TestCase):
         self.assertEqual(states(s.rx.requests()), ["DOWN"])
         stop(self, p)
 
+    def test_a_superseded_reload_candidate_leaves_the_state_file_alone(self):
+        # A hung target keeps the retiring worker's hand-over open (its probe
+        # is in flight), so the next reload's candidate waits, and the one
+        # after supersedes it: a worker that never got the state. It used to
+        # write the file at its exit (every target unknown, nothing
+        # alerted), so a crash then alerted every DOWN target again.
+        s = Setup(self, tick="4500ms", extra="timeout=4400ms\n")
+        with open(s.conf, "a") as f:
+            f.write("tick=200ms\ntimeout=150ms\n[hung]\nurl=%s\nwebhook_url=\n" % s.srv.url("/hung"))
+        s.srv.set("/hung", hang=1)
+        p = s.start()
+        s.down()
+        s.rx.wait_for_requests(1, 10, path="/hook")
+        time.sleep(2)  # the state is written within a second of the change
+        superseded = r"\(superseded\) exited with status 0"
+        for attempt in range(6):  # the hung probe must be in flight at the first SIGHUP
+            reloads = p.count(r"Reloaded: worker")
+            p.signal(signal.SIGHUP)
+            wait_for(lambda: p.count(r"Reloaded: worker") > reloads, 10, what="the reload")
+            p.signal(signal.SIGHUP)
+            time.sleep(0.7)  # ready, waiting for the hand-over still under way
+            p.signal(signal.SIGHUP)
+            deadline = time.time() + 6
+            while time.time() < deadline and p.count(superseded) == 0:
+                time.sleep(0.05)
+            if p.count(superseded):
+                break
+        self.assertGreaterEqual(p.count(superseded), 1, "no reload candidate was superseded")
+        workers = [int(x) for x in os.popen("pgrep -P %d" % p.pid).read().split()]
+        p.signal(signal.SIGKILL)  # before the current worker writes the file again
+        p.wait_exit(10)
+        wait_for(lambda: all(not os.path.exists("/proc/%d" % w) for w in workers), 10, what="the workers to die")
+        p = s.start()
+        p.wait_line(r"State restored from .*: 2 of 2 targets, [12] DOWN", timeout=5)
+        time.sleep(1.5)
+        self.assertEqual(states(s.rx.requests()), ["DOWN"], "the restart alerted again")
+        stop(self, p)
+
     def test_a_truncated_or_garbage_state_file_is_a_warning_and_a_fresh_start(self):
         s = Setup(self)
         p = s.start()

@@ -1,4 +1,5 @@
 #include "cmocka_prelude.h"
+#include "common/alert_config.h"
 #include "common/config.h"
 #include "common/ini_file.h"
 #include "common/keys.h"
@@ -574,6 +575,23 @@ void alert_keys_convert_per_target_with_defaults(void**) {
   assert_true(c.global.state_file.empty());
 }
 
+void alertmanager_url_becomes_its_alerts_endpoint(void**) {
+  auto is = [](const char* url, const char* want) {
+    std::string got = alertmanager_endpoint(url);
+    if (got != want) fail_msg("%s -> %s, not %s", url, got.c_str(), want);
+  };
+  is("http://am:9093", "http://am:9093/api/v2/alerts");
+  is("http://am:9093/", "http://am:9093/api/v2/alerts");
+  is("http://am:9093/prefix//", "http://am:9093/prefix/api/v2/alerts");
+  is("http://am:9093/api/v2/alerts", "http://am:9093/api/v2/alerts");
+  // Not appended twice after a trailing slash; a query stays at the end.
+  is("http://am:9093/api/v2/alerts/", "http://am:9093/api/v2/alerts");
+  is("https://am:9093/p/?token=x", "https://am:9093/p/api/v2/alerts?token=x");
+  is("http://am:9093?token=x", "http://am:9093/api/v2/alerts?token=x");
+  is("http://am:9093/api/v2/alerts?token=x", "http://am:9093/api/v2/alerts?token=x");
+  is("http://am:9093/#frag", "http://am:9093/api/v2/alerts");
+}
+
 void alert_values_are_checked(void**) {
   const std::string u = "-url=http://127.0.0.1:1/";
   auto has = [](const std::string& err, const char* part) {
@@ -606,6 +624,7 @@ int main() {
       cmocka_unit_test(unknown_key_suggests_the_closest),
       cmocka_unit_test(alert_keys_convert_per_target_with_defaults),
       cmocka_unit_test(alert_values_are_checked),
+      cmocka_unit_test(alertmanager_url_becomes_its_alerts_endpoint),
       cmocka_unit_test(duplicate_keys_and_sections_are_errors),
       cmocka_unit_test(long_line_is_reported_not_cut),
       cmocka_unit_test(long_section_and_key_names_are_reported_not_cut),

@@ -45,9 +45,15 @@ bool check_placeholders(const std::string& key, const RawValue& v, std::string* 
   return true;
 }
 
+// An error quotes the URL as it may be shown: a webhook's path and an
+// Alertmanager's password are secrets, and errors go to logs and journals.
 bool parse_alert_url(const std::string& key, const RawValue& v, const std::string& url, std::string* error) {
   std::string why = url_problem(url);
   if (why.empty()) return true;
+  std::string quoted = printable(url);
+  std::string shown = printable(key == "webhook_url" ? mask_webhook_url(url) : redact_url(url));
+  for (size_t at = why.find(quoted); !quoted.empty() && at != std::string::npos; at = why.find(quoted, at + shown.size()))
+    why.replace(at, quoted.size(), shown);
   *error = cite(key, v) + ": " + why;
   return false;
 }

@@ -24,6 +24,18 @@ std::string lower(std::string s) {
 
 const char* state_word(TargetHealth h) { return h == TargetHealth::Up ? "UP" : "DOWN"; }
 
+// A reason as an alert carries it: at most kMaxAlertReason bytes, cut at a
+// character boundary and marked. A target writes its reasons (a header it
+// sends is quoted in one): a 60 KB Server header must not make every alert
+// too large for its receiver (Discord takes 2000 characters, many servers
+// 8 KB of headers), which would refuse it until it is dropped.
+std::string alert_reason(const std::string& reason) {
+  if (reason.size() <= kMaxAlertReason) return reason;
+  size_t cut = kMaxAlertReason;
+  while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  return reason.substr(0, cut) + "...";
+}
+
 // JSON's escaping of `s`, without the quotes.
 std::string json_escaped(const std::string& s) {
   std::string quoted = json(s).dump(-1, ' ', false, json::error_handler_t::replace);
@@ -50,7 +62,8 @@ struct Values {
 
 Values values_of(const AlertSubject& who, const WebhookAlert& a, int64_t now_ms) {
   int64_t down_for = a.state == TargetHealth::Up ? a.down_for_ms : (now_ms > a.since_ms ? now_ms - a.since_ms : 0);
-  return Values{{who.name, who.url, state_word(a.state), a.reason, format_outage(down_for), iso_ms(a.since_ms)}};
+  return Values{{who.name, who.url, state_word(a.state), alert_reason(a.reason), format_outage(down_for),
+                 iso_ms(a.since_ms)}};
 }
 
 // `t` with each {{name}} replaced by `escape(value)`.
@@ -120,7 +133,7 @@ std::string alertmanager_alert_json(const AlertSettings& s, const AlertSubject& 
   for (const auto& [name, value] : s.labels) labels[name] = value;
   json alert = {{"labels", labels},
                 {"annotations",
-                 {{"summary", who.name + " is DOWN"}, {"description", a.reason.empty() ? std::string("DOWN") : a.reason}}},
+                 {{"summary", who.name + " is DOWN"}, {"description", a.reason.empty() ? std::string("DOWN") : alert_reason(a.reason)}}},
                 {"startsAt", iso_ms(a.starts_ms)},
                 {"endsAt", iso_ms(a.ends_ms)}};
   return alert.dump(-1, ' ', false, json::error_handler_t::replace);

@@ -19,6 +19,9 @@ struct AlertSubject {
   const std::string& url;
 };
 
+// The longest failure reason an alert carries (longer ones are cut).
+constexpr size_t kMaxAlertReason = 1024;
+
 // Whether the webhook's body is JSON: its Content-Type (webhook_header.
 // Content-Type; application/json when unset) says json.
 bool webhook_is_json(const AlertSettings& s);

@@ -32,9 +32,10 @@ constexpr std::chrono::milliseconds kFlushLimit{2000};
 // before it quiesced (checked every kDrainPollMs).
 constexpr uint64_t kDrainLimitMs = 1000;
 constexpr uint64_t kDrainPollMs = 5;
-// How long alerts in flight at exit may take to end (less when the
-// supervisor's SIGKILL is nearer).
-constexpr uint64_t kAlertQuiesceLimitMs = 3000;
+// How long alerts in flight at exit may take to end: as long as one may
+// take at all, so that one is cut off (and sent again by whoever comes
+// next) only when the supervisor's SIGKILL is nearer.
+constexpr uint64_t kAlertQuiesceLimitMs = static_cast<uint64_t>(kAlertTimeout.count()) + 200;
 
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -258,25 +259,35 @@ int Worker::configure(Config config, std::string* error) {
 }
 
 // A reload's successor takes its predecessor's records instead: fresher.
+// A reload's successor takes its predecessor's records first (fresher) and
+// the file's only for the targets the predecessor did not hand over (it
+// died first: a worker crash during a reload must not make every DOWN
+// target news again); every other worker takes the file's at once.
 bool Worker::restore_state(const std::string& path, std::string* error) {
   state_ = std::make_unique<StateKeeper>(&loop_, log_.get(), path, [this] { return records(); });
   if (!state_->init(error)) return false;
-  if (options_.cut_over) return true;
-  std::vector<TargetStateRecord> records = state_->load();
-  if (records.empty()) return true;
+  file_records_ = state_->load();
+  if (file_records_.empty()) return true;
   engine_->hold_transitions();
+  if (!options_.cut_over) take_file_records("State restored from " + path);
+  return true;
+}
+
+void Worker::take_file_records(const std::string& what) {
   size_t taken = 0, down = 0;
-  for (const TargetStateRecord& r : records) {
-    std::optional<size_t> i = engine_->inherit(r);
+  for (const TargetStateRecord& r : file_records_) {
+    std::optional<size_t> i = engine_->inherit(r);  // none for a target already handed over
     if (!i) continue;
     alerter_->restore(*i, r);
     ++taken;
     if (r.health == TargetHealth::Down) ++down;
   }
-  log_->info("State restored from " + path + ": " + std::to_string(taken) + " of " +
-                 std::to_string(engine_->target_refs().size()) + " targets, " + std::to_string(down) + " DOWN",
+  file_records_ = {};
+  if (taken == 0 && options_.cut_over) return;
+  const std::string& path = state_->path();
+  log_->info(what + ": " + std::to_string(taken) + " of " + std::to_string(engine_->target_refs().size()) +
+                 " targets, " + std::to_string(down) + " DOWN",
              {{"state_file", path, false}, {"targets", std::to_string(taken), true}, {"down", std::to_string(down), true}});
-  return true;
 }
 
 // Every target's state is final: alerts may go out, and the state file is
@@ -607,6 +618,8 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       if (std::optional<size_t> i = engine_->inherit(msg.state)) alerter_->restore(*i, msg.state);
       return;
     case MessageType::StateEnd:
+      if (!file_records_.empty())
+        take_file_records("Targets the previous worker did not hand over restored from " + state_->path());
       engine_->end_handover();
       after_handover();
       // The counters are whole now: the old worker stopped accepting

@@ -143,6 +143,9 @@ class Worker {
   void on_engine_idle();
   void hand_over();
   bool restore_state(const std::string& path, std::string* error);
+  // Inherits the state file's records (those of targets not inherited
+  // already) and logs "<what>: N of M targets, K DOWN".
+  void take_file_records(const std::string& what);
   void after_handover();
   std::string records() const;  // every target's record, alert marks included
   // The hand-over is sent: exit once the requests the quiesced server had
@@ -158,6 +161,7 @@ class Worker {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Alerter> alerter_;
   std::unique_ptr<StateKeeper> state_;  // null without a state_file
+  std::vector<TargetStateRecord> file_records_;  // read at start, until taken
   // /metrics: serves options_.listen_fd, or (standalone) a socket of its own.
   std::unique_ptr<StatusServer> status_;
   UniqueFd own_listen_fd_;

@@ -117,13 +117,36 @@ class Webhook(unittest.TestCase):
 
     def test_an_alert_in_flight_at_a_reload_is_delivered_once(self):
         s = Setup(self)
-        s.rx.set_behaviour("/hook", delay=1.5)  # the POST is still in flight when the reload comes
+        # The POST is still in flight when the reload comes, and for longer
+        # than a worker once waited for it (3 s) before cancelling it.
+        s.rx.set_behaviour("/hook", delay=4)
         p = s.start()
         s.down()
         wait_for(lambda: len(s.rx.requests()) >= 1, 10, what="the DOWN to arrive")
         reload_and_wait(self, p, 1)
-        time.sleep(3)
+        time.sleep(5)
         self.assertEqual(states(s.rx.requests()), ["DOWN"])
+        self.assertEqual(p.count(r"cancelled"), 0)
+        stop(self, p)
+
+    def test_a_worker_killed_during_a_reload_does_not_make_an_outage_news_again(self):
+        s = Setup(self)
+        p = s.start()
+        s.down()
+        s.rx.wait_for_requests(1, 10, path="/hook")
+        time.sleep(2)  # the state is written within a second of the change
+        (old,) = [int(x) for x in os.popen("pgrep -P %d" % p.pid).read().split()]
+        p.signal(signal.SIGHUP)
+        p.wait_line(r"Started worker \(pid \d+\)", timeout=10, start=len(p.lines()))
+        os.kill(old, signal.SIGKILL)  # before it hands anything over
+        wait_for(lambda: not os.path.exists("/proc/%d/status" % old) or "zombie" in open("/proc/%d/status" % old).read(),
+                 10, what="the old worker to die")
+        p.wait_line(r"Targets the previous worker did not hand over restored from .*: 1 of 1 targets, 1 DOWN", 15)
+        time.sleep(1.5)
+        self.assertEqual(states(s.rx.requests()), ["DOWN"], "the new worker alerted the outage again")
+        s.up()
+        wait_for(lambda: len(s.rx.requests()) >= 2, 10, what="the UP")
+        self.assertEqual(states(s.rx.requests()), ["DOWN", "UP"])
         stop(self, p)
 
     def test_a_failing_receiver_gets_the_alert_once_it_recovers_even_across_reloads(self):

@@ -605,6 +605,13 @@ void alert_values_are_checked(void**) {
   has(load_err({u, "-alert_repeat=500ms"}), "(or off)");
   has(load_err({u, "-webhook_method=post"}), "invalid method");
   has(load_err({u, "-webhook_header.Content-Length=3"}), "is set by observer");
+  // Errors never show the secrets in an alert URL.
+  std::string e = load_err({u, "-webhook_url=https://hooks.slack.com/services/T0/B0/SECRETXYZ\x01"});
+  has(e, "https://hooks.slack.com/****");
+  if (e.find("SECRETXYZ") != std::string::npos) fail_msg("%s", e.c_str());
+  e = load_err({u, "-alertmanager_url=http://u:amsecret@127.0.0.1:9093/ x"});
+  has(e, "u:****@");
+  if (e.find("amsecret") != std::string::npos) fail_msg("%s", e.c_str());
 }
 
 int main() {

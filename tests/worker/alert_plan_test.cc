@@ -179,6 +179,23 @@ void template_escapes_only_json(void**) {
   assert_false(webhook_is_json(s));
 }
 
+void a_long_reason_is_cut_at_a_character(void**) {
+  AlertSettings s = webhook_settings();
+  std::string name = "t", url = "http://x/";
+  WebhookAlert a;
+  a.reason = "Server header mismatch, got: " + std::string(60000, 'x');
+  a.reason.replace(kMaxAlertReason - 1, 2, "\xc3\xa9");  // a two-byte character across the cut
+  json j = json::parse(webhook_body(s, AlertSubject{name, url}, a, 0));
+  std::string r = j["reason"].get<std::string>();
+  assert_true(r.size() <= kMaxAlertReason + 3);
+  assert_string_equal(r.substr(r.size() - 3).c_str(), "...");
+  assert_int_equal(r.size(), kMaxAlertReason - 1 + 3);  // the character is left out whole
+  AlertmanagerAlert m;
+  m.reason = a.reason;
+  json k = json::parse(alertmanager_alert_json(s, AlertSubject{name, url}, m));
+  assert_true(k["annotations"]["description"].get<std::string>().size() <= kMaxAlertReason + 3);
+}
+
 void alertmanager_json_has_the_labels(void**) {
   AlertSettings s;
   s.labels = {{"team", "web"}};
@@ -209,6 +226,7 @@ int main() {
       cmocka_unit_test(alertmanager_fires_resends_and_resolves),
       cmocka_unit_test(default_body_is_json),
       cmocka_unit_test(template_escapes_only_json),
+      cmocka_unit_test(a_long_reason_is_cut_at_a_character),
       cmocka_unit_test(alertmanager_json_has_the_labels),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

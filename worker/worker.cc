@@ -173,7 +173,7 @@ void report_config_error(const WorkerOptions& options, const std::string& error)
   // Before the loop: a plain blocking write of a few hundred bytes to a
   // socketpair the supervisor reads.
   for (size_t off = 0; off < wire.size();) {
-    ssize_t n = ::write(kControlFd, wire.data() + off, wire.size() - off);
+    ssize_t n = ::write(options.control_fd, wire.data() + off, wire.size() - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     off += static_cast<size_t>(n);
@@ -335,12 +335,12 @@ int Worker::run() {
 
 bool Worker::open_control(std::string* error) {
   int rc = control_.init([this](uv_pipe_t* p) { return uv_pipe_init(&loop_, p, 0); }, this);
-  if (rc == 0) rc = uv_pipe_open(control_.get(), kControlFd);
+  if (rc == 0) rc = uv_pipe_open(control_.get(), options_.control_fd);
   if (rc == 0)
     rc = uv_read_start(reinterpret_cast<uv_stream_t*>(control_.get()), &Worker::on_uv_control_alloc,
                        &Worker::on_uv_control_read);
   if (rc != 0) {
-    *error = "fd " + std::to_string(kControlFd) + ": " + uv_strerror(rc);
+    *error = "fd " + std::to_string(options_.control_fd) + ": " + uv_strerror(rc);
     return false;
   }
   return true;

@@ -61,6 +61,9 @@ struct WorkerOptions {
   bool journal = false;  // the supervisor's stdout is journald: use its line style
   bool cut_over = false;  // --cut-over: a reload's successor (see control.h)
   int listen_fd = -1;     // --listen-fd=N: the supervisor's metrics socket
+  // The control channel when supervised: the supervisor's kControlFd; a
+  // test runs a Worker in its own process over a socketpair end instead.
+  int control_fd = kControlFd;
 };
 
 // How far ahead of its READY a reload's successor puts the cut-over:

@@ -119,7 +119,9 @@ void AlertSender::on_done(void* easy, int code) {
   }
   Done done = std::move(t->done);
   t.reset();
-  // Last: `done` may start the next alert, or close this sender.
+  // Last: `done` may start the next alert. It must not close this sender
+  // (the multi handle is still on the stack): the Alerter closes from its
+  // timers and the worker's, never from a done callback.
   done(r);
 }
 

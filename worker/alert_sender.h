@@ -48,7 +48,8 @@ class AlertSender {
 
   bool init(std::string* error);
   // Starts `request`; `done` runs from the loop once it ends (never from
-  // inside this call). False (with `error`) when it cannot start.
+  // inside this call; it may send again, but not close()). False (with
+  // `error`) when it cannot start.
   bool send(AlertRequest request, Done done, std::string* error);
   size_t in_flight() const { return transfers_.size(); }
   // Ends every transfer without calling its `done`.

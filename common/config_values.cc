@@ -121,9 +121,7 @@ std::string url_problem(const std::string& url) {
   return "";
 }
 
-bool is_family(const std::string& key, const char* prefix) {
-  return key.compare(0, std::char_traits<char>::length(prefix), prefix) == 0;
-}
+std::string family_name(const std::string& key) { return key.substr(key.find('.') + 1); }
 
 bool parse_method(const std::string& key, const RawValue& v, std::string* out, std::string* error) {
   if (v.text.empty() || v.text.size() > kMaxMethodLength ||

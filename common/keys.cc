@@ -108,15 +108,11 @@ constexpr size_t index_of(const char* name) {
   return std::size(kKeys);
 }
 
-// Every row converts its values: exactly one converter, of its scope.
-constexpr bool every_key_converts() {
-  for (const KeyInfo& k : kKeys) {
-    const Converter& c = k.convert;
-    int set = (c.probe != nullptr) + (c.alert != nullptr) + (c.process != nullptr) + (c.url != nullptr);
-    if (set != 1) return false;
-    if ((k.scope == KeyScope::Global) != (c.process != nullptr)) return false;
-    if (c.then != nullptr && c.probe == nullptr) return false;
-  }
+// Every row's converter is of its scope: process-wide keys convert into
+// GlobalConfig, a target's into its settings or (url=) the target.
+constexpr bool converters_fit_scopes() {
+  for (const KeyInfo& k : kKeys)
+    if ((k.scope == KeyScope::Global) != (k.convert.into == Converter::Into::Process)) return false;
   return true;
 }
 
@@ -136,7 +132,7 @@ constexpr bool forms_fit() {
   return true;
 }
 
-static_assert(every_key_converts(), "a key's converter is missing or is not of its scope");
+static_assert(converters_fit_scopes(), "a key's converter is not of its scope");
 static_assert(names_are_unique(), "a key is in the table twice");
 static_assert(forms_fit(), "a family cannot be a bare flag; only a family is secret by NAME");
 // timeout is checked against tick (check_timeout_against_tick), converted first.

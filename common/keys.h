@@ -4,7 +4,7 @@
 // flag gives it. The flags, the environment, the file, the conversion (in
 // the table's order), -check-config, -help and the "did you mean"
 // suggestions all read this one table; a row cannot be written without its
-// converter (keys.cc checks the table when it compiles).
+// converter, and keys.cc checks the table when it compiles.
 #pragma once
 
 #include <cstddef>
@@ -34,17 +34,21 @@ using ConvertProcess = bool(const std::string& key, const RawValue& v, GlobalCon
 // or "" (the caller names where it was set).
 using CheckUrl = std::string(const std::string& url);
 
-// Where a key's value goes. Exactly one of the first four is set, by the
-// constructor that the row's converter picks; `then` optionally checks a
-// probe value against those converted before it (table order) once a
-// target's every value is known, and is skipped when a value is checked
-// alone.
+// Where a key's value goes: one converter, picked by the constructor that
+// fits the row's function; a row without one does not compile (there is no
+// default constructor, and a bare nullptr fits every constructor). `then`
+// optionally checks a probe value against those converted before it (table
+// order) once a target's every value is known; it is skipped when a value is
+// checked alone.
 struct Converter {
-  constexpr Converter(ConvertProbe* f, ConvertProbe* then_check = nullptr) : probe(f), then(then_check) {}
-  constexpr Converter(ConvertAlert* f) : alert(f) {}
-  constexpr Converter(ConvertProcess* f) : process(f) {}
-  constexpr Converter(CheckUrl* f) : url(f) {}
+  enum class Into : uint8_t { Probe, Alert, Process, Url };
+  constexpr Converter(ConvertProbe* f, ConvertProbe* then_check = nullptr)
+      : into(Into::Probe), probe(f), then(then_check) {}
+  constexpr Converter(ConvertAlert* f) : into(Into::Alert), alert(f) {}
+  constexpr Converter(ConvertProcess* f) : into(Into::Process), process(f) {}
+  constexpr Converter(CheckUrl* f) : into(Into::Url), url(f) {}
 
+  Into into;
   ConvertProbe* probe = nullptr;      // into TargetSettings
   ConvertAlert* alert = nullptr;      // into TargetSettings::alert
   ConvertProcess* process = nullptr;  // into GlobalConfig
@@ -84,7 +88,7 @@ struct KeyInfo {
   }
   bool is_bool() const { return flag == FlagForm::Bare; }
   // An unset alert key sends nothing; an unset expectation is not checked.
-  bool is_alert() const { return convert.alert != nullptr; }
+  bool is_alert() const { return convert.into == Converter::Into::Alert; }
 };
 
 // The rows, in the order -help and -check-config list them and the loader

@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -119,9 +121,7 @@ std::string url_problem(const std::string& url) {
   return "";
 }
 
-bool is_family(const std::string& key, const char* prefix) {
-  return key.compare(0, std::char_traits<char>::length(prefix), prefix) == 0;
-}
+std::string family_name(const std::string& key) { return key.substr(key.find('.') + 1); }
 
 bool parse_method(const std::string& key, const RawValue& v, std::string* out, std::string* error) {
   if (v.text.empty() || v.text.size() > kMaxMethodLength ||
@@ -158,4 +158,39 @@ bool parse_request_header(const std::string& key, const RawValue& v, const std::
   out->emplace_back(name, v.text);
   return true;
 }
+
+bool parse_size(const std::string& text, uint64_t* out, std::string* error) {
+  size_t i = 0;
+  uint64_t n = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    if (n > (UINT64_MAX - 9) / 10) {
+      *error = "size \"" + text + "\" is too large";
+      return false;
+    }
+    n = n * 10 + (text[i++] - '0');
+  }
+  if (i == 0) {
+    *error = "invalid size \"" + text + "\" (e.g. 1048576, 512KiB, 1MiB)";
+    return false;
+  }
+  std::string unit = text.substr(i);
+  static const std::pair<const char*, uint64_t> kUnits[] = {
+      {"", 1},           {"B", 1},
+      {"KB", 1000},      {"KiB", 1024},
+      {"MB", 1000000},   {"MiB", 1024 * 1024},
+      {"GB", 1000000000}, {"GiB", 1024ULL * 1024 * 1024},
+  };
+  for (const auto& [name, mult] : kUnits) {
+    if (unit != name) continue;
+    if (n > UINT64_MAX / mult) {
+      *error = "size \"" + text + "\" is too large";
+      return false;
+    }
+    *out = n * mult;
+    return true;
+  }
+  *error = "invalid size unit in \"" + text + "\" (B, KB, KiB, MB, MiB, GB or GiB)";
+  return false;
+}
+
 }  // namespace observer

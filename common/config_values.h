@@ -1,7 +1,7 @@
 // The checks and conversions that turn one configuration value's text into
 // its type, each error naming where the value came from (cite_origin):
-// shared by the probe settings (config.cc) and the alert settings
-// (alert_config.cc). Internal to the configuration; nothing else includes it.
+// shared by the converters of the key table (probe_keys.cc, alert_keys.cc,
+// process_keys.cc) and the loader. Internal to the configuration.
 #pragma once
 
 #include <cstddef>
@@ -27,8 +27,8 @@ size_t find_control(std::string_view text, bool allow_tab);
 bool is_forbidden_request_header(std::string_view name);
 // RFC 9110's token: what a header name may be made of.
 bool is_token(std::string_view name);
-// Whether `key` is of the family `prefix` ("header.").
-bool is_family(const std::string& key, const char* prefix);
+// A family's key without its prefix: "X-Foo" of "header.X-Foo".
+std::string family_name(const std::string& key);
 
 // "observer.conf:3: tick", "flag -tick": how an error names the value.
 std::string cite(const std::string& key, const RawValue& v);

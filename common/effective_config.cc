@@ -3,7 +3,6 @@
 // target; -check-config's rendering of them; -help.
 #include <algorithm>
 
-#include "common/alert_config.h"
 #include "common/config.h"
 #include "common/keys.h"
 #include "common/version.h"
@@ -117,37 +116,43 @@ std::vector<std::string> family_keys(const TargetConfig& t, std::string_view pre
   return keys;
 }
 
-void append_display_value(std::string_view key, const std::string& text, std::string* out) {
-  if (is_secret_key(key)) {
+// `text`, the value of `key` (a key of row `info`), as its row says it is shown.
+void append_display_value(std::string_view key, const KeyInfo& info, const std::string& text, std::string* out) {
+  if (info.shown == Shown::SecretIfNamed && is_secret_name(key.substr(std::string_view(info.name).size()))) {
     *out += "****";
-  } else if (text.empty()) {
+    return;
+  }
+  if (text.empty()) {
     *out += "\"\"";
-  } else if (key == "url") {
-    *out += printable(redact_url(text));
-  } else if (key == "alertmanager_url") {
-    for (size_t start = 0; start <= text.size();) {
-      size_t comma = std::min(text.find(',', start), text.size());
-      if (start > 0) *out += ',';
-      *out += printable(redact_url(text.substr(start, comma - start)));
-      start = comma + 1;
-    }
-  } else if (key == "webhook_url") {
-    *out += printable(mask_webhook_url(text));
-  } else {
-    *out += printable(text);
+    return;
+  }
+  switch (info.shown) {
+    case Shown::Url: *out += printable(redact_url(text)); return;
+    case Shown::UrlList:
+      for (size_t start = 0; start <= text.size();) {
+        size_t comma = std::min(text.find(',', start), text.size());
+        if (start > 0) *out += ',';
+        *out += printable(redact_url(text.substr(start, comma - start)));
+        start = comma + 1;
+      }
+      return;
+    case Shown::WebhookUrl: *out += printable(mask_webhook_url(text)); return;
+    case Shown::AsIs:
+    case Shown::SecretIfNamed: *out += printable(text); return;
   }
 }
 
-void append_line(std::string_view key, size_t width, const ValueRef& r, const std::string& path, std::string* out) {
+void append_line(std::string_view key, const KeyInfo& info, size_t width, const ValueRef& r, const std::string& path,
+                 std::string* out) {
   *out += "  ";
   *out += printable(key);
   out->append(width - key.size() + 2, ' ');
   if (!r.set) {
     // An unset expectation is not checked; an unset alert key sends nothing.
-    *out += is_alert_key(std::string(key)) ? "(unset)\n" : "(unset, not checked)\n";
+    *out += info.is_alert() ? "(unset)\n" : "(unset, not checked)\n";
     return;
   }
-  append_display_value(key, r.value(), out);
+  append_display_value(key, info, r.value(), out);
   *out += "  (";
   append_origin(r, path, out);
   *out += ")\n";
@@ -160,7 +165,7 @@ class TargetKeys {
  public:
   TargetKeys() {
     for (const KeyInfo& k : known_keys())
-      if (k.scope == KeyScope::Target && std::string_view(k.name).back() != '.') plain_width_ = std::max(plain_width_, std::string_view(k.name).size());
+      if (k.scope == KeyScope::Target && !k.is_family()) plain_width_ = std::max(plain_width_, std::string_view(k.name).size());
   }
 
   void render(const TargetConfig& t, const TargetNote* note, std::string* out) {
@@ -169,12 +174,11 @@ class TargetKeys {
     if (note != nullptr) width = std::max(width, note->label.size());
     for (const KeyInfo& k : known_keys()) {
       if (k.scope != KeyScope::Target) continue;
-      std::string_view name = k.name;
-      if (name.back() != '.') {
+      if (!k.is_family()) {
         keys_.push_back({std::string(), &k});
         continue;
       }
-      for (std::string& f : family_keys(t, name)) {
+      for (std::string& f : family_keys(t, k.name)) {
         width = std::max(width, f.size());
         keys_.push_back({std::move(f), &k});
       }
@@ -184,7 +188,7 @@ class TargetKeys {
     *out += "]:\n";
     for (const auto& [family_key, info] : keys_) {
       std::string_view key = family_key.empty() ? std::string_view(info->name) : std::string_view(family_key);
-      append_line(key, width, find_value(t, key, info), t.origins.shared->path, out);
+      append_line(key, *info, width, find_value(t, key, info), t.origins.shared->path, out);
     }
     if (note != nullptr) {
       *out += "  ";
@@ -201,12 +205,13 @@ class TargetKeys {
 };
 
 void render_global(const GlobalConfig& g, std::string* out) {
-  std::vector<std::string_view> keys;
+  std::vector<const KeyInfo*> keys;
   for (const KeyInfo& k : known_keys())
-    if (k.scope == KeyScope::Global) keys.push_back(k.name);
+    if (k.scope == KeyScope::Global) keys.push_back(&k);
   size_t width = 0;
-  for (auto k : keys) width = std::max(width, k.size());
-  for (auto k : keys) {
+  for (const KeyInfo* info : keys) width = std::max(width, std::string_view(info->name).size());
+  for (const KeyInfo* info : keys) {
+    std::string_view k = info->name;
     auto it = g.raw.find(std::string(k));
     *out += "  ";
     *out += k;
@@ -221,7 +226,7 @@ void render_global(const GlobalConfig& g, std::string* out) {
               std::to_string(g.open_file_limit) + ")\n";
       continue;
     }
-    append_display_value(k, it->second.text, out);
+    append_display_value(k, *info, it->second.text, out);
     *out += "  (" + it->second.origin.describe() + ")\n";
   }
 }
@@ -291,10 +296,10 @@ std::string usage_text(const std::string& program) {
                     "  -help, -version\n\nKeys:\n";
   for (const KeyInfo& k : known_keys()) {
     std::string name = k.name;
-    if (name.back() == '.') name += "NAME";
+    if (k.is_family()) name += "NAME";
     std::string def = k.default_value == nullptr ? "" : std::string(" [default: ") +
                       (*k.default_value ? k.default_value : "\"\"") + "]";
-    std::string line = "  -" + name;
+    std::string line = "  " + flag_form(name);
     line += std::string(line.size() < 22 ? 22 - line.size() : 1, ' ');
     out += line + k.help + def + (k.scope == KeyScope::Global ? " (process-wide)" : "") + "\n";
   }

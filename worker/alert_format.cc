@@ -54,7 +54,7 @@ bool webhook_is_json(const AlertSettings& s) { return lower(webhook_content_type
 
 namespace {
 
-constexpr size_t kPlaceholders = 6;  // as common/alert_config.h lists them
+constexpr size_t kPlaceholders = 6;  // as common/alert_keys.h lists them
 
 struct Values {
   std::string v[kPlaceholders];

@@ -1,5 +1,5 @@
 #include "cmocka_prelude.h"
-#include "common/alert_config.h"
+#include "common/alert_keys.h"
 #include "common/config.h"
 #include "common/ini_file.h"
 #include "common/keys.h"
@@ -614,9 +614,44 @@ void alert_values_are_checked(void**) {
   if (e.find("amsecret") != std::string::npos) fail_msg("%s", e.c_str());
 }
 
+// Every row of the key table has one converter, of its scope; is found by
+// its name; and its default converts when given by a flag and, but for a
+// family, by the environment, with that origin.
+void every_key_of_the_table_converts_from_every_source(void**) {
+  for (const KeyInfo& k : known_keys()) {
+    const Converter& c = k.convert;
+    int converters = (c.probe != nullptr) + (c.alert != nullptr) + (c.process != nullptr) + (c.url != nullptr);
+    assert_int_equal(converters, 1);
+    assert_true((k.scope == KeyScope::Global) == (c.process != nullptr));
+    std::string key = std::string(k.name) + (k.is_family() ? "Xname" : "");
+    assert_ptr_equal(find_key(key), &k);
+    if (k.default_value == nullptr) continue;
+    std::vector<std::string> args = {"-url=http://example.com/", flag_form(key) + "=" + k.default_value};
+    Environment env = {{"OBSERVER_URL", "http://example.com/"}, {env_form(key), k.default_value}};
+    for (bool by_flag : {true, false}) {
+      if (!by_flag && k.is_family()) continue;
+      Config c = by_flag ? load_ok(args) : load_ok({}, env);
+      Origin::Kind want = by_flag ? Origin::Kind::Flag : Origin::Kind::Env;
+      if (k.scope == KeyScope::Global) assert_int_equal(c.global.raw.at(key).origin.kind, want);
+      else assert_int_equal(raw(c.targets[0], key.c_str()).origin.kind, want);
+    }
+  }
+}
+
+// Values convert in the table's order (as -help and -check-config list
+// them): of two bad values, the one listed first is reported.
+void first_error_follows_the_table_order(void**) {
+  std::string err = load_err({"-url=http://example.com/", "-tick=1x", "-status=abc"});
+  assert_string_equal(err.substr(0, 13).c_str(), "flag -status:");
+  err = load_err({"-url=http://example.com/", "-webhook_url=ftp://x", "-request_header.Host=h"});
+  assert_string_equal(err.substr(0, 26).c_str(), "flag -request_header.Host:");
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(url_scheme_is_compared_in_any_case),
+      cmocka_unit_test(every_key_of_the_table_converts_from_every_source),
+      cmocka_unit_test(first_error_follows_the_table_order),
       cmocka_unit_test(seed_file_loads_unchanged),
       cmocka_unit_test(tick_precedence_is_flag_env_file_default),
       cmocka_unit_test(config_path_comes_from_env_when_no_flag),

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, os.path.join(HERE, "..", "metrics"))
 
 import metrics_support as ms  # noqa: E402
-from harness import SUPERVISOR, WORKER, HttpServer, Proc, closed_port, tempdir, wait_for, write_file  # noqa: E402
+from harness import SUPERVISOR, WORKER, HttpServer, Proc, closed_port, pid_alive, tempdir, wait_for, write_file  # noqa: E402
 from webhook_receiver import WebhookReceiver  # noqa: E402
 
 
@@ -139,8 +139,7 @@ class Webhook(unittest.TestCase):
         p.signal(signal.SIGHUP)
         p.wait_line(r"Started worker \(pid \d+\)", timeout=10, start=len(p.lines()))
         os.kill(old, signal.SIGKILL)  # before it hands anything over
-        wait_for(lambda: not os.path.exists("/proc/%d/status" % old) or "zombie" in open("/proc/%d/status" % old).read(),
-                 10, what="the old worker to die")
+        wait_for(lambda: not pid_alive(old), 10, what="the old worker to die")
         p.wait_line(r"Targets the previous worker did not hand over restored from .*: 1 of 1 targets, 1 DOWN", 15)
         time.sleep(1.5)
         self.assertEqual(states(s.rx.requests()), ["DOWN"], "the new worker alerted the outage again")
@@ -210,7 +209,7 @@ class Webhook(unittest.TestCase):
         workers = [int(x) for x in os.popen("pgrep -P %d" % p.pid).read().split()]
         p.signal(signal.SIGKILL)  # the supervisor; its worker dies with it (PDEATHSIG)
         p.wait_exit(10)
-        wait_for(lambda: all(not os.path.exists("/proc/%d" % w) for w in workers), 10, what="the worker to die")
+        wait_for(lambda: not any(pid_alive(w) for w in workers), 10, what="the worker to die")
         p = s.start()
         time.sleep(1.5)
         self.assertEqual(states(s.rx.requests()), ["DOWN"])

@@ -233,7 +233,7 @@ WorkerProcess* Supervisor::spawn_worker(bool cut_over, const std::string& listen
     *error = uv_strerror(rc);
     if (worker->pid() != 0) {
       // Spawned but unusable (and killed): keep it until it is reaped.
-      worker->role = WorkerRole::Superseded;
+      worker->supersede(applied_global_.shutdown_timeout);
       workers_.push_back(std::move(worker));
     }
     return nullptr;
@@ -249,7 +249,6 @@ bool Supervisor::start_candidate(const GlobalConfig& global, std::string* error)
   // announces. A start or a restart after a crash has nobody to cut over from.
   WorkerProcess* w = spawn_worker(current_ != nullptr, global.listen, error);
   if (w == nullptr) return false;
-  w->role = WorkerRole::Starting;
   candidate_ = w;
   candidate_global_ = global;
   // With nobody to hand state over, the hand-over is empty.
@@ -263,10 +262,10 @@ void Supervisor::on_worker_ready(WorkerProcess* w) {
   uv_timer_stop(ready_timer_.get());
   if (current_ == nullptr) {
     promote(w);
-  } else if (current_->inbound_open) {
+  } else if (current_->inbound_open()) {
     // Retiring the current worker now would cut its own hand-over short; it
     // ends when the worker it comes from sends StateEnd or exits.
-    w->role = WorkerRole::Waiting;
+    w->wait_for_handover();
   } else {
     take_over(w);
   }
@@ -276,7 +275,7 @@ void Supervisor::promote(WorkerProcess* w) {
   apply_global(candidate_global_);
   candidate_ = nullptr;
   current_ = w;
-  w->role = WorkerRole::Current;
+  w->make_current();
   end_inbound(w);
   log_.info("Worker " + pid_text(w) + " is ready.", {pid_field(w)});
   std::string status = "Running, worker pid " + std::to_string(w->pid());
@@ -295,9 +294,7 @@ void Supervisor::take_over(WorkerProcess* successor) {
   apply_global(candidate_global_);
   candidate_ = nullptr;
   current_ = successor;
-  successor->role = WorkerRole::Current;
-  old->role = WorkerRole::Retiring;
-  old->successor = successor->serial();
+  successor->make_current();
   log_.info("Reloaded: worker " + pid_text(successor) + " takes over from worker " + pid_text(old) + ".",
             {pid_field(successor), {"old_pid", std::to_string(old->pid()), true}});
   // It fires its slots up to the successor's cut-over, then retires; its
@@ -305,23 +302,18 @@ void Supervisor::take_over(WorkerProcess* successor) {
   // The instant is the new worker's word; a broken one (far in the future)
   // must not keep the old worker, and so two workers, running unbounded.
   uint64_t latest = uv_hrtime() + static_cast<uint64_t>(applied_global_.reload_timeout.count());
-  old->retire(std::min(successor->cut_over_ns(), latest), old_bound);
+  old->retire(std::min(successor->cut_over_ns(), latest), old_bound, successor->serial());
   finish_reload("Reloaded. Running, worker pid " + std::to_string(successor->pid()));
 }
 
 void Supervisor::end_inbound(WorkerProcess* w) {
-  if (!w->inbound_open) return;
-  w->inbound_open = false;
-  ControlMessage end;
-  end.type = MessageType::StateEnd;
-  w->send(end);
-  if (w == current_ && candidate_ != nullptr && candidate_->role == WorkerRole::Waiting) take_over(candidate_);
+  if (!w->end_inbound()) return;
+  if (w == current_ && candidate_ != nullptr && candidate_->role() == WorkerRole::Waiting) take_over(candidate_);
 }
 
 void Supervisor::supersede(WorkerProcess* w) {
   if (candidate_ == w) candidate_ = nullptr;
-  w->role = WorkerRole::Superseded;
-  w->terminate(applied_global_.shutdown_timeout);
+  w->supersede(applied_global_.shutdown_timeout);
 }
 
 // The worker in force keeps its configuration: its metrics say so
@@ -343,10 +335,12 @@ void Supervisor::finish_reload(const std::string& status) {
 void Supervisor::on_worker_state(WorkerProcess* w, const ControlMessage& msg) {
   // Only a retiring worker hands over; a worker stopping on its own (Ctrl-C
   // in a terminal, a stop) sends its state to nobody.
-  if (w->role != WorkerRole::Retiring) return;
-  if (msg.type == MessageType::StateEnd) w->outbound_ended = true;
-  WorkerProcess* successor = find(w->successor);
-  if (successor == nullptr || !successor->inbound_open) return;
+  // Once it sent StateEnd (HandedOver), nothing more goes on: the StateEnd
+  // ended its successor's inbound hand-over, or there was nobody to end.
+  if (w->role() != WorkerRole::Retiring) return;
+  WorkerProcess* successor = find(w->successor());
+  if (msg.type == MessageType::StateEnd) w->outbound_ended();
+  if (successor == nullptr || !successor->inbound_open()) return;
   if (msg.type != MessageType::TargetState) {
     end_inbound(successor);
     return;
@@ -359,7 +353,7 @@ void Supervisor::on_worker_drained(WorkerProcess* w) { release_relay(w); }
 
 void Supervisor::release_relay(const WorkerProcess* successor) {
   for (auto& w : workers_)
-    if (w->role == WorkerRole::Retiring && w->successor == successor->serial()) w->hold_reads(false);
+    if (w->hands_over_to(successor->serial())) w->hold_reads(false);
 }
 
 void Supervisor::on_worker_protocol_error(WorkerProcess* w, const std::string& error) {
@@ -373,16 +367,17 @@ void Supervisor::on_worker_finished(WorkerProcess* w) {
     log_.info("Worker " + pid_text(w) + " " + w->describe_exit() + ".", {pid_field(w)});
     return;
   }
-  switch (w->role) {
-    case WorkerRole::Retiring: {
+  switch (w->role()) {
+    case WorkerRole::Retiring:
+    case WorkerRole::HandedOver: {
       Level level = (w->term_signal() == 0 && w->exit_status() == 0) ? Level::Info : Level::Warning;
       std::vector<LogField> fields = {pid_field(w)};
       // The cut-over reached it late: those targets were probed twice.
       if (w->late_probes() != 0) fields.push_back({"late_probes", std::to_string(w->late_probes()), true});
       log_.log(level, "", "Worker " + pid_text(w) + " retired: " + w->describe_exit() + ".", std::move(fields));
-      WorkerProcess* successor = find(w->successor);
+      WorkerProcess* successor = find(w->successor());
       // It died before its StateEnd: what it sent is all there is.
-      if (successor != nullptr && !w->outbound_ended) end_inbound(successor);
+      if (successor != nullptr && w->role() == WorkerRole::Retiring) end_inbound(successor);
       break;
     }
     case WorkerRole::Superseded:
@@ -430,7 +425,7 @@ void Supervisor::handle_current_exit(WorkerProcess* w) {
     log_.error("Worker " + pid_text(w) + " " + what + "; worker " + pid_text(candidate_) +
                    " of the pending reload takes its place.",
                {pid_field(w)});
-    if (candidate_->role == WorkerRole::Waiting) promote(candidate_);
+    if (candidate_->role() == WorkerRole::Waiting) promote(candidate_);
     return;
   }
   schedule_restart(w->healthy_for(), "Worker " + pid_text(w) + " " + what);
@@ -439,11 +434,9 @@ void Supervisor::handle_current_exit(WorkerProcess* w) {
 bool Supervisor::call_off_retirement(WorkerProcess* dead) {
   for (auto& p : workers_) {
     WorkerProcess* old = p.get();
-    if (old->role != WorkerRole::Retiring || old->successor != dead->serial() || !old->resume()) continue;
+    if (!old->hands_over_to(dead->serial()) || !old->resume()) continue;
     // It has handed nothing over yet (that starts with its SIGTERM, after
-    // the cut-over): it still has every target and its state.
-    old->role = WorkerRole::Current;
-    old->successor = 0;
+    // the cut-over): it still has every target and its state. Current again.
     current_ = old;
     apply_global(retired_global_);
     std::string what = "the new worker " + pid_text(dead) + " " + dead->describe_exit() + " before the cut-over";
@@ -476,7 +469,7 @@ void Supervisor::on_uv_ready_timer(uv_timer_t* timer) noexcept {
   if (self == nullptr || self->stopping_ || self->candidate_ == nullptr) return;
   WorkerProcess* w = self->candidate_;
   // Waiting means ready: only a worker still Starting can be late.
-  if (w->role != WorkerRole::Starting) return;
+  if (w->role() != WorkerRole::Starting) return;
   std::string what = "worker " + pid_text(w) + " was not ready within " + format_duration(self->candidate_global_.reload_timeout);
   self->supersede(w);
   if (self->current_ != nullptr) {

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include <cassert>
 #include <utility>
 
 namespace observer {
@@ -134,8 +135,69 @@ void WorkerProcess::on_uv_written(uv_write_t* req, int status) noexcept {
   if (!self->writing_) self->events_->on_worker_drained(self);
 }
 
+void WorkerProcess::set_stage(Stage next) {
+  switch (next) {
+    case Stage::Running:
+      assert(stage_ == Stage::RetireDue);  // resume()
+      break;
+    case Stage::RetireDue:
+      assert(stage_ == Stage::Running);  // retire()
+      break;
+    case Stage::Stopping:
+      assert(stage_ == Stage::Running || stage_ == Stage::RetireDue || stage_ == Stage::Stopping);
+      break;
+    case Stage::Exited:
+      assert(stage_ == Stage::Running || stage_ == Stage::RetireDue || stage_ == Stage::Stopping);
+      break;
+    case Stage::Finished:
+      assert(stage_ == Stage::Exited);
+      break;
+  }
+  stage_ = next;
+}
+
+void WorkerProcess::set_role(WorkerRole next) {
+  switch (next) {
+    case WorkerRole::Starting:
+      assert(false);  // only ever the first role
+      break;
+    case WorkerRole::Waiting:
+      assert(role_ == WorkerRole::Starting);
+      break;
+    case WorkerRole::Current:
+      // promoted or taken over; or a retirement called off
+      assert(role_ == WorkerRole::Starting || role_ == WorkerRole::Waiting || role_ == WorkerRole::Retiring ||
+             role_ == WorkerRole::HandedOver);
+      break;
+    case WorkerRole::Retiring:
+      assert(role_ == WorkerRole::Current);
+      break;
+    case WorkerRole::HandedOver:
+      assert(role_ == WorkerRole::Retiring);
+      break;
+    case WorkerRole::Superseded:
+      assert(role_ == WorkerRole::Starting || role_ == WorkerRole::Waiting);
+      break;
+  }
+  role_ = next;
+  // Only a retiring worker has a successor.
+  if (role_ != WorkerRole::Retiring && role_ != WorkerRole::HandedOver) successor_ = 0;
+}
+
+void WorkerProcess::supersede(Nanos grace) {
+  set_role(WorkerRole::Superseded);
+  terminate(grace);
+}
+
+bool WorkerProcess::end_inbound() {
+  if (!inbound_open_) return false;
+  inbound_open_ = false;
+  send(control_message(MessageType::StateEnd));
+  return true;
+}
+
 void WorkerProcess::hold_reads(bool hold) {
-  if (hold && exited_) return;
+  if (hold && exited()) return;
   if (hold == reads_held_ || control_done_ || !control_) return;
   auto* stream = reinterpret_cast<uv_stream_t*>(control_.get());
   int rc = hold ? uv_read_stop(stream)
@@ -144,26 +206,28 @@ void WorkerProcess::hold_reads(bool hold) {
 }
 
 void WorkerProcess::terminate(Nanos grace) {
-  if (exited_ || process_.h == nullptr) return;
-  if (retire_signal_pending_) {
+  if (exited() || process_.h == nullptr) return;
+  if (stage_ == Stage::RetireDue) {
     // A stop while a retirement waits for its cut-over: its SIGTERM goes
     // now, and the stop's SIGKILL deadline holds if it comes first (the
     // retirement's is counted from the cut-over).
-    retire_signal_pending_ = false;
+    set_stage(Stage::Stopping);
     uv_timer_stop(retire_signal_timer_.get());
     uv_process_kill(process_.h, SIGTERM);
     if (uv_timer_get_due_in(kill_timer_.get()) > whole_ms(grace))
       uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, whole_ms(grace), 0);
     return;
   }
-  if (asked_to_stop_) return;
-  asked_to_stop_ = true;
+  if (stage_ == Stage::Stopping) return;
+  set_stage(Stage::Stopping);
   uv_process_kill(process_.h, SIGTERM);
   uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, whole_ms(grace), 0);
 }
 
-void WorkerProcess::retire(uint64_t cut_over_ns, Nanos grace) {
-  if (exited_ || process_.h == nullptr || asked_to_stop_) return;
+void WorkerProcess::retire(uint64_t cut_over_ns, Nanos grace, uint64_t successor) {
+  set_role(WorkerRole::Retiring);
+  successor_ = successor;
+  if (exited() || process_.h == nullptr || asked_to_stop()) return;
   if (control_done_ || !control_) {
     terminate(grace);
     return;
@@ -171,19 +235,18 @@ void WorkerProcess::retire(uint64_t cut_over_ns, Nanos grace) {
   ControlMessage m = control_message(MessageType::Retire);
   m.cut_over_ns = cut_over_ns;
   send(m);
-  asked_to_stop_ = true;
+  set_stage(Stage::RetireDue);
   retire_cut_over_ns_ = cut_over_ns;
-  retire_signal_pending_ = true;
   uv_timer_start(kill_timer_.get(), &WorkerProcess::on_uv_kill_timer, ms_until(cut_over_ns) + whole_ms(grace), 0);
   send_retire_signal();
 }
 
 bool WorkerProcess::resume() {
-  if (!retire_signal_pending_ || exited_ || control_done_ || !control_) return false;
+  if (stage_ != Stage::RetireDue || control_done_ || !control_) return false;
   // Queued behind the Retire on the same stream: the worker reads them in order.
   send(control_message(MessageType::Resume));
-  retire_signal_pending_ = false;
-  asked_to_stop_ = false;
+  set_stage(Stage::Running);
+  set_role(WorkerRole::Current);
   retire_cut_over_ns_ = 0;
   uv_timer_stop(retire_signal_timer_.get());
   uv_timer_stop(kill_timer_.get());
@@ -191,7 +254,7 @@ bool WorkerProcess::resume() {
 }
 
 void WorkerProcess::send_retire_signal() {
-  if (!retire_signal_pending_ || exited_) return;
+  if (stage_ != Stage::RetireDue) return;
   uint64_t delay = 0;
   if (uv_hrtime() <= retire_cut_over_ns_) {
     // The timer fires once the loop clock reaches the cut-over's millisecond
@@ -210,14 +273,13 @@ void WorkerProcess::send_retire_signal() {
     uv_timer_start(retire_signal_timer_.get(), &WorkerProcess::on_uv_retire_signal_timer, delay, 0);
     return;
   }
-  retire_signal_pending_ = false;
+  set_stage(Stage::Stopping);
   uv_process_kill(process_.h, SIGTERM);
 }
 
 void WorkerProcess::kill() {
-  if (exited_ || process_.h == nullptr) return;
-  asked_to_stop_ = true;
-  retire_signal_pending_ = false;
+  if (exited() || process_.h == nullptr) return;
+  set_stage(Stage::Stopping);
   uv_timer_stop(retire_signal_timer_.get());
   uv_timer_stop(kill_timer_.get());
   uv_process_kill(process_.h, SIGKILL);
@@ -246,12 +308,11 @@ std::chrono::milliseconds WorkerProcess::silent_for() const {
 void WorkerProcess::on_uv_exit(uv_process_t* process, int64_t exit_status, int term_signal) noexcept {
   auto* self = static_cast<WorkerProcess*>(process->data);
   if (self == nullptr) return;
-  self->exited_ = true;
+  self->set_stage(Stage::Exited);
   self->exit_status_ = exit_status;
   self->term_signal_ = term_signal;
   uv_timer_stop(self->kill_timer_.get());
   self->hold_reads(false);
-  self->retire_signal_pending_ = false;
   uv_timer_stop(self->retire_signal_timer_.get());
   if (!self->stdout_.done() || !self->control_done_)
     uv_timer_start(self->linger_timer_.get(), &WorkerProcess::on_uv_linger_timer, kLingerMs, 0);
@@ -260,7 +321,7 @@ void WorkerProcess::on_uv_exit(uv_process_t* process, int64_t exit_status, int t
 
 void WorkerProcess::on_uv_kill_timer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<WorkerProcess*>(timer->data);
-  if (self == nullptr || self->exited_) return;
+  if (self == nullptr || self->exited()) return;
   self->log_->warning("Worker (pid " + std::to_string(self->pid_) + ") did not exit after SIGTERM; sending SIGKILL.",
                       {{"pid", std::to_string(self->pid_), true}});
   self->kill();
@@ -351,8 +412,8 @@ void WorkerProcess::close_control() {
 }
 
 void WorkerProcess::maybe_finished() {
-  if (finished_ || !exited_ || !stdout_.done() || !control_done_) return;
-  finished_ = true;
+  if (stage_ != Stage::Exited || !stdout_.done() || !control_done_) return;
+  set_stage(Stage::Finished);
   uv_timer_stop(linger_timer_.get());
   events_->on_worker_finished(this);
 }

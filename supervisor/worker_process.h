@@ -3,10 +3,38 @@
 // Owns the child's process handle, its stdout forwarder, its end of the
 // control channel (fd 3 in the child: a socketpair) with the decoder, a
 // kill timer that turns a SIGTERM nobody answers into a SIGKILL, and the
-// timer that sends a retiring worker its SIGTERM at the cut-over. It knows the
-// worker's life-cycle role, but the decisions (who retires whom, where a
-// hand-over goes, whether to restart) are the Supervisor's, told through
-// WorkerEvents.
+// timer that sends a retiring worker its SIGTERM at the cut-over. It keeps
+// the worker's life cycle as two explicit states, each changed in one place
+// that refuses (asserts) an illegal transition:
+//
+//   its role, what it is to the Supervisor (set_role(); the decisions, who
+//   retires whom, where a hand-over goes, whether to restart, are the
+//   Supervisor's, told to it through WorkerEvents):
+//
+//     Starting --wait_for_handover()--> Waiting      ready, but the current
+//                                                    worker's own inbound
+//                                                    hand-over still runs
+//     Starting|Waiting --make_current()--> Current
+//     Starting|Waiting --supersede()--> Superseded   a newer reload (or a
+//                                                    failed spawn) replaced it
+//     Current --retire()--> Retiring                 hands its state over to
+//                                                    its successor
+//     Retiring --outbound_ended()--> HandedOver      it sent its StateEnd
+//     Retiring|HandedOver --resume()--> Current      the successor died
+//                                                    before the cut-over
+//
+//   and its process stage, what has been done to the child (set_stage()):
+//
+//     Running --retire()--> RetireDue    Retire sent, SIGTERM at the cut-over
+//     RetireDue --resume()--> Running
+//     Running|RetireDue --terminate(), kill(), the cut-over--> Stopping
+//     Running|RetireDue|Stopping --the child exits--> Exited
+//     Exited --stdout and control channel at EOF--> Finished
+//
+// The role outlives the process (the Supervisor acts on a worker's exit by
+// what it was). Whether StateEnd was sent to it (inbound_open()) is a fact
+// of its channel, not of either state: a Current worker's inbound hand-over
+// may still run, a Starting one's may have ended.
 //
 // A worker is "finished" once the process has exited AND its stdout and
 // control channel have been read to EOF (or given up on one second after the
@@ -56,7 +84,8 @@ enum class WorkerRole {
   Waiting,     // ready, waiting for the current worker's own hand-over to end
   Current,     // the one that serves
   Retiring,    // retired (Retire, then SIGTERM) after a successor became ready; hands its state over
-  Superseded,  // a newer reload (or a stop) replaced it before it served; state discarded
+  HandedOver,  // retiring, and its StateEnd came: nothing more goes to the successor
+  Superseded,  // a newer reload replaced it before it served (or its spawn failed); state discarded
 };
 
 struct WorkerSpawnSpec {
@@ -103,23 +132,49 @@ class WorkerProcess {
   // never before, and never ahead of the Retire itself); SIGKILL if still
   // running `grace` after T. Without a control channel, terminate(grace).
   // Asks to stop: a later retire() changes nothing, a terminate() only
-  // brings the SIGTERM forward.
-  void retire(uint64_t cut_over_ns, Nanos grace);
+  // brings the SIGTERM forward. Role Current -> Retiring, its hand-over
+  // going to the worker with serial `successor`.
+  void retire(uint64_t cut_over_ns, Nanos grace, uint64_t successor);
   // Calls a retire() off while its SIGTERM is still to come (the successor
   // died before the cut-over): a Resume message, no SIGTERM, no SIGKILL
-  // deadline; the worker serves on. False (and nothing done) when it is too
-  // late: the SIGTERM went, the worker exited or its channel is closed.
+  // deadline; the worker serves on, Current again. False (and nothing done)
+  // when it is too late: the SIGTERM went, the worker exited or its channel
+  // is closed.
   bool resume();
   // retire()'s SIGTERM is still to come (the cut-over has not passed).
-  bool retire_pending() const { return retire_signal_pending_; }
+  bool retire_pending() const { return stage_ == Stage::RetireDue; }
   // SIGKILL now.
   void kill();
 
+  // The Supervisor's role changes (see the top of this file).
+  // Starting -> Waiting.
+  void wait_for_handover() { set_role(WorkerRole::Waiting); }
+  // Starting|Waiting -> Current.
+  void make_current() { set_role(WorkerRole::Current); }
+  // Starting|Waiting -> Superseded, and terminate(grace).
+  void supersede(Nanos grace);
+  // Retiring -> HandedOver: its StateEnd came.
+  void outbound_ended() { set_role(WorkerRole::HandedOver); }
+  // Sends StateEnd, ending its inbound hand-over; false (nothing sent) if
+  // that was done already.
+  bool end_inbound();
+
+  WorkerRole role() const { return role_; }
+  // StateEnd not yet sent to it: its inbound hand-over may still run.
+  bool inbound_open() const { return inbound_open_; }
+  // Retiring or HandedOver, its hand-over going to the worker `serial`.
+  bool hands_over_to(uint64_t serial) const {
+    return (role_ == WorkerRole::Retiring || role_ == WorkerRole::HandedOver) && successor_ == serial;
+  }
+  // Retiring: the serial of the worker its state goes to; else 0.
+  uint64_t successor() const { return successor_; }
+
   uint64_t serial() const { return serial_; }
   int pid() const { return pid_; }
-  bool exited() const { return exited_; }
-  bool finished() const { return finished_; }
-  bool asked_to_stop() const { return asked_to_stop_; }
+  bool exited() const { return stage_ == Stage::Exited || stage_ == Stage::Finished; }
+  bool finished() const { return stage_ == Stage::Finished; }
+  // Retired, terminated or killed, and not exited yet.
+  bool asked_to_stop() const { return stage_ == Stage::RetireDue || stage_ == Stage::Stopping; }
   // The cut-over its CutOverReady announced (a uv_hrtime() instant), or 0.
   uint64_t cut_over_ns() const { return cut_over_ns_; }
   // What its CutOverLate said: targets it probed for slots that were its
@@ -138,14 +193,20 @@ class WorkerProcess {
   // its spawn if it never did): its loop's liveness (control.h).
   std::chrono::milliseconds silent_for() const;
 
-  // Owned by the Supervisor: the life-cycle bookkeeping.
-  WorkerRole role = WorkerRole::Starting;
-  bool inbound_open = true;      // StateEnd not yet sent to it
-  bool outbound_ended = false;   // it sent its StateEnd
-  uint64_t successor = 0;        // Retiring: serial of the worker its state goes to
-
  private:
   struct WriteRequest;
+
+  // What has been done to the child process (see the top of this file).
+  enum class Stage {
+    Running,    // spawned (or resumed); not asked to stop
+    RetireDue,  // retire(): Retire sent, its SIGTERM waits for the cut-over
+    Stopping,   // SIGTERM or SIGKILL sent
+    Exited,     // the process exited; its stdout or control channel not at EOF yet
+    Finished,   // exited, and both at EOF (or given up on)
+  };
+  // The one place each state changes; asserts that the change is legal.
+  void set_stage(Stage next);
+  void set_role(WorkerRole next);
 
   static void on_uv_exit(uv_process_t* process, int64_t exit_status, int term_signal) noexcept;
   static void on_uv_written(uv_write_t* req, int status) noexcept;
@@ -187,18 +248,19 @@ class WorkerProcess {
   UvHandle<uv_timer_t> kill_timer_;
   UvHandle<uv_timer_t> linger_timer_;
   UvHandle<uv_timer_t> retire_signal_timer_;
-  uint64_t retire_cut_over_ns_ = 0;     // retire(): its cut-over
-  bool retire_signal_pending_ = false;  // retire(): its SIGTERM not sent yet
+  uint64_t retire_cut_over_ns_ = 0;  // RetireDue: the cut-over its SIGTERM waits for
+
+  Stage stage_ = Stage::Running;
+  WorkerRole role_ = WorkerRole::Starting;
+  uint64_t successor_ = 0;    // Retiring, HandedOver: serial of the worker its state goes to
+  bool inbound_open_ = true;  // StateEnd not yet sent to it
 
   std::string config_error_;
-  bool ready_ = false;
+  bool ready_ = false;  // it sent Ready (a fact of its past, whatever its stage or role now)
   uint64_t cut_over_ns_ = 0;
   uint64_t late_probes_ = 0;
   Clock::time_point ready_at_{};
   Clock::time_point last_heard_{};  // its last control message, or its spawn
-  bool asked_to_stop_ = false;
-  bool exited_ = false;
-  bool finished_ = false;
   int64_t exit_status_ = 0;
   int term_signal_ = 0;
 };

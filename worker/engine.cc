@@ -154,8 +154,33 @@ Engine::LoadStatus Engine::load(std::vector<TargetConfig> targets, size_t max_in
 
 uint64_t Engine::now_since_origin_ns() const { return uv_hrtime() - origin_ns_; }
 
+void Engine::set_phase(Phase next) {
+  switch (next) {
+    case Phase::Loaded:  // resume() of a retirement that came before start()
+      assert(retiring() && origin_ns_ == 0);
+      break;
+    case Phase::Running:  // start(), or resume()
+      assert(phase_ == Phase::Loaded || (retiring() && origin_ns_ != 0));
+      break;
+    case Phase::CuttingOver:  // retire(), first or again
+      assert(phase_ == Phase::Loaded || phase_ == Phase::Running || phase_ == Phase::CuttingOver);
+      break;
+    case Phase::Retired:  // retire(); the last slot before the cut-over fired; abort()
+      assert(phase_ == Phase::Loaded || phase_ == Phase::Running || phase_ == Phase::CuttingOver ||
+             phase_ == Phase::Retired);
+      break;
+    case Phase::Idle:
+      assert(phase_ == Phase::Retired);
+      break;
+    case Phase::Closed:
+      break;
+  }
+  phase_ = next;
+}
+
 bool Engine::start(std::string* error, Nanos hold) {
-  if (retiring_) return true;  // stopped before it started: nothing to schedule
+  if (retiring()) return true;  // stopped before it started: nothing to schedule
+  set_phase(Phase::Running);
   ClockPair clocks = read_clocks();
   origin_ns_ = clocks.mono_ns;
   SchedulePlan plan;
@@ -246,8 +271,8 @@ void Engine::wake(Wakeup* w) {
   arm(w);
 }
 
-bool Engine::successors(const Target& t, uint64_t k) const {
-  return retiring_ && successors_slot(t.phase, t.settings().tick, k, t.snapped_by, stop_, takes_from_);
+bool Engine::past_cut_over(const Target& t, uint64_t k) const {
+  return successors_slot(t.phase, t.settings().tick, k, t.snapped_by, stop_, takes_from_);
 }
 
 void Engine::fire(Target* t) {
@@ -278,7 +303,7 @@ void Engine::fire(Target* t) {
   if (successors(*t, t->next_slot)) {
     // Its last slot before the cut-over is fired; the rest are the successor's.
     t->armed = false;
-    --before_stop_;
+    if (--before_stop_ == 0) set_phase(Phase::Retired);
     maybe_idle();
   }
 }
@@ -552,10 +577,9 @@ void Engine::retire(std::function<void()> on_idle, uint64_t cut_over_ns, uint64_
   };
   Nanos stop = since_origin(cut_over_ns);
   Nanos takes_from = cut_over_ns != 0 ? since_origin(takes_from_ns) : Nanos{0};
-  if (retiring_) {
+  if (retiring()) {
     if (stop >= stop_) return;  // a cut-over only ever comes forward
   } else {
-    retiring_ = true;
     on_idle_ = std::move(on_idle);
     // Probes already started for slots that are the successor's, which it
     // fires too: they started after it announced the cut-over, before the
@@ -570,18 +594,24 @@ void Engine::retire(std::function<void()> on_idle, uint64_t cut_over_ns, uint64_
   before_stop_ = 0;
   for (Target& t : targets_) {
     if (!t.armed) continue;
-    if (!successors(t, t.next_slot))
+    if (!past_cut_over(t, t.next_slot))
       ++before_stop_;
     else
       t.armed = false;
   }
+  // Once retired (or idle), no target is armed: a second call finds no slot
+  // before its cut-over and leaves the phase as it is.
+  if (before_stop_ != 0)
+    set_phase(Phase::CuttingOver);
+  else if (!retiring() || phase_ == Phase::CuttingOver)
+    set_phase(Phase::Retired);
   for (Wakeup& w : wakeups_) arm(&w);
   maybe_idle();
 }
 
 void Engine::resume() {
-  if (!retiring_) return;
-  retiring_ = false;
+  if (!retiring()) return;
+  set_phase(origin_ns_ != 0 ? Phase::Running : Phase::Loaded);
   on_idle_ = nullptr;
   if (idle_check_) uv_timer_stop(idle_check_.get());
   late_probes_ = 0;  // counted afresh by the next retirement
@@ -596,28 +626,30 @@ void Engine::resume() {
 }
 
 void Engine::maybe_idle() {
-  if (!retiring_ || !on_idle_ || in_flight() != 0 || !waiting_.empty() || before_stop_ != 0 || !idle_check_) return;
+  if (phase_ != Phase::Retired || !on_idle_ || in_flight() != 0 || !waiting_.empty() || !idle_check_) return;
   // Deferred: the caller may be inside curl's or our own callback stack.
   uv_timer_start(idle_check_.get(), &Engine::on_uv_idle_check, 0, 0);
 }
 
 void Engine::on_uv_idle_check(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Engine*>(handle->data);
-  if (self == nullptr || self->in_flight() != 0 || !self->waiting_.empty() || self->before_stop_ != 0 ||
+  if (self == nullptr || self->in_flight() != 0 || !self->waiting_.empty() || self->phase_ != Phase::Retired ||
       !self->on_idle_)
     return;
+  self->set_phase(Phase::Idle);
   std::function<void()> cb = std::move(self->on_idle_);
   self->on_idle_ = nullptr;
   cb();
 }
 
 void Engine::abort() {
-  if (retiring_ && before_stop_ != 0) {
+  if (phase_ == Phase::CuttingOver) {
     // Not waiting for the cut-over either.
     for (Target& t : targets_) t.armed = false;
     for (Wakeup& w : wakeups_)
       if (w.timer) uv_timer_stop(w.timer.get());
     before_stop_ = 0;
+    set_phase(Phase::Retired);
   }
   for (const Waiting& w : waiting_) {
     targets_[w.target].waiting = false;
@@ -634,8 +666,8 @@ void Engine::abort() {
 }
 
 void Engine::close() {
-  if (closed_) return;
-  closed_ = true;
+  if (phase_ == Phase::Closed) return;
+  set_phase(Phase::Closed);
   assert(in_flight() == 0);
   report_skips(true);
   for (Wakeup& w : wakeups_) w.timer.close();

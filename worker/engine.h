@@ -8,9 +8,26 @@
 //
 // Life cycle:  load -> start -> [end_handover] -> retire -> (idle) -> close
 //                                               \-> abort -> close
+// as a Phase, changed only by set_phase(), which asserts each transition:
+//
+//   Loaded --start()--> Running
+//   Loaded|Running --retire()--> CuttingOver   slots before the cut-over are
+//                                              still to fire
+//                             \--> Retired     none are (or no cut-over)
+//   CuttingOver --the last such slot fired, abort()--> Retired
+//   Retired --on_idle ran (no probe in flight or waiting)--> Idle
+//   CuttingOver|Retired|Idle --resume()--> Running (Loaded if never started)
+//   any --close()--> Closed
+//
+// A retire() before start() (a stop while the worker sets up) leaves start()
+// nothing to schedule. A second retire() only brings the cut-over forward;
+// it never leaves the retiring phases.
+//
 // Until end_handover() the engine holds back UP/DOWN lines (mismatch and
 // transport lines are logged at once) and replays each target's outcomes onto
-// the inherited state when the hand-over ends.
+// the inherited state when the hand-over ends. Holding is not a phase: a
+// stop during the inbound hand-over retires an engine that still holds (the
+// Worker ends the hand-over once the engine is idle).
 //
 // A reload's cut-over (control.h): the new engine starts with an instant T,
 // announced at F = T - hold, and fires only the slots that are its own
@@ -109,7 +126,7 @@ class Engine {
   // go on. No-op unless retiring; not after abort().
   void resume();
   // Retired, but slots before the cut-over are still to be fired.
-  bool cutting_over() const { return retiring_ && before_stop_ > 0; }
+  bool cutting_over() const { return phase_ == Phase::CuttingOver; }
   // Targets already probed for a slot from the cut-over on when retire()
   // was first called (the cut-over came late; the successor probes those
   // slots too).
@@ -157,6 +174,13 @@ class Engine {
   struct Target;
   struct Wakeup;
   enum class SkipReason { Overrun, Busy };
+  // See the top of this file.
+  enum class Phase { Loaded, Running, CuttingOver, Retired, Idle, Closed };
+  // The one place the phase changes; asserts that the change is legal.
+  void set_phase(Phase next);
+  bool retiring() const {
+    return phase_ == Phase::CuttingOver || phase_ == Phase::Retired || phase_ == Phase::Idle;
+  }
 
   static void on_uv_wakeup(uv_timer_t* handle) noexcept;
   static void on_uv_idle_check(uv_timer_t* handle) noexcept;
@@ -181,7 +205,9 @@ class Engine {
   void note_metrics(Target* t, const ProbeResult& r, const Finding* first_failure, int64_t now_ms);
   void maybe_idle();
   // Retiring, and slot k of `t` is the successor's (not to be fired).
-  bool successors(const Target& t, uint64_t k) const;
+  bool successors(const Target& t, uint64_t k) const { return retiring() && past_cut_over(t, k); }
+  // Slot k of `t` is the successor's by the current stop_ and takes_from_.
+  bool past_cut_over(const Target& t, uint64_t k) const;
   size_t index_of(const Target* t) const;
   uint64_t now_since_origin_ns() const;
   static size_t identity_hash(const std::string& name, const std::string& url);
@@ -222,12 +248,11 @@ class Engine {
   uint64_t cut_over_ns_ = 0;
   Nanos stop_{0};           // retiring: no slot whose boundary is at or after this (since origin)...
   Nanos takes_from_{0};     // ...and whose start is at or after this is fired
-  size_t before_stop_ = 0;  // retiring: targets with a slot before stop_ still to fire
+  size_t before_stop_ = 0;  // CuttingOver: targets with a slot before stop_ still to fire; else 0
   uint64_t late_probes_ = 0;
   uint64_t last_on_time_probe_ns_ = 0;
-  bool holding_ = false;
-  bool retiring_ = false;
-  bool closed_ = false;
+  Phase phase_ = Phase::Loaded;
+  bool holding_ = false;  // between hold_transitions() and end_handover(), whatever the phase
   size_t in_flight_ = 0;  // targets whose probe is on the multi handle
   std::function<void()> on_idle_;
   std::function<void(size_t, const TargetState&)> on_change_;

@@ -7,6 +7,7 @@
 #endif
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -349,7 +350,7 @@ bool Worker::open_control(std::string* error) {
 void Worker::on_uv_loop_started(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
   // Stopped before the loop came round: retiring, so never READY.
-  if (self == nullptr || self->finished_ || self->retiring_) return;
+  if (self == nullptr || self->phase_ != Phase::Running) return;
   std::string error;
   bool cut_over = self->options_.supervised && self->options_.cut_over;
   if (!self->engine_->start(&error, cut_over ? Nanos{cut_over_margin()} : Nanos{0})) {
@@ -375,7 +376,7 @@ void Worker::on_uv_loop_started(uv_timer_t* handle) noexcept {
 // never returns) falls silent; the supervisor replaces a silent worker.
 void Worker::on_uv_heartbeat(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
-  if (self == nullptr || self->finished_ || self->handing_over_) return;
+  if (self == nullptr || self->finished() || self->phase_ == Phase::HandingOver) return;
   self->send(control_message(MessageType::Heartbeat));
 }
 
@@ -387,7 +388,7 @@ void Worker::on_uv_pulse(uv_timer_t* handle) noexcept {
 
 void Worker::on_uv_signal(uv_signal_t* handle, int) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
-  if (self == nullptr || self->finished_) return;
+  if (self == nullptr || self->finished()) return;
   // The supervisor's SIGTERM of a reload (DESIGN.md: the old worker is
   // retired with SIGTERM) comes only once the cut-over of its Retire has
   // passed: the first signal from then on is that one. (The Retire, written
@@ -398,43 +399,77 @@ void Worker::on_uv_signal(uv_signal_t* handle, int) noexcept {
     self->retire_signal_due_ = false;
   else
     self->stop_signal_seen_ = true;
-  if (self->handover_held_) {
-    // Done, and only waiting for this signal: hand over and exit.
-    self->handover_held_ = false;
-    self->on_engine_idle();
-    return;
+  // The table at the top of worker.h. Only a held hand-over waits for the
+  // Retire's own SIGTERM; in any other phase the retirement it asks for is
+  // already under way, and it changes nothing.
+  bool stop = !retire_signal;
+  switch (self->phase_) {
+    case Phase::Running:
+      if (!stop) return;
+      if (!self->options_.supervised) self->log_->info("Got SIGINT/SIGTERM, exiting.");
+      self->retire(0);
+      return;
+    case Phase::Retiring:
+      if (!stop) return;
+      if (self->engine_->cutting_over()) {
+        // Retired by the supervisor and waiting for the cut-over: a signal
+        // before it is a stop (the supervisor's, or from outside), which ends
+        // that wait; in-flight probes may still finish.
+        self->retire(0);
+        return;
+      }
+      // A second signal: stop waiting for anything.
+      self->engine_->abort();  // the engine goes idle, and on_engine_idle runs
+      return;
+    case Phase::HandoverHeld:
+      // Done, and only waiting for this signal (or any): hand over and exit.
+      self->leave();
+      return;
+    case Phase::EndingAlerts:
+      if (stop) self->alerter_->hurry();  // alerts in flight are cancelled, owed to the next worker
+      return;
+    case Phase::WritingState:
+      if (stop) self->engine_->abort();  // idle already: nothing is in flight
+      return;
+    case Phase::HandingOver:
+      if (stop) self->finish(kExitOk);
+      return;
+    case Phase::Finished:
+      return;
   }
-  // The retirement it asks for is already under way: nothing changes.
-  if (retire_signal) return;
-  if (!self->retiring_) {
-    if (!self->options_.supervised) self->log_->info("Got SIGINT/SIGTERM, exiting.");
-    self->retire(0);
-    return;
+}
+
+void Worker::set_phase(Phase next) {
+  switch (next) {
+    case Phase::Running:  // resume()
+      assert(phase_ == Phase::Retiring || phase_ == Phase::HandoverHeld);
+      break;
+    case Phase::Retiring:  // retire(), or a stop that ends the wait for a cut-over
+      assert(phase_ == Phase::Running || phase_ == Phase::Retiring);
+      break;
+    case Phase::HandoverHeld:
+      assert(phase_ == Phase::Retiring || phase_ == Phase::HandoverHeld);
+      break;
+    case Phase::EndingAlerts:  // leave()
+      assert(phase_ == Phase::Running || phase_ == Phase::Retiring || phase_ == Phase::HandoverHeld);
+      break;
+    case Phase::WritingState:
+      assert(phase_ == Phase::EndingAlerts);
+      break;
+    case Phase::HandingOver:
+      assert(phase_ == Phase::WritingState);
+      break;
+    case Phase::Finished:
+      break;
   }
-  if (self->engine_->cutting_over()) {
-    // Retired by the supervisor and waiting for the cut-over: a signal
-    // before it is a stop (the supervisor's, or from outside), which ends
-    // that wait; in-flight probes may still finish.
-    self->retire(0);
-    return;
-  }
-  // A second signal: stop waiting for anything.
-  if (self->handing_over_) {
-    self->finish(kExitOk);
-    return;
-  }
-  if (self->leaving_ == Leaving::Alerts) {
-    self->alerter_->hurry();  // alerts in flight are cancelled, owed to the next worker
-    return;
-  }
-  self->engine_->abort();  // the engine goes idle, and on_engine_idle runs
+  phase_ = next;
 }
 
 void Worker::retire(uint64_t cut_over_ns) {
   // In-flight probes get retire_limit_ms_ from the cut-over on.
   uint64_t now = uv_hrtime();
   uint64_t wait_ms = cut_over_ns > now ? (cut_over_ns - now + 999999) / 1000000 : 0;
-  retiring_ = true;
+  set_phase(Phase::Retiring);
   uv_timer_start(retire_deadline_.get(), &Worker::on_uv_retire_deadline, retire_limit_ms_ + wait_ms, 0);
   // The successor announced T at F = T - margin (control.h): the slots that
   // start before F stay ours.
@@ -448,14 +483,13 @@ void Worker::resume() {
   // for since: not after a stop signal, the Retire's own SIGTERM (which the
   // supervisor never sends before a Resume) or the retire deadline, after
   // which the hand-over may be under way.
-  if (!retiring_ || !retire_signal_due_ || stop_signal_seen_ || retire_deadline_passed_ || handing_over_ ||
-      finished_)
+  if ((phase_ != Phase::Retiring && phase_ != Phase::HandoverHeld) || !retire_signal_due_ || stop_signal_seen_ ||
+      retire_deadline_passed_)
     return;
-  retiring_ = false;
+  set_phase(Phase::Running);
   retire_signal_due_ = false;
   reload_retirement_ = false;
   retire_cut_over_ns_ = 0;
-  handover_held_ = false;
   uv_timer_stop(retire_deadline_.get());
   engine_->resume();
   if (state_ && handover_ended_) state_->enable(true);
@@ -463,28 +497,31 @@ void Worker::resume() {
 
 void Worker::on_uv_retire_deadline(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
-  if (self == nullptr || self->finished_ || self->handing_over_) return;
+  if (self == nullptr || self->finished() || self->phase_ == Phase::HandingOver) return;
   self->retire_deadline_passed_ = true;
-  if (self->handover_held_) {
+  if (self->phase_ == Phase::HandoverHeld) {
     // The Retire's SIGTERM never came: the state is handed over without it.
-    self->handover_held_ = false;
-    self->on_engine_idle();
+    self->leave();
     return;
   }
   self->engine_->abort();  // the engine goes idle, and on_engine_idle hands over
 }
 
 void Worker::on_engine_idle() {
-  if (finished_ || leaving_ != Leaving::No) return;
+  if (phase_ != Phase::Running && phase_ != Phase::Retiring && phase_ != Phase::HandoverHeld) return;
   if (retire_signal_due_ && !stop_signal_seen_ && !retire_deadline_passed_) {
     // Retired by a Retire, and done: no slot left before its cut-over, no
     // probe in flight. DESIGN.md retires the old worker with SIGTERM, which
     // the supervisor sends once the cut-over has passed; the hand-over and
     // the exit wait for it (a few ms; bounded by the retire deadline), so it
     // never goes to a worker that has already left.
-    handover_held_ = true;
+    set_phase(Phase::HandoverHeld);
     return;
   }
+  leave();
+}
+
+void Worker::leave() {
   // What is left of the time the supervisor gives us before its SIGKILL
   // (the retire deadline leaves at most 1 s of it), less a margin.
   uint64_t left_ms = uv_timer_get_due_in(retire_deadline_.get()) + 500;
@@ -493,27 +530,26 @@ void Worker::on_engine_idle() {
   engine_->end_handover();
   // Alerts in flight end (delivered and marked, or owed to whoever comes
   // next), then the state is written, then handed over.
-  leaving_ = Leaving::Alerts;
+  set_phase(Phase::EndingAlerts);
   // Only a worker whose hand-over had ended holds the real state: one that
   // never got it (a reload's candidate superseded or stopped before its
   // StateEnd) would replace the file with every target unknown and
   // nothing alerted, and the next start would alert every DOWN again.
   bool state_is_ours = handover_ended_;
   alerter_->quiesce(std::min<uint64_t>(kAlertQuiesceLimitMs, left_ms), [this, state_is_ours] {
-    leaving_ = Leaving::State;
+    if (!finished()) set_phase(Phase::WritingState);
     if (!state_ || !state_is_ours) return hand_over();
     state_->write_final([this] { hand_over(); });
   });
 }
 
 void Worker::hand_over() {
-  if (finished_ || leaving_ == Leaving::HandOver) return;
-  leaving_ = Leaving::HandOver;
+  if (phase_ != Phase::WritingState) return;
+  set_phase(Phase::HandingOver);
   if (!options_.supervised || !control_) {
     finish(kExitOk);
     return;
   }
-  handing_over_ = true;
   // Scrapes go to the successor from now on (start_serving()); they wait in
   // the socket's queue until it takes them, none is refused.
   if (status_) status_->quiesce();
@@ -538,7 +574,7 @@ void Worker::hand_over() {
 // cut off by the exit: the successor never sees it (it is no longer in the
 // socket's queue), and the client gets a closed connection, not an answer.
 void Worker::finish_when_served() {
-  if (finished_) return;
+  if (finished()) return;
   if (!status_ || status_->connections() == 0 || !drain_) {
     finish(kExitOk);
     return;
@@ -551,7 +587,7 @@ void Worker::finish_when_served() {
 
 void Worker::on_uv_drain(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Worker*>(handle->data);
-  if (self == nullptr || self->finished_) return;
+  if (self == nullptr || self->finished()) return;
   bool served = !self->status_ || self->status_->connections() == 0;
   if (served || uv_hrtime() - self->drain_started_ns_ > kDrainLimitMs * 1000000) self->finish(kExitOk);
 }
@@ -583,7 +619,7 @@ void Worker::on_uv_control_written(uv_write_t* req, int) noexcept {
   std::unique_ptr<Write> w(static_cast<Write*>(req->data));
   Worker* self = w->worker;
   --self->writes_pending_;
-  if (self->handing_over_ && self->writes_pending_ == 0) self->finish_when_served();
+  if (self->phase_ == Phase::HandingOver && self->writes_pending_ == 0) self->finish_when_served();
 }
 
 void Worker::on_uv_control_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
@@ -597,7 +633,7 @@ void Worker::on_uv_control_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noe
 
 void Worker::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
   auto* self = static_cast<Worker*>(stream->data);
-  if (self == nullptr || self->finished_ || nread == 0) return;
+  if (self == nullptr || self->finished() || nread == 0) return;
   if (nread < 0) {
     // EOF or a reset: the supervisor is gone. Nobody is left to hand over to.
     self->control_failed(kExitOk, nread == UV_EOF ? "" : uv_strerror(static_cast<int>(nread)));
@@ -609,7 +645,7 @@ void Worker::on_uv_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf
     return;
   }
   ControlMessage msg;
-  while (!self->finished_ && self->decoder_.next(&msg)) self->handle_control_message(msg);
+  while (!self->finished() && self->decoder_.next(&msg)) self->handle_control_message(msg);
 }
 
 void Worker::handle_control_message(const ControlMessage& msg) {
@@ -638,7 +674,7 @@ void Worker::handle_control_message(const ControlMessage& msg) {
       reload_retirement_ = true;
       // The successor writes the state file from its hand-over on.
       if (state_) state_->enable(false);
-      if (!retiring_) retire(msg.cut_over_ns);
+      if (phase_ == Phase::Running) retire(msg.cut_over_ns);
       return;
     case MessageType::Resume:
       resume();
@@ -661,8 +697,8 @@ void Worker::control_failed(int code, const std::string& why) {
 }
 
 void Worker::finish(int code) {
-  if (finished_) return;
-  finished_ = true;
+  if (finished()) return;
+  set_phase(Phase::Finished);
   exit_code_ = code;
   if (status_) status_->close();
   if (alerter_) alerter_->close();
@@ -691,7 +727,7 @@ void Worker::finish(int code) {
 }
 
 void Worker::start_serving() {
-  if (!status_ || status_->serving() || retiring_ || finished_) return;
+  if (!status_ || status_->serving() || phase_ != Phase::Running) return;
   std::string error;
   int fd = options_.listen_fd >= 0 ? options_.listen_fd : own_listen_fd_.get();
   if (!status_->start(fd, &error)) log_->log(Level::Error, "", "Metrics are not served: " + error, {});
@@ -800,9 +836,9 @@ StatusServer::Reply Worker::answer_small(const std::string& path) {
 // (requests it accepted before it quiesced included) the old one answers
 // for the service by its own schedule.
 std::string Worker::health_problem() {
-  if (finished_) return "the worker is exiting";
+  if (finished()) return "the worker is exiting";
   bool for_reload = reload_retirement_ && !stop_signal_seen_ && !retire_deadline_passed_;
-  if (retiring_ && !for_reload) return "the worker is stopping (SIGTERM/SIGINT): it starts no more probes";
+  if (phase_ != Phase::Running && !for_reload) return "the worker is stopping (SIGTERM/SIGINT): it starts no more probes";
   return health_.check(uv_hrtime(), engine_->last_on_time_probe_ns());
 }
 

@@ -28,6 +28,37 @@
 //   malformed message  -> abort, exit 70 with the reason on stderr
 // Standalone: the same without the channel; SIGINT/SIGTERM log the seed's
 // "Got SIGINT/SIGTERM, exiting." and retire.
+//
+// The way out is a Phase, changed only by set_phase(), which asserts each
+// transition:
+//
+//   Running --retire() (a stop signal, a Retire)--> Retiring
+//   Retiring --resume() (a Resume)--> Running
+//   Retiring --the engine is idle, a Retire's SIGTERM still due--> HandoverHeld
+//   HandoverHeld --resume()--> Running
+//   Retiring|HandoverHeld --leave() (idle; or that SIGTERM, any signal or
+//                the retire deadline when held)--> EndingAlerts
+//   EndingAlerts --alerts ended--> WritingState --state written--> HandingOver
+//   any --finish()--> Finished
+//
+// and what a signal does in each phase (on_uv_signal()); "the Retire's
+// SIGTERM" is the first signal at or after the cut-over of a Retire:
+//
+//   phase          the Retire's SIGTERM    any other signal (a stop)
+//   Running        -                       retire at once
+//   Retiring       -                       cutting over: retire at once;
+//                                          else abort the probes
+//   HandoverHeld   leave()                 leave()
+//   EndingAlerts   -                       hurry the alerts
+//   WritingState   -                       (abort the probes: none left)
+//   HandingOver    -                       finish now
+//   Finished       -                       -
+//
+// Beside the phase, facts that are not states (each set once, some cleared
+// by a Resume): a Retire's SIGTERM is due (retire_signal_due_), the
+// retirement is a reload's (reload_retirement_), a stop signal came
+// (stop_signal_seen_), the retire deadline passed, and the inbound hand-over
+// ended (handover_ended_: it runs independently of the way out).
 #pragma once
 
 #include <sys/types.h>
@@ -141,9 +172,17 @@ class Worker {
   void control_failed(int code, const std::string& why);
   bool send(const ControlMessage& msg);
   bool send_bytes(std::string data);  // encoded messages
+  // See the top of this file.
+  enum class Phase { Running, Retiring, HandoverHeld, EndingAlerts, WritingState, HandingOver, Finished };
+  // The one place the phase changes; asserts that the change is legal.
+  void set_phase(Phase next);
+  bool finished() const { return phase_ == Phase::Finished; }
   void retire(uint64_t cut_over_ns);
   void resume();
   void on_engine_idle();
+  // The engine is idle and nothing waits any more: alerts end, the state is
+  // written, then handed over.
+  void leave();
   void hand_over();
   bool restore_state(const std::string& path, std::string* error);
   // Inherits the state file's records (those of targets not inherited
@@ -187,20 +226,13 @@ class Worker {
   char read_buffer_[64 * 1024];
   size_t writes_pending_ = 0;
   uint64_t retire_limit_ms_ = 0;  // in-flight probes get this long after a stop; see retire()
+  Phase phase_ = Phase::Running;
   uint64_t retire_cut_over_ns_ = 0;  // the cut-over of the supervisor's Retire
   bool retire_signal_due_ = false;   // a Retire came; its SIGTERM (at the cut-over) not yet
   bool reload_retirement_ = false;   // retiring for a reload (a Retire), not called off
   bool stop_signal_seen_ = false;    // a signal other than that SIGTERM came
-  bool handover_held_ = false;       // idle, waiting for the Retire's SIGTERM to hand over
   bool retire_deadline_passed_ = false;
-  bool retiring_ = false;
-  bool handing_over_ = false;  // retired: sending our state, then exit
   bool handover_ended_ = false;  // our targets' states are final (after_handover())
-  // On the way out, once the engine is idle: alerts end, the state is
-  // written, then handed over.
-  enum class Leaving { No, Alerts, State, HandOver };
-  Leaving leaving_ = Leaving::No;
-  bool finished_ = false;
   int exit_code_ = kExitOk;
 };
 

@@ -151,7 +151,10 @@ struct Run {
 // and its line reaches stdout before its finish.
 void a_worker_is_ready_hands_over_and_finishes_once(void**) {
   Run run("handover");
-  run.events.on_state_end = [](WorkerProcess* w) { w->retire(0, std::chrono::seconds(5)); };
+  run.events.on_state_end = [](WorkerProcess* w) {
+    w->make_current();
+    w->retire(0, std::chrono::seconds(5), 2);
+  };
 
   assert_true(observer::test::run_bounded(run.loop.get()));
   assert_int_equal(run.events.ready, 1);

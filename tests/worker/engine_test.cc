@@ -44,7 +44,7 @@ void retire_after_k_probes_counts_them_exactly_and_goes_idle_once(void**) {
   assert_int_equal(server.listen(), 0);
   Engine engine(loop.get(), &log.log);
   std::string error;
-  assert_int_equal(static_cast<int>(engine.load(targets(server, {"/a", "/b"}, "tick=30ms\nstatus=200\n"), 16, &error)),
+  assert_int_equal(static_cast<int>(engine.load(targets(server, {"/a", "/b"}, "tick=100ms\nstatus=200\n"), 16, &error)),
                    static_cast<int>(Engine::LoadStatus::Ok));
   size_t idle_calls = 0;
   server.on_request = [&](const std::string& path) {
@@ -170,7 +170,9 @@ void handover_replay_reports_exactly_the_changes_it_makes(void**) {
   Engine engine(loop.get(), &log.log);
   std::string error;
   std::vector<TargetConfig> ts =
-      targets(server, {"/up", "/status/500", "/status/503"}, "tick=20ms\nstatus=200\nfailure_threshold=1\n");
+      // A tick (and so a timeout) long enough that "/up" answers in time on
+      // a loaded machine: a timed-out first probe keeps it DOWN (seen in CI).
+      targets(server, {"/up", "/status/500", "/status/503"}, "tick=400ms\nstatus=200\nfailure_threshold=1\n");
   ts[1].name = "down";
   ts[2].name = "fresh";
   const std::string up_url = ts[0].url, down_url = ts[1].url;

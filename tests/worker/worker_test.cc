@@ -94,7 +94,7 @@ void a_supervised_worker_serves_then_hands_over_once(void**) {
   TestLoop loop;
   HttpServer server(loop.get());
   assert_int_equal(server.listen(), 0);
-  Config config = observer::test::config_from_ini("tick=20ms\nstatus=200\nshutdown_timeout=5s\n[web]\nurl=" +
+  Config config = observer::test::config_from_ini("tick=100ms\nstatus=200\nshutdown_timeout=5s\n[web]\nurl=" +
                                                   server.url("/ok") + "\n");
   int sv[2];
   assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);

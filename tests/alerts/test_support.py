@@ -146,6 +146,7 @@ class AlertmanagerAlone(unittest.TestCase):
         # The same target DOWN from a second observer instance: one group
         # (grouped by alertname and target), one notification for both.
         am.post_alerts([down_alert("web", instance="observer-b")])
+        wait_for(lambda: [len(g["alerts"]) for g in am.groups()] == [2], 10, what="both alerts in one group")
         group, = am.groups()
         self.assertEqual(group["labels"], {"alertname": "ObserverTargetDown", "target": "web"})
         self.assertEqual(sorted(x["labels"]["instance"] for x in group["alerts"]), ["observer-a", "observer-b"])
@@ -163,6 +164,7 @@ class AlertmanagerAlone(unittest.TestCase):
         # resolved alert from every listing at once, whatever the filters.
         resolved = dict(a, endsAt=rfc3339(time.time() - 1))
         am.post_alerts([resolved, dict(down_alert("web", instance="observer-b"), endsAt=resolved["endsAt"])])
+        wait_for(lambda: am.alerts() == [] and am.groups() == [], 10, what="the resolved alerts to go")
         self.assertEqual(am.alerts(), [])
         self.assertEqual(am.alerts(active=False), [])
         self.assertEqual(am.alerts(active=True), [])
@@ -200,6 +202,8 @@ class AlertmanagerPair(unittest.TestCase):
         # the pair notifies once: the notification log is gossiped.
         b.post_alerts([alert])
         for am in (a, b):
+            # The dispatcher groups an alert a moment after it is posted.
+            wait_for(lambda: am.groups(), 10, what="the alert's group")
             group, = am.groups()
             self.assertEqual(group["labels"], {"alertname": "ObserverTargetDown", "target": "web"})
             self.assertEqual([x["labels"] for x in group["alerts"]], [alert["labels"]])

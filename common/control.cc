@@ -101,6 +101,8 @@ bool decode_state(const char* p, size_t n, TargetStateRecord* s) {
     if (n > kMaxCounters) return false;
     for (uint16_t i = 0; i < n; ++i) s->alert.push_back(r.get<uint64_t>());
     s->down_reason = r.str();
+    // The encoder leaves an empty section out: one record, one encoding.
+    if (s->alert.empty() && s->down_reason.empty()) return false;
   }
   if (health > static_cast<uint8_t>(TargetHealth::Down)) return false;
   s->health = static_cast<TargetHealth>(health);

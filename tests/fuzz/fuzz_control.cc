@@ -26,7 +26,7 @@ bool same(const ControlMessage& a, const ControlMessage& b) {
   return x.name == y.name && x.url == y.url && x.health == y.health && x.since_unix_ms == y.since_unix_ms &&
          x.consecutive_failures == y.consecutive_failures && x.consecutive_successes == y.consecutive_successes &&
          x.probes == y.probes && x.failures == y.failures && x.last_reason == y.last_reason &&
-         x.counters == y.counters;
+         x.counters == y.counters && x.alert == y.alert && x.down_reason == y.down_reason;
 }
 
 // Whether `wire` (a re-encoded message) is the frame `in` it came from.

@@ -251,6 +251,11 @@ void state_carries_its_alert_marks_and_reads_a_record_without_them(void**) {
   in.state.alert.clear();
   in.state.down_reason.clear();
   assert_int_equal(encode_message(in).size(), old.size());
+  // An empty alert section is never written, so it is malformed.
+  std::string empty_section = old.substr(8) + std::string(2, '\0') + std::string(2, '\0');
+  std::string with_empty = frame(2, 0, static_cast<uint32_t>(empty_section.size()), empty_section);
+  ControlDecoder dec4;
+  assert_false(dec4.feed(with_empty.data(), with_empty.size(), &err));
   // A truncated alert section is malformed.
   std::string cut = wire.substr(8, wire.size() - 8 - 1);
   std::string bad = frame(2, 0, static_cast<uint32_t>(cut.size()), cut);

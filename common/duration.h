@@ -25,4 +25,11 @@ std::string format_duration(Nanos d);
 // libuv timer takes.
 uint64_t whole_ms(Nanos d);
 
+// The wall clock in unix milliseconds: what states, alerts and the status
+// page time-stamp.
+inline int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace observer

@@ -37,4 +37,8 @@ class Logger {
 // The LineWriter notice for lines lost to a stalled reader, in `options`' style.
 LineWriter::DropNotice drop_notice_for(LineOptions options);
 
+// A log line's fields: a number (unquoted in json) or a string.
+inline LogField num(const char* key, int64_t v) { return LogField{key, std::to_string(v), true}; }
+inline LogField str(const char* key, std::string v) { return LogField{key, std::move(v), false}; }
+
 }  // namespace observer

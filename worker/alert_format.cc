@@ -22,7 +22,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-const char* state_word(TargetHealth h) { return h == TargetHealth::Up ? "UP" : "DOWN"; }
 
 // A reason as an alert carries it: at most kMaxAlertReason bytes, cut at a
 // character boundary and marked. A target writes its reasons (a header it
@@ -44,6 +43,8 @@ std::string json_escaped(const std::string& s) {
 
 }  // namespace
 
+const char* alert_state_word(TargetHealth h) { return h == TargetHealth::Up ? "UP" : "DOWN"; }
+
 std::string webhook_content_type(const AlertSettings& s) {
   for (const auto& [name, value] : s.webhook_headers)
     if (lower(name) == "content-type") return value;
@@ -62,7 +63,7 @@ struct Values {
 
 Values values_of(const AlertSubject& who, const WebhookAlert& a, int64_t now_ms) {
   int64_t down_for = a.state == TargetHealth::Up ? a.down_for_ms : (now_ms > a.since_ms ? now_ms - a.since_ms : 0);
-  return Values{{who.name, who.url, state_word(a.state), alert_reason(a.reason), format_outage(down_for),
+  return Values{{who.name, who.url, alert_state_word(a.state), alert_reason(a.reason), format_outage(down_for),
                  iso_ms(a.since_ms)}};
 }
 

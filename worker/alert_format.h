@@ -19,6 +19,9 @@ struct AlertSubject {
   const std::string& url;
 };
 
+// "DOWN" or "UP", as alerts say it.
+const char* alert_state_word(TargetHealth h);
+
 // The longest failure reason an alert carries (longer ones are cut).
 constexpr size_t kMaxAlertReason = 1024;
 

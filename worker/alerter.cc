@@ -12,17 +12,9 @@ namespace observer {
 
 namespace {
 
-int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 int64_t ms_of(Nanos d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
-LogField str(const char* key, std::string v) { return LogField{key, std::move(v), false}; }
-LogField num(const char* key, int64_t v) { return LogField{key, std::to_string(v), true}; }
 
-const char* state_word(TargetHealth h) { return h == TargetHealth::Up ? "UP" : "DOWN"; }
 
 }  // namespace
 
@@ -208,7 +200,7 @@ void Alerter::webhook_done(size_t i, const WebhookAlert& a, const AlertResponse&
   int64_t now_ms = unix_ms_now();
   const std::string& name = *subjects_[i].name;
   const AlertSettings& s = *subjects_[i].settings;
-  std::string what = std::string("Webhook alert ") + state_word(a.state) + (a.repeat ? " (repeat)" : "");
+  std::string what = std::string("Webhook alert ") + alert_state_word(a.state) + (a.repeat ? " (repeat)" : "");
   std::string shown = mask_webhook_url(s.webhook_url);
   if (r.delivered) {
     ++counts_[kWebhook][kSent];

@@ -46,13 +46,6 @@ ClockPair read_clocks() {
   return best;
 }
 
-int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-LogField num(const char* key, int64_t v) { return LogField{key, std::to_string(v), true}; }
-LogField str(const char* key, std::string v) { return LogField{key, std::move(v), false}; }
 
 }  // namespace
 

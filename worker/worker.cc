@@ -38,11 +38,6 @@ constexpr uint64_t kDrainPollMs = 5;
 // next) only when the supervisor's SIGKILL is nearer.
 constexpr uint64_t kAlertQuiesceLimitMs = static_cast<uint64_t>(kAlertTimeout.count()) + 200;
 
-int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 std::chrono::milliseconds cut_over_margin() {
